@@ -1,0 +1,76 @@
+package flow
+
+import (
+	"context"
+	"time"
+)
+
+// Bot is a designer's bot: a draft flow under a revision number and its
+// published versions.
+type Bot struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Flow        Flow   `json:"flow"`
+	// Revision counts draft saves; a save must name the revision it read.
+	Revision int64 `json:"revision"`
+	// PublishedVersion is the latest version's number, 0 when never published.
+	PublishedVersion int       `json:"published_version"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// Version is an immutable snapshot of a bot's draft, made by publishing.
+type Version struct {
+	BotID       string    `json:"bot_id"`
+	Number      int       `json:"number"`
+	Revision    int64     `json:"revision"`
+	Flow        Flow      `json:"flow"`
+	PublishedAt time.Time `json:"published_at"`
+	PublishedBy string    `json:"published_by"`
+}
+
+// BotUpdate changes a bot's name or description; nil fields stay.
+type BotUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// Page selects part of a list.
+type Page struct {
+	Offset int
+	Limit  int
+}
+
+// BotStore keeps bots, drafts and versions. Every write is on disk before it
+// returns.
+type BotStore interface {
+	// CreateBot stores b, setting its ID (when empty), Revision 1,
+	// CreatedAt and UpdatedAt.
+	CreateBot(ctx context.Context, b *Bot) error
+	// Bot returns the bot with id. Returns ENOTFOUND if there is none.
+	Bot(ctx context.Context, id string) (*Bot, error)
+	// Bots returns a page of bots ordered by creation time (oldest first)
+	// and the total count.
+	Bots(ctx context.Context, p Page) ([]*Bot, int, error)
+	// UpdateBot changes name or description without touching the draft.
+	// Returns ENOTFOUND.
+	UpdateBot(ctx context.Context, id string, u BotUpdate) (*Bot, error)
+	// SaveDraft replaces the draft flow if the stored revision equals
+	// ifRevision and returns the bot with its new revision.
+	// Returns ENOTFOUND, or ECONFLICT when the revision is stale.
+	SaveDraft(ctx context.Context, id string, f Flow, ifRevision int64) (*Bot, error)
+	// Publish snapshots the draft as the next version if the stored
+	// revision equals revision (the one that was validated).
+	// Returns ENOTFOUND, or ECONFLICT when the draft changed meanwhile.
+	Publish(ctx context.Context, id string, revision int64, by string) (*Version, error)
+	// Versions lists a bot's versions, newest first. Returns ENOTFOUND.
+	Versions(ctx context.Context, botID string) ([]*Version, error)
+	// Version returns version n of a bot. Returns ENOTFOUND.
+	Version(ctx context.Context, botID string, n int) (*Version, error)
+	// DeleteBot removes a bot with its versions. Returns ENOTFOUND.
+	DeleteBot(ctx context.Context, id string) error
+	// BotsUsingConnection returns the names of bots whose latest published
+	// version has an api_call step using the named connection.
+	BotsUsingConnection(ctx context.Context, name string) ([]string, error)
+}
