@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+)
+
+// errHelp is returned when -h was asked for.
+var errHelp = errors.New("help requested")
+
+// Config is every setting of the service (SPEC §6), in one typed struct.
+type Config struct {
+	Addr                 string
+	DataDir              string
+	AdminToken           string
+	SecretKey            string
+	AllowPrivateNetworks bool
+	// ShutdownTimeout bounds graceful shutdown after SIGTERM.
+	ShutdownTimeout time.Duration
+	// Retention is how long ended and idle conversations are kept.
+	Retention time.Duration
+	LogLevel  string
+}
+
+func defaultConfig() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./data",
+		ShutdownTimeout: 15 * time.Second,
+		Retention:       30 * 24 * time.Hour,
+		LogLevel:        "info",
+	}
+}
+
+// parseConfig applies, in order, the defaults, the environment and the
+// flags (a flag wins over the environment).
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	if v := getenv("FLOWBOT_ADDR"); v != "" {
+		cfg.Addr = v
+	}
+	if v := getenv("FLOWBOT_DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	cfg.AdminToken = getenv("FLOWBOT_ADMIN_TOKEN")
+	cfg.SecretKey = getenv("FLOWBOT_SECRET_KEY")
+	if v := getenv("FLOWBOT_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("FLOWBOT_ALLOW_PRIVATE_NETWORKS must be true or false, got %q", v)
+		}
+		cfg.AllowPrivateNetworks = b
+	}
+	if v := getenv("FLOWBOT_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("FLOWBOT_RETENTION must be a duration such as 720h, got %q", v)
+		}
+		cfg.Retention = d
+	}
+	if v := getenv("FLOWBOT_LOG_LEVEL"); v != "" {
+		cfg.LogLevel = v
+	}
+
+	fs := flag.NewFlagSet("flowbot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (FLOWBOT_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder for the database and key file (FLOWBOT_DATA_DIR)")
+	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", cfg.AllowPrivateNetworks,
+		"let api_call reach private and loopback addresses: development and tests only (FLOWBOT_ALLOW_PRIVATE_NETWORKS)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long conversations are kept (FLOWBOT_RETENTION)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (FLOWBOT_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, errHelp
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks combinations and values of settings.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data must not be empty")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("--shutdown-timeout must be positive")
+	}
+	if c.Retention < time.Hour {
+		return errors.New("--retention must be at least 1h")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return errors.New("FLOWBOT_ADMIN_TOKEN must be at least 16 characters")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+// Package store keeps flowbot's data in one bbolt file. It implements the
+// storage interfaces the domain declares (flow.BotStore, flow.APIKeyStore,
+// flow.AuditStore and connections.Store). Every write is committed and
+// fsynced before the method returns; records are encoded as JSON.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Compile-time checks that DB implements the domain's store interfaces.
+var (
+	_ flow.BotStore     = (*DB)(nil)
+	_ flow.APIKeyStore  = (*DB)(nil)
+	_ flow.AuditStore   = (*DB)(nil)
+	_ connections.Store = (*DB)(nil)
+)
+
+// defaultLockTimeout is how long Open waits for another process to release
+// the file lock before giving up with a "database is locked" error.
+const defaultLockTimeout = 2 * time.Second
+
+// Bucket names and what they hold.
+var (
+	bucketMeta           = []byte("meta")             // schema_version, key_check
+	bucketBots           = []byte("bots")             // bot id -> botRecord
+	bucketBotsBySeq      = []byte("bots_by_seq")      // u64 creation seq -> bot id
+	bucketVersions       = []byte("versions")         // bot id -> {u64 number -> versionRecord}
+	bucketConnectionBots = []byte("connection_bots")  // connection name -> {bot id -> ""}
+	bucketAPIKeys        = []byte("api_keys")         // key id -> apiKeyRecord
+	bucketAPIKeysByHash  = []byte("api_keys_by_hash") // token hash -> key id
+	bucketAudit          = []byte("audit")            // u64 seq -> auditRecord
+	bucketConnections    = []byte("connections")      // connection name -> connectionRecord
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketBots, bucketBotsBySeq, bucketVersions, bucketConnectionBots,
+	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections,
+}
+
+// DB is flowbot's bbolt-backed store. It is safe for concurrent use.
+type DB struct {
+	db *bolt.DB
+
+	// Now returns the current time; it stamps created, updated and
+	// published times. It defaults to time.Now. Tests replace it to get
+	// predictable values. Its results are stored in UTC.
+	Now func() time.Time
+}
+
+// Open opens the database file at path, creating it (mode 0600) and its
+// parent folder (mode 0700) when missing, and creates the buckets. If
+// another process holds the file, Open fails after a short wait with an
+// error saying the database is locked, wrapping bbolt.ErrTimeout.
+func Open(path string) (*DB, error) {
+	return open(path, defaultLockTimeout)
+}
+
+func open(path string, lockTimeout time.Duration) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: database is locked by another process (is another flowbot running on this data folder?): %w", path, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	d := &DB{db: bdb, Now: time.Now}
+	if err := bdb.Update(initSchema); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Close closes the database file, waiting for running transactions.
+func (d *DB) Close() error {
+	return d.db.Close()
+}
+
+// Path returns the database file's path.
+func (d *DB) Path() string {
+	return d.db.Path()
+}
+
+// now returns the injected clock's time in UTC.
+func (d *DB) now() time.Time {
+	return d.Now().UTC()
+}
+
+// internal wraps an unexpected storage or encoding error so the web layer
+// reports it as EINTERNAL while keeping the cause for logs.
+func internal(op string, err error) error {
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// storeErr returns nil for nil and a domain error (*flow.Error) as it is, so
+// its code and message reach the client; it wraps any other error with
+// internal.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *flow.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return internal(op, err)
+}

@@ -1,0 +1,86 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/flowbot/flowbot/flow"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// keyTouchInterval limits last-used writes to one per key per interval, so
+// authentication does not cost an fsync on every request.
+const keyTouchInterval = time.Minute
+
+func (s *Server) touchKey(id string, last *time.Time, now time.Time) {
+	if last != nil && now.Sub(*last) < keyTouchInterval {
+		return
+	}
+	if err := s.Keys.TouchAPIKey(contextBackground(), id, now); err != nil && flow.ErrorCode(err) != flow.ENOTFOUND {
+		s.log.Warn("could not record api key use", "key_id", id, "err", err.Error())
+	}
+}
+
+func (s *Server) registerAPIKeys() {
+	s.handle(http.MethodPost, "/v1/api-keys", Admin, s.createAPIKey)
+	s.handle(http.MethodGet, "/v1/api-keys", Admin, s.listAPIKeys)
+	s.handle(http.MethodDelete, "/v1/api-keys/:id", Admin, s.deleteAPIKey)
+}
+
+type createAPIKeyRequest struct {
+	Name      string     `json:"name" validate:"required,max=100"`
+	Role      flow.Role  `json:"role" validate:"required,oneof=admin designer"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+type createdAPIKey struct {
+	*flow.APIKey
+	// Token is shown once, here.
+	Token string `json:"token"`
+}
+
+func (s *Server) createAPIKey(c echo.Context) error {
+	var req createAPIKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.validate(&req); err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "expires_at must be in the future",
+			Details: []flow.Problem{{Pointer: "/expires_at", Code: "expired", Message: "expires_at must be in the future", Severity: flow.SeverityError}}}
+	}
+	tok := NewToken(apiKeyPrefix)
+	k := &flow.APIKey{
+		ID: uuid.NewString(), Name: req.Name, Role: req.Role, Prefix: tok[:len(apiKeyPrefix)+6],
+		Hash: hashToken(tok), ExpiresAt: req.ExpiresAt, CreatedAt: now, CreatedBy: actor(c),
+	}
+	if err := s.Keys.CreateAPIKey(c.Request().Context(), k); err != nil {
+		return err
+	}
+	s.audit(c, flow.AuditAPIKeyCreated, k.ID, map[string]string{"name": k.Name, "role": string(k.Role)})
+	return c.JSON(http.StatusCreated, createdAPIKey{APIKey: k, Token: tok})
+}
+
+func (s *Server) listAPIKeys(c echo.Context) error {
+	keys, err := s.Keys.APIKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []*flow.APIKey{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": keys})
+}
+
+func (s *Server) deleteAPIKey(c echo.Context) error {
+	id := c.Param("id")
+	if err := s.Keys.DeleteAPIKey(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.audit(c, flow.AuditAPIKeyRevoked, id, nil)
+	return c.NoContent(http.StatusNoContent)
+}

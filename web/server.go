@@ -1,0 +1,157 @@
+// Package web is flowbot's HTTP layer: the echo router, authentication and
+// roles, request decoding, the one error mapping, and the embedded UI.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// DefaultBodyLimit caps request bodies (a 10,000-step flow fits).
+const DefaultBodyLimit = 8 << 20
+
+// Deps are what the server needs; cmd/flowbot wires them.
+type Deps struct {
+	Bots        flow.BotStore
+	Keys        flow.APIKeyStore
+	Audit       flow.AuditStore
+	Connections *connections.Service
+	// AdminToken is the bootstrap admin token (FLOWBOT_ADMIN_TOKEN); empty
+	// disables it.
+	AdminToken string
+	OpenAPI    []byte
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Ready reports whether the service can serve (the store answers).
+	Ready     func(ctx context.Context) error
+	BodyLimit int64
+}
+
+// Server serves flowbot's HTTP API.
+type Server struct {
+	Deps
+	e         *echo.Echo
+	log       *slog.Logger
+	validator *validator.Validate
+	routes    []Route
+	adminHash []byte
+	// conversationPrincipal resolves a conversation token (set by the
+	// conversation routes).
+	conversationPrincipal func(c echo.Context, tok string, hash []byte) (*Principal, error)
+}
+
+// Route describes one registered route and who may call it.
+type Route struct {
+	Method string
+	Path   string
+	Access Access
+}
+
+// Access is who may call a route.
+type Access int
+
+// Access levels, from least to most privileged.
+const (
+	Public Access = iota
+	// ConversationHolder: the conversation's own token, or a designer.
+	ConversationHolder
+	Designer
+	Admin
+)
+
+// New builds the server and registers every route.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.BodyLimit == 0 {
+		d.BodyLimit = DefaultBodyLimit
+	}
+	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator()}
+	if d.AdminToken != "" {
+		s.adminHash = hashToken(d.AdminToken)
+	}
+	e := s.e
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(s.logRequests)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
+	e.Use(s.limitBody)
+
+	s.registerOps()
+	s.registerBots()
+	s.registerAPIKeys()
+	s.registerAudit()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Routes lists every registered route with its access level.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// handle registers a route behind the authentication its access needs.
+func (s *Server) handle(method, path string, access Access, h echo.HandlerFunc) {
+	s.routes = append(s.routes, Route{Method: method, Path: path, Access: access})
+	s.e.Add(method, path, h, s.authenticate(access))
+}
+
+func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
+	s.log.ErrorContext(c.Request().Context(), "panic", "err", err.Error(), "request_id", requestID(c), "stack", string(stack))
+	return err
+}
+
+// limitBody caps request bodies; echo's BodyLimit answers 413 through the
+// error handler.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.BodyLimit {
+			return flow.Errorf(flow.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, s.BodyLimit)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.BodyLimit)
+		return next(c)
+	}
+}
+
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "request",
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.Int("status", status),
+			slog.Int64("bytes", c.Response().Size),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("remote", c.RealIP()),
+		)
+		return nil
+	}
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
