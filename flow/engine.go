@@ -1,0 +1,211 @@
+package flow
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Engine runs conversations: from a conversation's state and one input it
+// runs steps until one waits for input or the flow ends (SPEC §4). It holds
+// no per-conversation state; the caller stores what a turn changed.
+type Engine struct {
+	Caller APICaller
+	Now    func() time.Time
+}
+
+// Input is what the user sent in one turn: a typed text or a chosen option.
+type Input struct {
+	Text     string
+	OptionID string
+}
+
+// Turn is what one turn produced.
+type Turn struct {
+	Messages   []Message
+	Transcript []Entry
+	Log        []LogEntry
+}
+
+type run struct {
+	e    *Engine
+	c    *Compiled
+	conv *Conversation
+	t    *Turn
+	now  time.Time
+}
+
+// Start runs a new conversation from the flow's start step.
+func (e *Engine) Start(ctx context.Context, c *Compiled, conv *Conversation) *Turn {
+	r := e.newRun(c, conv)
+	conv.Status = StatusActive
+	r.runFrom(ctx, c.Flow.Start)
+	return r.t
+}
+
+// Reply runs one turn with the user's input. Returns ECONFLICT when the
+// conversation is not waiting for input and EINVALID for an empty input.
+func (e *Engine) Reply(ctx context.Context, c *Compiled, conv *Conversation, in Input) (*Turn, error) {
+	if conv.Status != StatusActive || conv.Waiting == "" {
+		return nil, Errorf(ECONFLICT, "the conversation is %s and takes no more messages", conv.Status)
+	}
+	if strings.TrimSpace(in.Text) == "" && in.OptionID == "" {
+		return nil, Errorf(EINVALID, "send text or option_id")
+	}
+	st := c.Step(conv.Waiting)
+	if st == nil {
+		return nil, Errorf(EINTERNAL, "waiting step %q is not in version %d", conv.Waiting, conv.Version)
+	}
+	r := e.newRun(c, conv)
+	conv.Turns++
+	next, ok := r.answer(st, in)
+	if !ok {
+		return r.t, nil
+	}
+	conv.Waiting = ""
+	r.runFrom(ctx, next)
+	return r.t, nil
+}
+
+func (e *Engine) newRun(c *Compiled, conv *Conversation) *run {
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	if conv.Vars == nil {
+		conv.Vars = map[string]string{}
+	}
+	return &run{e: e, c: c, conv: conv, t: &Turn{}, now: now().UTC()}
+}
+
+// runFrom runs steps from id until one waits, the flow ends, or the
+// per-turn step cap is reached.
+func (r *run) runFrom(ctx context.Context, id string) {
+	for n := 0; ; n++ {
+		if id == "" {
+			r.finish(StatusEnded)
+			return
+		}
+		if n == MaxStepsPerTurn {
+			r.log(LogEntry{StepID: id, Outcome: "step_limit", Detail: map[string]string{
+				"message": "a turn may run at most " + strconv.Itoa(MaxStepsPerTurn) + " steps; the flow loops without waiting for input"}})
+			r.finish(StatusError)
+			return
+		}
+		st := r.c.Step(id)
+		if st == nil {
+			r.log(LogEntry{StepID: id, Outcome: "unknown_step"})
+			r.finish(StatusError)
+			return
+		}
+		next, wait := r.step(ctx, st)
+		if wait || r.conv.Status != StatusActive {
+			return
+		}
+		id = next
+	}
+}
+
+func (r *run) finish(status string) {
+	r.conv.Status = status
+	r.conv.Waiting = ""
+	r.conv.Awaiting = Awaiting{Type: AwaitNone}
+}
+
+// step runs one step; it returns the next step's id, or wait=true when
+// the step waits for input.
+func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
+	vars := r.conv.Lookup()
+	entry := LogEntry{StepID: st.ID, StepType: st.Type, Outcome: "ok"}
+	switch st.Type {
+	case TypeMessage:
+		r.say(st.ID, Interpolate(st.Text, vars))
+		next = st.Next
+	case TypeOptions:
+		opts := r.options(st)
+		r.say(st.ID, Interpolate(st.Text, vars))
+		if len(opts) == 0 && st.OptionsFrom != nil {
+			entry.Outcome = "no_options"
+			next = st.OptionsFrom.Next
+			break
+		}
+		r.await(st.ID, Awaiting{Type: AwaitOptions, Options: opts})
+		entry.Outcome = "waiting"
+		r.log(entry)
+		return "", true
+	case TypeAsk:
+		r.say(st.ID, Interpolate(st.Text, vars))
+		r.await(st.ID, Awaiting{Type: AwaitText})
+		entry.Outcome = "waiting"
+		r.log(entry)
+		return "", true
+	case TypeAPICall:
+		res := r.e.Caller.Call(ctx, st, vars)
+		for k, v := range res.Saved {
+			r.conv.Vars[k] = v
+		}
+		call := res.Log
+		entry.APICall = &call
+		if res.Success {
+			entry.Outcome, next = "success", st.OnSuccess
+		} else {
+			entry.Outcome, next = "failure", st.OnFailure
+		}
+	case TypeBranch:
+		next = st.Else
+		entry.Outcome = "else"
+		for i, cond := range st.Conditions {
+			if evaluate(cond, vars) {
+				next = cond.Next
+				entry.Outcome = "condition_" + strconv.Itoa(i)
+				break
+			}
+		}
+	case TypeSetVariable:
+		r.conv.Vars[st.Variable] = Interpolate(st.Value, vars)
+		next = st.Next
+	case TypeTransfer:
+		r.say(st.ID, Interpolate(st.Text, vars))
+		r.finish(StatusTransferred)
+		entry.Outcome = "transferred"
+		if st.Reason != "" {
+			entry.Detail = map[string]string{"reason": Interpolate(st.Reason, vars)}
+		}
+	case TypeEnd:
+		r.say(st.ID, Interpolate(st.Text, vars))
+		r.finish(StatusEnded)
+		entry.Outcome = "ended"
+	default:
+		entry.Outcome = "unknown_step_type"
+		r.finish(StatusError)
+	}
+	entry.Next = next
+	r.log(entry)
+	return next, false
+}
+
+func (r *run) say(stepID, text string) {
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	r.t.Messages = append(r.t.Messages, Message{StepID: stepID, Text: text})
+	r.transcript(Entry{From: "bot", Text: text, StepID: stepID})
+}
+
+func (r *run) await(stepID string, a Awaiting) {
+	r.conv.Waiting = stepID
+	r.conv.Awaiting = a
+}
+
+func (r *run) log(e LogEntry) {
+	r.conv.Seq++
+	e.Seq, e.At = r.conv.Seq, r.now
+	r.t.Log = append(r.t.Log, e)
+}
+
+func (r *run) transcript(e Entry) {
+	r.conv.Seq++
+	e.Seq, e.At = r.conv.Seq, r.now
+	r.t.Transcript = append(r.t.Transcript, e)
+}

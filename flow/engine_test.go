@@ -1,0 +1,216 @@
+package flow_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowbot/flowbot/flow"
+)
+
+func mustFlow(t *testing.T, js string) *flow.Compiled {
+	t.Helper()
+	var f flow.Flow
+	if err := json.Unmarshal([]byte(js), &f); err != nil {
+		t.Fatal(err)
+	}
+	return flow.Compile(&f)
+}
+
+func newEngine() *flow.Engine {
+	return &flow.Engine{Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }}
+}
+
+func texts(tr *flow.Turn) []string {
+	var out []string
+	for _, m := range tr.Messages {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func TestEngine_MessageDropsUnsetVariables(t *testing.T) {
+	c := mustFlow(t, `{"start":"a","steps":[
+		{"id":"a","type":"message","text":"Hi {{user.name}}, order {{order}}!","next":"b"},
+		{"id":"b","type":"end","text":"Bye"}]}`)
+	conv := &flow.Conversation{ID: "c1", User: flow.User{Name: "Ann"}}
+	tr := newEngine().Start(context.Background(), c, conv)
+	if got := strings.Join(texts(tr), "|"); got != "Hi Ann, order !|Bye" {
+		t.Fatalf("messages = %q", got)
+	}
+	if conv.Status != flow.StatusEnded || conv.Awaiting.Type != flow.AwaitNone {
+		t.Fatalf("status %s awaiting %+v", conv.Status, conv.Awaiting)
+	}
+	if len(tr.Log) != 2 || tr.Log[0].StepID != "a" || tr.Log[1].Outcome != "ended" {
+		t.Fatalf("log = %+v", tr.Log)
+	}
+}
+
+func TestEngine_OptionsByIDAndByLabel(t *testing.T) {
+	js := `{"start":"o","steps":[
+		{"id":"o","type":"options","text":"Pick","options":[{"id":"y","label":"Yes please","next":"yes"},{"id":"n","label":"No","next":"no"}]},
+		{"id":"yes","type":"end","text":"great"},{"id":"no","type":"transfer","text":"agent","reason":"said no"}]}`
+	for _, tc := range []struct {
+		name string
+		in   flow.Input
+		want string
+		st   string
+	}{
+		{"ByOptionID", flow.Input{OptionID: "y"}, "great", flow.StatusEnded},
+		{"ByLabelIgnoringCase", flow.Input{Text: "  yes PLEASE "}, "great", flow.StatusEnded},
+		{"TransferBranch", flow.Input{Text: "no"}, "agent", flow.StatusTransferred},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustFlow(t, js)
+			conv := &flow.Conversation{}
+			tr := newEngine().Start(context.Background(), c, conv)
+			if conv.Awaiting.Type != flow.AwaitOptions || len(conv.Awaiting.Options) != 2 || texts(tr)[0] != "Pick" {
+				t.Fatalf("awaiting = %+v", conv.Awaiting)
+			}
+			tr, err := newEngine().Reply(context.Background(), c, conv, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(tr); got[len(got)-1] != tc.want || conv.Status != tc.st {
+				t.Fatalf("got %v status %s", got, conv.Status)
+			}
+			if _, err := newEngine().Reply(context.Background(), c, conv, flow.Input{Text: "again"}); flow.ErrorCode(err) != flow.ECONFLICT {
+				t.Fatalf("reply after end: %v", err)
+			}
+		})
+	}
+	t.Run("UnknownChoiceAsksAgain", func(t *testing.T) {
+		c := mustFlow(t, js)
+		conv := &flow.Conversation{}
+		newEngine().Start(context.Background(), c, conv)
+		tr, err := newEngine().Reply(context.Background(), c, conv, flow.Input{Text: "maybe"})
+		if err != nil || conv.Waiting != "o" || conv.Status != flow.StatusActive {
+			t.Fatalf("err %v waiting %q", err, conv.Waiting)
+		}
+		if texts(tr)[0] != "Please choose one of the options." {
+			t.Fatalf("got %v", texts(tr))
+		}
+	})
+}
+
+func TestEngine_AskValidatesByInputType(t *testing.T) {
+	for _, tc := range []struct {
+		input, bad, good, saved string
+	}{
+		{"email", "ann@example", "ann@example.com", "ann@example.com"},
+		{"number", "forty-two", "42", "42"},
+		{"number", "NaN", "3,5", "3.5"},
+		{"phone", "call me", "+44 20 7946 0958", "+44 20 7946 0958"},
+		{"text", "   ", "anything {{x}}", "anything {{x}}"},
+	} {
+		t.Run(tc.input+"_"+tc.good, func(t *testing.T) {
+			c := mustFlow(t, `{"start":"q","steps":[
+				{"id":"q","type":"ask","text":"Your value?","variable":"v","input":"`+tc.input+`","invalid_text":"Not valid, again?","next":"m"},
+				{"id":"m","type":"message","text":"Got {{v}}"}]}`)
+			conv := &flow.Conversation{}
+			e := newEngine()
+			e.Start(context.Background(), c, conv)
+			tr, err := e.Reply(context.Background(), c, conv, flow.Input{Text: tc.bad})
+			if strings.TrimSpace(tc.bad) == "" {
+				if flow.ErrorCode(err) != flow.EINVALID {
+					t.Fatalf("blank reply: %v", err)
+				}
+			} else if err != nil || texts(tr)[0] != "Not valid, again?" || conv.Waiting != "q" {
+				t.Fatalf("bad reply: err %v msgs %v waiting %q", err, texts(tr), conv.Waiting)
+			}
+			tr, err = e.Reply(context.Background(), c, conv, flow.Input{Text: tc.good})
+			if err != nil || conv.Vars["v"] != tc.saved {
+				t.Fatalf("good reply: err %v vars %v", err, conv.Vars)
+			}
+			// Typed values are data: {{x}} is not expanded.
+			if got := texts(tr)[0]; got != "Got "+tc.saved {
+				t.Fatalf("message %q", got)
+			}
+		})
+	}
+}
+
+func TestEngine_BranchOps(t *testing.T) {
+	for _, tc := range []struct {
+		op, val, value string
+		set            bool
+		want           bool
+	}{
+		{"equals", "shipped", "Shipped", true, true},
+		{"equals", "42", "42.0", true, true},
+		{"equals", "a", "b", true, false},
+		{"not_equals", "a", "b", true, true},
+		{"not_equals", "", "b", false, true},
+		{"contains", "Order SHIPPED today", "shipped", true, true},
+		{"contains", "x", "y", true, false},
+		{"exists", "x", "", true, true},
+		{"exists", "", "", false, false},
+		{"not_exists", "", "", false, true},
+		{"greater_than", "10", "9", true, true},
+		{"greater_than", "9", "9", true, false},
+		{"greater_than", "ten", "9", true, false},
+		{"less_than", "8.5", "9", true, true},
+		{"less_than", "9", "9", true, false},
+	} {
+		t.Run(tc.op+"_"+tc.val+"_"+tc.value, func(t *testing.T) {
+			c := mustFlow(t, `{"start":"b","steps":[
+				{"id":"b","type":"branch","conditions":[{"variable":"v","op":"`+tc.op+`","value":"`+tc.value+`","next":"t"}],"else":"f"},
+				{"id":"t","type":"end","text":"true"},{"id":"f","type":"end","text":"false"}]}`)
+			conv := &flow.Conversation{Vars: map[string]string{}}
+			if tc.set {
+				conv.Vars["v"] = tc.val
+			}
+			tr := newEngine().Start(context.Background(), c, conv)
+			if got := texts(tr)[0] == "true"; got != tc.want {
+				t.Fatalf("got %v want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEngine_LoopWithoutInputStopsAtStepCap(t *testing.T) {
+	c := mustFlow(t, `{"start":"a","steps":[
+		{"id":"a","type":"set_variable","variable":"n","value":"x{{n}}","next":"b"},
+		{"id":"b","type":"branch","conditions":[{"variable":"n","op":"exists","next":"a"}],"else":"a"}]}`)
+	conv := &flow.Conversation{}
+	tr := newEngine().Start(context.Background(), c, conv)
+	if conv.Status != flow.StatusError {
+		t.Fatalf("status %s", conv.Status)
+	}
+	last := tr.Log[len(tr.Log)-1]
+	if last.Outcome != "step_limit" || len(tr.Log) != flow.MaxStepsPerTurn+1 {
+		t.Fatalf("log has %d entries, last %+v", len(tr.Log), last)
+	}
+}
+
+func TestEngine_OptionsFromArrayVariable(t *testing.T) {
+	c := mustFlow(t, `{"start":"o","steps":[
+		{"id":"o","type":"options","text":"Which order?","options_from":{"variable":"orders","label_path":"$.name","value_variable":"order","next":"m"}},
+		{"id":"m","type":"message","text":"You chose {{order}}"}]}`)
+	conv := &flow.Conversation{Vars: map[string]string{"orders": `[{"id":1,"name":"Shoes"},{"id":2,"name":"Hat"},{"id":3,"name":"Scarf"}]`}}
+	e := newEngine()
+	e.Start(context.Background(), c, conv)
+	if len(conv.Awaiting.Options) != 3 || conv.Awaiting.Options[1].Label != "Hat" {
+		t.Fatalf("options = %+v", conv.Awaiting.Options)
+	}
+	tr, err := e.Reply(context.Background(), c, conv, flow.Input{Text: "hat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(tr)[0]; got != `You chose {"id":2,"name":"Hat"}` {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestEngine_SystemVariablesAndSetVariable(t *testing.T) {
+	c := mustFlow(t, `{"start":"s","steps":[
+		{"id":"s","type":"set_variable","variable":"greet","value":"{{user.name}} ({{user.authenticated}}, {{conversation.id}})","next":"m"},
+		{"id":"m","type":"message","text":"{{greet}}"}]}`)
+	conv := &flow.Conversation{ID: "cv", User: flow.User{Name: "Bo", Authenticated: true}}
+	tr := newEngine().Start(context.Background(), c, conv)
+	if got := texts(tr)[0]; got != "Bo (true, cv)" {
+		t.Fatalf("got %q", got)
+	}
+}

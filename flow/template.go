@@ -1,0 +1,93 @@
+package flow
+
+import "strings"
+
+// TemplateRef is one {{name}} found in a template: Start and End are the
+// byte offsets of the whole reference, Name the trimmed name inside.
+type TemplateRef struct {
+	Start, End int
+	Name       string
+}
+
+// ScanTemplate finds every {{name}} reference in s, in order. An opening
+// "{{" without a closing "}}" is reported by unclosed (its offset, or -1).
+func ScanTemplate(s string) (refs []TemplateRef, unclosed int) {
+	unclosed = -1
+	i := 0
+	for {
+		j := strings.Index(s[i:], "{{")
+		if j < 0 {
+			return refs, unclosed
+		}
+		start := i + j
+		k := strings.Index(s[start+2:], "}}")
+		if k < 0 {
+			return refs, start
+		}
+		end := start + 2 + k + 2
+		refs = append(refs, TemplateRef{Start: start, End: end, Name: strings.TrimSpace(s[start+2 : end-2])})
+		i = end
+	}
+}
+
+// Interpolate replaces every {{name}} in tmpl by its value; an unset
+// variable is dropped. Values are inserted once and never expanded again,
+// so a user who types "{{x}}" gets the text "{{x}}".
+func Interpolate(tmpl string, vars Lookup) string {
+	refs, _ := ScanTemplate(tmpl)
+	if len(refs) == 0 {
+		return tmpl
+	}
+	var b strings.Builder
+	b.Grow(len(tmpl))
+	last := 0
+	for _, r := range refs {
+		b.WriteString(tmpl[last:r.Start])
+		if v, ok := vars(r.Name); ok {
+			b.WriteString(v)
+		}
+		last = r.End
+	}
+	b.WriteString(tmpl[last:])
+	return b.String()
+}
+
+// SystemVariables are the read-only variables set from a conversation's
+// start request (SPEC §2).
+var SystemVariables = []string{"user.external_id", "user.name", "user.email", "user.authenticated", "user.locale", "conversation.id"}
+
+// IsSystemVariable reports whether name is a system variable.
+func IsSystemVariable(name string) bool {
+	for _, s := range SystemVariables {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the variable lookup of a conversation: system variables
+// first, then the designer's variables.
+func (c *Conversation) Lookup() Lookup {
+	return func(name string) (string, bool) {
+		switch name {
+		case "user.external_id":
+			return c.User.ExternalID, c.User.ExternalID != ""
+		case "user.name":
+			return c.User.Name, c.User.Name != ""
+		case "user.email":
+			return c.User.Email, c.User.Email != ""
+		case "user.locale":
+			return c.User.Locale, c.User.Locale != ""
+		case "user.authenticated":
+			if c.User.Authenticated {
+				return "true", true
+			}
+			return "false", true
+		case "conversation.id":
+			return c.ID, true
+		}
+		v, ok := c.Vars[name]
+		return v, ok
+	}
+}
