@@ -1,0 +1,218 @@
+package flow
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Runtime drives live conversations: it loads the pinned published version,
+// runs the engine, and stores each turn in one transaction before answering.
+// Turns of one conversation run one after the other; different
+// conversations never wait for each other (not even for an api_call).
+type Runtime struct {
+	Bots   BotStore
+	Store  ConversationStore
+	Engine *Engine
+	Now    func() time.Time
+
+	locks    keyedMutex
+	mu       sync.Mutex
+	compiled map[versionKey]*Compiled
+}
+
+type versionKey struct {
+	bot string
+	n   int
+}
+
+// maxCompiled bounds the cache of compiled versions.
+const maxCompiled = 1024
+
+// StartRequest is what a chat widget sends to start a conversation.
+type StartRequest struct {
+	User      User
+	Variables map[string]string
+	// TokenHash is the hash of the conversation token the caller issued.
+	TokenHash []byte
+}
+
+var varNameRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// Limits of a start request's variables.
+const (
+	maxStartVariables = 50
+	maxVariableLen    = 4096
+)
+
+// ValidateStart checks a start request's variables and user fields.
+func ValidateStart(req *StartRequest) Problems {
+	var p Problems
+	if len(req.Variables) > maxStartVariables {
+		p.Add("/variables", "too_many_variables", "at most "+strconv.Itoa(maxStartVariables)+" variables may be set at start")
+	}
+	for k, v := range req.Variables {
+		ptr := "/variables" + Pointer(k)
+		if !varNameRE.MatchString(k) {
+			p.Add(ptr, "invalid_variable_name", "variable names use a–z, 0–9 and _ (1–64 characters); "+strconv.Quote(k)+" does not")
+		}
+		if utf8.RuneCountInString(v) > maxVariableLen {
+			p.Add(ptr, "value_too_long", "a variable value may be at most "+strconv.Itoa(maxVariableLen)+" characters")
+		}
+	}
+	for ptr, v := range map[string]string{"/user/external_id": req.User.ExternalID, "/user/name": req.User.Name, "/user/email": req.User.Email, "/user/locale": req.User.Locale} {
+		if utf8.RuneCountInString(v) > 256 {
+			p.Add(ptr, "value_too_long", ptr+" may be at most 256 characters")
+		}
+	}
+	return p
+}
+
+// Start begins a conversation on the bot's latest published version and
+// runs it until it waits for input. Returns ENOTFOUND for an unknown bot or
+// one never published, EUNPROCESSABLE for bad start variables.
+func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*Conversation, *Turn, error) {
+	if p := ValidateStart(&req); len(p) > 0 {
+		return nil, nil, &Error{Code: EUNPROCESSABLE, Message: p[0].Message, Details: p}
+	}
+	b, err := rt.Bots.Bot(ctx, botID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b.PublishedVersion == 0 {
+		return nil, nil, Errorf(ENOTFOUND, "bot %s has no published version yet: publish it first", botID)
+	}
+	c, err := rt.version(ctx, b.ID, b.PublishedVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := rt.now()
+	conv := &Conversation{
+		ID: uuid.NewString(), BotID: b.ID, Version: b.PublishedVersion, TokenHash: req.TokenHash,
+		Status: StatusActive, Vars: map[string]string{}, User: req.User, CreatedAt: now, UpdatedAt: now,
+	}
+	for k, v := range req.Variables {
+		conv.Vars[k] = v
+	}
+	turn := rt.Engine.Start(ctx, c, conv)
+	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log}); err != nil {
+		return nil, nil, err
+	}
+	return conv, turn, nil
+}
+
+// Send runs one turn of a conversation with the user's input. Returns
+// ENOTFOUND, ECONFLICT when the conversation has ended, EINVALID for an
+// empty input.
+func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversation, *Turn, error) {
+	unlock := rt.locks.lock(convID)
+	defer unlock()
+	conv, err := rt.Store.Conversation(ctx, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := rt.version(ctx, conv.BotID, conv.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	turn, err := rt.Engine.Reply(ctx, c, conv, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	conv.UpdatedAt = rt.now()
+	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log}); err != nil {
+		return nil, nil, err
+	}
+	return conv, turn, nil
+}
+
+// version returns a compiled published version, compiling it once.
+func (rt *Runtime) version(ctx context.Context, botID string, n int) (*Compiled, error) {
+	k := versionKey{botID, n}
+	rt.mu.Lock()
+	c, ok := rt.compiled[k]
+	rt.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	v, err := rt.Bots.Version(ctx, botID, n)
+	if err != nil {
+		return nil, err
+	}
+	c = Compile(&v.Flow)
+	rt.mu.Lock()
+	if rt.compiled == nil || len(rt.compiled) >= maxCompiled {
+		rt.compiled = map[versionKey]*Compiled{}
+	}
+	rt.compiled[k] = c
+	rt.mu.Unlock()
+	return c, nil
+}
+
+// Sweep removes conversations idle for longer than retention, every
+// interval, until ctx ends.
+func (rt *Runtime) Sweep(ctx context.Context, retention, interval time.Duration, onErr func(error), onSwept func(int)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := rt.Store.DeleteConversationsBefore(ctx, rt.now().Add(-retention))
+		if err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
+		} else if n > 0 && onSwept != nil {
+			onSwept(n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (rt *Runtime) now() time.Time {
+	if rt.Now != nil {
+		return rt.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// keyedMutex is a set of mutexes by key that removes a key's mutex when
+// nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
