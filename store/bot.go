@@ -40,9 +40,10 @@ func (r *botRecord) bot() *flow.Bot {
 	}
 }
 
-// CreateBot stores b, setting its ID (a UUIDv7 when empty), Revision 1,
-// PublishedVersion 0, CreatedAt and UpdatedAt. Returns EINVALID if a given
-// ID is not a UUID and ECONFLICT if it exists.
+// CreateBot stores b, setting its ID (a new UUIDv7 when empty, else the
+// given UUID in canonical form), Revision 1, PublishedVersion 0, CreatedAt
+// and UpdatedAt. Returns EINVALID if a given ID is not a UUID and ECONFLICT
+// if it exists.
 func (d *DB) CreateBot(ctx context.Context, b *flow.Bot) error {
 	id := b.ID
 	if id == "" {
@@ -51,8 +52,10 @@ func (d *DB) CreateBot(ctx context.Context, b *flow.Bot) error {
 			return internal("new bot id", err)
 		}
 		id = u.String()
-	} else if _, err := uuid.Parse(id); err != nil {
+	} else if u, err := uuid.Parse(id); err != nil {
 		return flow.Errorf(flow.EINVALID, "bot id %q is not a UUID", id)
+	} else {
+		id = u.String() // canonical form, so one bot has one key
 	}
 	now := d.now()
 	rec := &botRecord{

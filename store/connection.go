@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -151,6 +152,7 @@ func (d *DB) DeleteConnection(ctx context.Context, name string) error {
 			if err != nil {
 				return err
 			}
+			sort.Strings(names)
 			if len(names) > 0 {
 				return flow.Errorf(flow.ECONFLICT, "connection %q is used by published bots: %s", name, strings.Join(names, ", "))
 			}

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -85,6 +86,21 @@ func open(path string, lockTimeout time.Duration) (*DB, error) {
 // Close closes the database file, waiting for running transactions.
 func (d *DB) Close() error {
 	return d.db.Close()
+}
+
+// Ping reports whether the database answers a read; the readiness check
+// uses it. It fails once the database is closed.
+func (d *DB) Ping(ctx context.Context) error {
+	err := d.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(keySchemaVersion) == nil {
+			return errors.New("schema version missing")
+		}
+		return nil
+	})
+	if err != nil {
+		return internal("ping", err)
+	}
+	return nil
 }
 
 // Path returns the database file's path.

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowbot/flowbot/flow"
+)
+
+// BenchmarkSaveDraft measures one draft save: a read-modify-write
+// transaction and its fsync.
+func BenchmarkSaveDraft(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b)
+	bot := mustCreateBot(b, db, "bench", sampleFlow("shop_api"))
+	f := sampleFlow("shop_api")
+	rev := bot.Revision
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		saved, err := db.SaveDraft(ctx, bot.ID, f, rev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rev = saved.Revision
+	}
+}
+
+// BenchmarkCreateBotParallel measures bot creation from many goroutines.
+// bbolt runs one write transaction at a time, so this shows how fsync
+// bounds write throughput.
+func BenchmarkCreateBotParallel(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b)
+	f := sampleFlow("shop_api")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.CreateBot(ctx, &flow.Bot{Name: "bench", Flow: f}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

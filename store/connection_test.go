@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+)
+
+func sampleConnection(name string) *connections.Connection {
+	return &connections.Connection{
+		Name:            name,
+		Type:            connections.TypeAPIKey,
+		AllowedDomain:   "shop.example.com",
+		AllowSubdomains: true,
+		Sealed:          []byte{0x00, 0x01, 0xfe, 0xff, 'x'},
+		Public:          map[string]string{"header": "X-Shop-Key"},
+		CreatedBy:       "admin",
+	}
+}
+
+func TestCreateConnection(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		db := mustOpen(t)
+		c := sampleConnection("shop_api")
+		if err := db.CreateConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if c.ID == "" || c.CreatedAt.IsZero() || !c.UpdatedAt.Equal(c.CreatedAt) {
+			t.Fatalf("id %q, created %v, updated %v", c.ID, c.CreatedAt, c.UpdatedAt)
+		}
+		got, err := db.Connection(ctx, "shop_api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "stored connection", got, c)
+		// The returned sealed bytes are the caller's own.
+		got.Sealed[0] = 'Z'
+		again, err := db.Connection(ctx, "shop_api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "sealed", again.Sealed, sampleConnection("").Sealed)
+	})
+
+	t.Run("ErrDuplicateName", func(t *testing.T) {
+		db := mustOpen(t)
+		if err := db.CreateConnection(ctx, sampleConnection("shop_api")); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, db.CreateConnection(ctx, sampleConnection("shop_api")), flow.ECONFLICT, `"shop_api" already exists`)
+	})
+
+	t.Run("ErrNoName", func(t *testing.T) {
+		wantCode(t, mustOpen(t).CreateConnection(ctx, sampleConnection("")), flow.EINVALID, "name")
+	})
+}
+
+func TestConnection(t *testing.T) {
+	t.Run("ErrNotFound", func(t *testing.T) {
+		db := mustOpen(t)
+		for _, name := range []string{"nope", ""} {
+			c, err := db.Connection(context.Background(), name)
+			wantCode(t, err, flow.ENOTFOUND, "not found")
+			if c != nil {
+				t.Errorf("connection = %v, want nil", c)
+			}
+		}
+	})
+}
+
+func TestConnections(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	list, err := db.Connections(ctx)
+	if err != nil || list == nil || len(list) != 0 {
+		t.Fatalf("connections %v (nil: %t), err %v; want an empty list", list, list == nil, err)
+	}
+	for _, n := range []string{"zeta_api", "alpha_api", "mid_api"} {
+		if err := db.CreateConnection(ctx, sampleConnection(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, err = db.Connections(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range list {
+		names = append(names, c.Name)
+		if len(c.Sealed) == 0 || c.Public["header"] == "" {
+			t.Errorf("%s lost sealed or public parts: %+v", c.Name, c)
+		}
+	}
+	mustEqual(t, "names", names, []string{"alpha_api", "mid_api", "zeta_api"})
+}
+
+func TestUpdateConnection(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		db := mustOpen(t)
+		c := sampleConnection("shop_api")
+		if err := db.CreateConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		rotated := *c
+		// Only Sealed, Public and UpdatedAt may change.
+		rotated.Type, rotated.AllowedDomain, rotated.CreatedBy = connections.TypeBearer, "evil.example", "mallory"
+		rotated.Sealed, rotated.Public, rotated.UpdatedAt = []byte("new"), map[string]string{}, time.Time{}
+		if err := db.UpdateConnection(ctx, &rotated); err != nil {
+			t.Fatal(err)
+		}
+		if !rotated.UpdatedAt.After(c.UpdatedAt) {
+			t.Errorf("updated_at %v not after %v", rotated.UpdatedAt, c.UpdatedAt)
+		}
+		got, err := db.Connection(ctx, "shop_api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *c
+		want.Sealed, want.Public, want.UpdatedAt = []byte("new"), nil, rotated.UpdatedAt
+		mustEqual(t, "rotated connection", got, &want)
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		wantCode(t, mustOpen(t).UpdateConnection(ctx, sampleConnection("nope")), flow.ENOTFOUND, "")
+	})
+}
+
+func TestDeleteConnection(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		db := mustOpen(t)
+		if err := db.CreateConnection(ctx, sampleConnection("shop_api")); err != nil {
+			t.Fatal(err)
+		}
+		// A draft that is not published does not hold the connection.
+		mustCreateBot(t, db, "Draft only", sampleFlow("shop_api"))
+		if err := db.DeleteConnection(ctx, "shop_api"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Connection(ctx, "shop_api")
+		wantCode(t, err, flow.ENOTFOUND, "")
+		// The name is free again.
+		if err := db.CreateConnection(ctx, sampleConnection("shop_api")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ErrInUse", func(t *testing.T) {
+		db := mustOpen(t)
+		if err := db.CreateConnection(ctx, sampleConnection("shop_api")); err != nil {
+			t.Fatal(err)
+		}
+		b := mustCreateBot(t, db, "Orders", sampleFlow("shop_api"))
+		if _, err := db.Publish(ctx, b.ID, 1, "d"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, db.DeleteConnection(ctx, "shop_api"), flow.ECONFLICT, `connection "shop_api" is used by published bots: Orders`)
+		if _, err := db.Connection(ctx, "shop_api"); err != nil {
+			t.Fatalf("connection gone after refused delete: %v", err)
+		}
+		if err := db.DeleteBot(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteConnection(ctx, "shop_api"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		wantCode(t, mustOpen(t).DeleteConnection(ctx, "nope"), flow.ENOTFOUND, "")
+	})
+}

@@ -1,0 +1,240 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowbot/flowbot/flow"
+	"github.com/google/uuid"
+)
+
+func TestPublish(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow("shop_api"))
+		v, err := db.Publish(ctx, b.ID, 1, "designer-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &flow.Version{BotID: b.ID, Number: 1, Revision: 1, Flow: sampleFlow("shop_api"), PublishedAt: v.PublishedAt, PublishedBy: "designer-1"}
+		mustEqual(t, "version", v, want)
+		if !v.PublishedAt.After(b.CreatedAt) {
+			t.Errorf("published_at %v not after created_at %v", v.PublishedAt, b.CreatedAt)
+		}
+		got, err := db.Bot(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PublishedVersion != 1 || got.Revision != 1 {
+			t.Errorf("bot after publish: published %d, revision %d", got.PublishedVersion, got.Revision)
+		}
+		stored, err := db.Version(ctx, b.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "stored version", stored, want)
+	})
+
+	t.Run("VersionsAreImmutable", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow("shop_api"))
+		v1, err := db.Publish(ctx, b.ID, 1, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1.Flow.Steps[0].Text = "mutating the returned value changes nothing"
+		if _, err := db.SaveDraft(ctx, b.ID, sampleFlow("other_api"), 1); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Version(ctx, b.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "version 1 after draft save", got.Flow, sampleFlow("shop_api"))
+
+		v2, err := db.Publish(ctx, b.ID, 2, "d2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v2.Number != 2 || v2.Revision != 2 {
+			t.Fatalf("second publish: number %d revision %d", v2.Number, v2.Revision)
+		}
+		mustEqual(t, "version 2", v2.Flow, sampleFlow("other_api"))
+		if got, err = db.Version(ctx, b.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "version 1 after second publish", got.Flow, sampleFlow("shop_api"))
+	})
+
+	t.Run("RepublishSameRevision", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+		for n := 1; n <= 2; n++ {
+			v, err := db.Publish(ctx, b.ID, 1, "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Number != n {
+				t.Fatalf("number = %d, want %d", v.Number, n)
+			}
+		}
+	})
+
+	t.Run("ErrStaleRevision", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+		if _, err := db.SaveDraft(ctx, b.ID, sampleFlow("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Publish(ctx, b.ID, 1, "d")
+		wantCode(t, err, flow.ECONFLICT, "draft is at revision 2; you published 1: reload and retry")
+		vs, err := db.Versions(ctx, b.ID)
+		if err != nil || len(vs) != 0 {
+			t.Fatalf("versions after refused publish: %v, %v", vs, err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := mustOpen(t).Publish(ctx, uuid.NewString(), 1, "d")
+		wantCode(t, err, flow.ENOTFOUND, "")
+	})
+}
+
+func TestVersions(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("NewestFirst", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+		// Ten versions: keys must sort numerically (10 after 9).
+		for i := 1; i <= 10; i++ {
+			if _, err := db.Publish(ctx, b.ID, 1, "d"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vs, err := db.Versions(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 10 {
+			t.Fatalf("%d versions, want 10", len(vs))
+		}
+		for i, v := range vs {
+			if v.Number != 10-i || v.BotID != b.ID {
+				t.Errorf("versions[%d] = number %d of %s", i, v.Number, v.BotID)
+			}
+		}
+	})
+
+	t.Run("NeverPublished", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+		vs, err := db.Versions(ctx, b.ID)
+		if err != nil || vs == nil || len(vs) != 0 {
+			t.Fatalf("versions %v (nil: %t), err %v; want an empty list", vs, vs == nil, err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := mustOpen(t).Versions(ctx, uuid.NewString())
+		wantCode(t, err, flow.ENOTFOUND, "")
+	})
+}
+
+func TestVersion(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+	if _, err := db.Publish(ctx, b.ID, 1, "d"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, bot string
+		n         int
+		msg       string
+	}{
+		{"ErrNoSuchNumber", b.ID, 2, "has no version 2"},
+		{"ErrZero", b.ID, 0, "has no version 0"},
+		{"ErrNegative", b.ID, -1, "has no version -1"},
+		{"ErrNoSuchBot", uuid.NewString(), 1, "bot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := db.Version(ctx, tc.bot, tc.n)
+			wantCode(t, err, flow.ENOTFOUND, tc.msg)
+			if v != nil {
+				t.Errorf("version = %v, want nil", v)
+			}
+		})
+	}
+}
+
+func TestBotsUsingConnection(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	using := func(name string) []string {
+		t.Helper()
+		names, err := db.BotsUsingConnection(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	zeta := mustCreateBot(t, db, "Zeta", sampleFlow("a_api"))
+	alpha := mustCreateBot(t, db, "Alpha", sampleFlow("a_api"))
+	mustEqual(t, "before publishing", using("a_api"), []string{})
+
+	if _, err := db.Publish(ctx, zeta.ID, 1, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Publish(ctx, alpha.ID, 1, "d"); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "both published", using("a_api"), []string{"Alpha", "Zeta"})
+
+	// A draft change counts only once it is published.
+	f := sampleFlow("b_api")
+	// A connection field on a step that is not an api_call is ignored.
+	f.Steps[0].Connection = "c_api"
+	if _, err := db.SaveDraft(ctx, zeta.ID, f, 1); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "draft saved", using("a_api"), []string{"Alpha", "Zeta"})
+	if _, err := db.Publish(ctx, zeta.ID, 2, "d"); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "a_api after republish", using("a_api"), []string{"Alpha"})
+	mustEqual(t, "b_api after republish", using("b_api"), []string{"Zeta"})
+	mustEqual(t, "c_api", using("c_api"), []string{})
+	mustEqual(t, "unknown", using("nope"), []string{})
+	mustEqual(t, "empty name", using(""), []string{})
+
+	// A renamed bot is reported by its current name.
+	name := "Alpha 2"
+	if _, err := db.UpdateBot(ctx, alpha.ID, flow.BotUpdate{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "after rename", using("a_api"), []string{"Alpha 2"})
+
+	// Publishing a flow without connections clears the bot's entries.
+	if _, err := db.SaveDraft(ctx, zeta.ID, sampleFlow(""), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Publish(ctx, zeta.ID, 3, "d"); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "b_api after unpublishing it", using("b_api"), []string{})
+	mustCheck(t, db)
+}
+
+func TestConnectionsOf(t *testing.T) {
+	f := sampleFlow("b")
+	a := sampleFlow("a").Steps[1]
+	a.ID = "second"
+	f.Steps = append(f.Steps, a, sampleFlow("b").Steps[1], sampleFlow("").Steps[1])
+	mustEqual(t, "connections", connectionsOf(f), []string{"a", "b"})
+	if got := connectionsOf(flow.Flow{}); len(got) != 0 {
+		t.Errorf("empty flow: %v", got)
+	}
+}
