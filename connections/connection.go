@@ -29,8 +29,8 @@ type Connection struct {
 	Type            string `json:"type"`
 	AllowedDomain   string `json:"allowed_domain"`
 	AllowSubdomains bool   `json:"allow_subdomains"`
-	// Sealed is the encrypted Credentials (see Sealer). Never serialised
-	// to clients.
+	// Sealed is the encrypted Credentials (see Keyring.Seal), with the
+	// connection's ID as associated data. Never serialised to clients.
 	Sealed []byte `json:"-"`
 	// Public holds the non-secret parts of the credentials (header name,
 	// username, token URL, client id, scopes) so they can be shown.

@@ -1,9 +1,11 @@
 package connections
 
 import (
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/flowbot/flowbot/flow"
@@ -14,12 +16,19 @@ import (
 // be far longer than an api_call header value (256 characters); the cap only
 // keeps a request's headers within what servers accept.
 const (
-	MaxSecretLen     = 8 << 10 // a value, token, password or client secret
+	// MaxSecretLen caps an api_key value, a token, a password or a client
+	// secret, in bytes.
+	MaxSecretLen = 8 << 10
+	// MaxHeaderNameLen caps the header name of an api_key.
 	MaxHeaderNameLen = 256
-	MaxNameFieldLen  = 1024 // username, client id
-	MaxTokenURLLen   = 2048
-	MaxScopes        = 50
-	MaxScopeLen      = 256
+	// MaxNameFieldLen caps a username or client id.
+	MaxNameFieldLen = 1024
+	// MaxTokenURLLen caps an OAuth token URL.
+	MaxTokenURLLen = 2048
+	// MaxScopes caps the number of OAuth scopes.
+	MaxScopes = 50
+	// MaxScopeLen caps one OAuth scope.
+	MaxScopeLen = 256
 )
 
 // Redacted replaces every secret shown to a client or written to a log.
@@ -95,7 +104,7 @@ func ValidateCredentials(typ string, c Credentials) flow.Problems {
 		p := "/credentials/" + name
 		switch {
 		case v == "":
-			ps.Add(p, "required", "credentials."+name+" is required for a "+typ+" connection")
+			ps.Add(p, "required", "credentials."+name+" is required for connection type "+typ)
 		case len(v) > max:
 			ps.Add(p, "too_long", "credentials."+name+" is longer than "+itoa(max)+" bytes")
 		case hasControl(v):
@@ -139,7 +148,7 @@ func ValidateCredentials(typ string, c Credentials) flow.Problems {
 	}
 	for _, f := range credentialFields(c) {
 		if !used[f] {
-			ps.Add("/credentials/"+f, "field_not_allowed", "credentials."+f+" is not used by a "+typ+" connection")
+			ps.Add("/credentials/"+f, "field_not_allowed", "credentials."+f+" is not used by connection type "+typ)
 		}
 	}
 	return ps
@@ -264,4 +273,11 @@ func Public(c Credentials) map[string]string {
 	set("client_id", c.ClientID)
 	set("scopes", strings.Join(c.Scopes, " "))
 	return m
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func isIPLiteral(h string) bool {
+	_, err := netip.ParseAddr(h)
+	return err == nil
 }

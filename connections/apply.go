@@ -1,0 +1,80 @@
+package connections
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+)
+
+// HostNotAllowedError is returned by Authorize when a request's host is not
+// the connection's allowed domain (or one of its subdomains where the
+// connection allows them). The credential was not added.
+type HostNotAllowedError struct {
+	Connection      string // the connection's name
+	Host            string // the refused host
+	AllowedDomain   string // the connection's allowed domain
+	AllowSubdomains bool   // whether its subdomains are allowed too
+}
+
+// Error implements error.
+func (e *HostNotAllowedError) Error() string {
+	scope := e.AllowedDomain
+	if e.AllowSubdomains {
+		scope += " and its subdomains"
+	}
+	return fmt.Sprintf("connection %q may only be sent to %s, not to %s", e.Connection, scope, e.Host)
+}
+
+// Authorize adds the credential of the named connection to req: the one
+// code path the test call and the runtime share. It refuses, leaving req
+// unchanged, unless req is an https request whose host is the connection's
+// allowed domain (or a subdomain of it where allowed); the error is then a
+// *HostNotAllowedError or *SchemeError. api_key sets the connection's header
+// to the value as is, bearer sets "Authorization: Bearer", basic sets basic
+// auth, and oauth2_client_credentials fetches (or reuses) a token from the
+// token URL and sends it as a bearer token. Returns ENOTFOUND for an unknown
+// connection. Error messages never contain a secret.
+func (s *Service) Authorize(ctx context.Context, req *http.Request, name string) error {
+	if err := CheckURLScheme(req.URL); err != nil {
+		return err
+	}
+	creds, c, err := s.Credentials(ctx, name)
+	if err != nil {
+		return err
+	}
+	// req.Host, when set, is the Host header sent: one other than the URL's
+	// would route the credential to another virtual host on the server.
+	hosts := []string{req.URL.Hostname()}
+	if req.Host != "" {
+		hosts = append(hosts, req.Host)
+	}
+	for _, host := range hosts {
+		if !HostAllowed(host, c.AllowedDomain, c.AllowSubdomains) {
+			return &HostNotAllowedError{Connection: c.Name, Host: host, AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains}
+		}
+	}
+	var value string
+	header := "Authorization"
+	switch c.Type {
+	case TypeAPIKey:
+		header, value = creds.Header, creds.Value
+	case TypeBearer:
+		value = "Bearer " + creds.Token
+	case TypeBasic:
+		value = "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.Username+":"+creds.Password))
+	case TypeOAuth2CC:
+		tok, err := s.token(ctx, c, creds)
+		if err != nil {
+			return err
+		}
+		value = "Bearer " + tok
+	default:
+		return fmt.Errorf("connection %q has unknown type %q", c.Name, c.Type)
+	}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set(header, value)
+	return nil
+}

@@ -1,0 +1,58 @@
+package connections
+
+import (
+	"strings"
+	"time"
+)
+
+// View is a connection as the API shows it: every secret replaced by
+// Redacted, so it can be returned to designers and logged. Credentials holds
+// the fields of the connection's type, e.g. {"header": "X-Api-Key",
+// "value": "*****"} for api_key.
+type View struct {
+	ID              string         `json:"id"`
+	Name            string         `json:"name"`
+	Type            string         `json:"type"`
+	AllowedDomain   string         `json:"allowed_domain"`
+	AllowSubdomains bool           `json:"allow_subdomains"`
+	Credentials     map[string]any `json:"credentials"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	CreatedBy       string         `json:"created_by"`
+}
+
+// NewView returns the view of c. It reads only c.Public, never c.Sealed.
+func NewView(c *Connection) View {
+	p := c.Public
+	creds := map[string]any{}
+	switch c.Type {
+	case TypeAPIKey:
+		creds["header"] = p["header"]
+		creds["value"] = Redacted
+	case TypeBearer:
+		creds["token"] = Redacted
+	case TypeBasic:
+		creds["username"] = p["username"]
+		creds["password"] = Redacted
+	case TypeOAuth2CC:
+		creds["token_url"] = p["token_url"]
+		creds["client_id"] = p["client_id"]
+		creds["client_secret"] = Redacted
+		scopes := []string{}
+		if s := p["scopes"]; s != "" {
+			scopes = strings.Split(s, " ")
+		}
+		creds["scopes"] = scopes
+	}
+	return View{
+		ID:              c.ID,
+		Name:            c.Name,
+		Type:            c.Type,
+		AllowedDomain:   c.AllowedDomain,
+		AllowSubdomains: c.AllowSubdomains,
+		Credentials:     creds,
+		CreatedAt:       c.CreatedAt,
+		UpdatedAt:       c.UpdatedAt,
+		CreatedBy:       c.CreatedBy,
+	}
+}
