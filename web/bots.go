@@ -295,7 +295,7 @@ func ifMatch(c echo.Context) (int64, error) {
 }
 
 func setETag(c echo.Context, rev int64) {
-	c.Response().Header().Set(echo.HeaderETag, `"`+strconv.FormatInt(rev, 10)+`"`)
+	c.Response().Header().Set("ETag", `"`+strconv.FormatInt(rev, 10)+`"`)
 }
 
 // normalise gives an empty flow an empty step list, so clients always see

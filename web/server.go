@@ -20,10 +20,16 @@ const DefaultBodyLimit = 8 << 20
 
 // Deps are what the server needs; cmd/flowbot wires them.
 type Deps struct {
-	Bots        flow.BotStore
-	Keys        flow.APIKeyStore
-	Audit       flow.AuditStore
-	Connections *connections.Service
+	Bots          flow.BotStore
+	Conversations flow.ConversationStore
+	Runtime       *flow.Runtime
+	// IPRateLimit limits conversation starts per client address;
+	// ConversationRateLimit limits messages per conversation.
+	IPRateLimit           RateLimit
+	ConversationRateLimit RateLimit
+	Keys                  flow.APIKeyStore
+	Audit                 flow.AuditStore
+	Connections           *connections.Service
 	// AdminToken is the bootstrap admin token (FLOWBOT_ADMIN_TOKEN); empty
 	// disables it.
 	AdminToken string
@@ -38,11 +44,13 @@ type Deps struct {
 // Server serves flowbot's HTTP API.
 type Server struct {
 	Deps
-	e         *echo.Echo
-	log       *slog.Logger
-	validator *validator.Validate
-	routes    []Route
-	adminHash []byte
+	e          *echo.Echo
+	log        *slog.Logger
+	validator  *validator.Validate
+	routes     []Route
+	adminHash  []byte
+	ipLimits   *limiters
+	convLimits *limiters
 	// conversationPrincipal resolves a conversation token (set by the
 	// conversation routes).
 	conversationPrincipal func(c echo.Context, tok string, hash []byte) (*Principal, error)
@@ -61,6 +69,8 @@ type Access int
 // Access levels, from least to most privileged.
 const (
 	Public Access = iota
+	// ConversationToken: only the conversation's own token.
+	ConversationToken
 	// ConversationHolder: the conversation's own token, or a designer.
 	ConversationHolder
 	Designer
@@ -79,6 +89,7 @@ func New(d Deps) *Server {
 		d.BodyLimit = DefaultBodyLimit
 	}
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator()}
+	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit), newLimiters(d.ConversationRateLimit)
 	if d.AdminToken != "" {
 		s.adminHash = hashToken(d.AdminToken)
 	}
@@ -94,6 +105,12 @@ func New(d Deps) *Server {
 	s.registerBots()
 	s.registerAPIKeys()
 	s.registerAudit()
+	if d.Connections != nil {
+		s.registerConnections()
+	}
+	if d.Runtime != nil {
+		s.registerConversations()
+	}
 	return s
 }
 

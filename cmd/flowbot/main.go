@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		log.Warn("PRIVATE NETWORKS ALLOWED: api_call steps may reach loopback, private and metadata addresses. Use this for development and tests only, never in production.")
 	}
 
-	outbound := &http.Client{Transport: connections.NewGuardedTransport(cfg.AllowPrivateNetworks)}
+	outbound := connections.NewGuardedClient(cfg.AllowPrivateNetworks)
 	conns := &connections.Service{Store: db, Keyring: keyring, Client: outbound, Now: time.Now}
 
 	bootstrap, err := bootstrapToken(ctx, cfg, db)

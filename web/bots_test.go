@@ -1,0 +1,228 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const validFlow = `{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Your order number?","variable":"order_number","input":"text","next":"lookup"},
+ {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/api/orders/{{order_number}}.json",
+  "variables":[{"name":"order_status","path":"$.order.status"}],"on_success":"tell","on_failure":"sorry"},
+ {"id":"tell","type":"message","text":"Your order is {{order_status}}.","next":""},
+ {"id":"sorry","type":"transfer","text":"Sorry, let me get a human.","reason":"lookup failed"}]}`
+
+func TestBots_CreateReadListDelete(t *testing.T) {
+	e := newEnv(t)
+	tok := e.designerToken()
+	id, rev := e.createBot(validFlow)
+	if rev != 1 {
+		t.Fatalf("revision %d", rev)
+	}
+	r := e.do("GET", "/v1/bots/"+id, tok, nil)
+	if r.Code != 200 || r.Header.Get("ETag") != `"1"` {
+		t.Fatalf("get: %d etag %q", r.Code, r.Header.Get("ETag"))
+	}
+	m := r.m(t)
+	if len(m["problems"].([]any)) != 0 {
+		t.Fatalf("valid flow has problems: %v", m["problems"])
+	}
+	steps := m["flow"].(map[string]any)["steps"].([]any)
+	if len(steps) != 4 || steps[1].(map[string]any)["url"] != "https://shop.example.com/api/orders/{{order_number}}.json" {
+		t.Fatalf("flow did not round-trip: %v", steps)
+	}
+	e.createBot("")
+	r = e.do("GET", "/v1/bots?limit=1", tok, nil)
+	lm := r.m(t)
+	if r.Code != 200 || lm["total"].(float64) != 2 || len(lm["items"].([]any)) != 1 {
+		t.Fatalf("list: %d %s", r.Code, r.Body)
+	}
+	r = e.do("GET", "/v1/bots?offset=1&limit=1", tok, nil)
+	if items := r.m(t)["items"].([]any); items[0].(map[string]any)["id"] == id {
+		t.Fatal("offset did not page")
+	}
+	for _, q := range []string{"limit=0", "limit=201", "offset=-1", "limit=x"} {
+		if r := e.do("GET", "/v1/bots?"+q, tok, nil); r.Code != 400 {
+			t.Fatalf("%s: %d", q, r.Code)
+		}
+	}
+	if r := e.do("GET", "/v1/bots?limit=200", tok, nil); r.Code != 200 {
+		t.Fatalf("limit=200: %d", r.Code)
+	}
+	if r := e.do("DELETE", "/v1/bots/"+id, tok, nil); r.Code != 204 {
+		t.Fatalf("delete: %d", r.Code)
+	}
+	if r := e.do("GET", "/v1/bots/"+id, tok, nil); r.Code != 404 || r.errCode(t) != "not_found" {
+		t.Fatalf("after delete: %d", r.Code)
+	}
+}
+
+func TestBots_CreateRefusesBadInput(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		errCode    string
+		contains   string
+	}{
+		{"ErrMalformedJSON", `{"name":`, 400, "invalid", "not valid JSON"},
+		{"ErrEmptyBody", ``, 400, "invalid", "empty"},
+		{"ErrUnknownTopField", `{"name":"a","nmae":"b"}`, 400, "invalid", `"nmae"`},
+		{"ErrUnknownStepField", `{"name":"a","flow":{"start":"x","steps":[{"id":"x","type":"api_call","on_sucess":"y"}]}}`, 400, "invalid", "/flow/steps/0/on_sucess"},
+		{"ErrWrongType", `{"name":42}`, 400, "invalid", "/name"},
+		{"ErrNameMissing", `{"description":"x"}`, 422, "required", "/name"},
+		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, 422, "max", "/name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/v1/bots", adminToken, tc.body)
+			if r.Code != tc.code || !strings.Contains(string(r.Body), tc.contains) {
+				t.Fatalf("got %d %s", r.Code, r.Body)
+			}
+			if tc.code == 422 {
+				var b struct {
+					Error struct{ Details []struct{ Pointer, Code string } }
+				}
+				r.json(t, &b)
+				if b.Error.Details[0].Code != tc.errCode {
+					t.Fatalf("detail code %q", b.Error.Details[0].Code)
+				}
+			} else if r.errCode(t) != tc.errCode {
+				t.Fatalf("code %q", r.errCode(t))
+			}
+		})
+	}
+	t.Run("OKEdgeName200AndReadOnlyFieldsIgnored", func(t *testing.T) {
+		r := e.do("POST", "/v1/bots", adminToken, `{"id":"mine","revision":99,"name":"`+strings.Repeat("n", 200)+`"}`)
+		if r.Code != 201 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		m := r.m(t)
+		if m["id"] == "mine" || m["revision"].(float64) != 1 {
+			t.Fatalf("read-only fields were not ignored: %v", m)
+		}
+	})
+}
+
+func TestBots_SaveDraftNeedsCurrentRevision(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	path := "/v1/bots/" + id + "/flow"
+	broken := strings.Replace(validFlow, `"on_failure":"sorry"`, `"on_failure":"nowhere"`, 1)
+
+	if r := e.do("PUT", path, adminToken, broken); r.Code != 409 {
+		t.Fatalf("no If-Match: %d", r.Code)
+	}
+	r := e.do("PUT", path, adminToken, broken, "If-Match", "1")
+	if r.Code != 200 {
+		t.Fatalf("save: %d %s", r.Code, r.Body)
+	}
+	m := r.m(t)
+	if m["revision"].(float64) != 2 || !hasProblem(m["problems"].([]any), "/steps/1/on_failure", "unknown_target") {
+		t.Fatalf("save response: %s", r.Body)
+	}
+	// A second designer still holding revision 1 is refused, and names the current revision.
+	r = e.do("PUT", path, adminToken, validFlow, "If-Match", `"1"`)
+	if r.Code != 409 || !strings.Contains(string(r.Body), "2") {
+		t.Fatalf("stale save: %d %s", r.Code, r.Body)
+	}
+	// Nothing stored was lost: the draft is still the revision-2 one.
+	r = e.do("GET", "/v1/bots/"+id, adminToken, nil)
+	if !strings.Contains(string(r.Body), "nowhere") {
+		t.Fatal("stale save changed the draft")
+	}
+	if r := e.do("PUT", path, adminToken, validFlow, "If-Match", "abc"); r.Code != 400 {
+		t.Fatalf("bad If-Match: %d", r.Code)
+	}
+	if r := e.do("PUT", path, adminToken, `{"start":"a","steps":[],"extra":1}`, "If-Match", "2"); r.Code != 400 || !strings.Contains(string(r.Body), "extra") {
+		t.Fatalf("unknown field: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("PUT", "/v1/bots/nope/flow", adminToken, validFlow, "If-Match", "1"); r.Code != 404 {
+		t.Fatalf("unknown bot: %d", r.Code)
+	}
+}
+
+func TestBots_PublishRefusesErrorsThenPublishesImmutableVersion(t *testing.T) {
+	e := newEnv(t)
+	broken := strings.Replace(validFlow, `https://shop.example.com`, `https://{{shop}}.example.com`, 1)
+	id, _ := e.createBot(broken)
+	r := e.do("POST", "/v1/bots/"+id+"/validate", adminToken, nil)
+	if r.Code != 200 || !hasProblem(r.m(t)["problems"].([]any), "/steps/1/url", "variable_in_host") {
+		t.Fatalf("validate: %d %s", r.Code, r.Body)
+	}
+	r = e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if r.Code != 422 || r.errCode(t) != "rule_violation" || !strings.Contains(string(r.Body), "/steps/1/url") {
+		t.Fatalf("publish invalid: %d %s", r.Code, r.Body)
+	}
+	r = e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, validFlow, "If-Match", "1")
+	if r.Code != 200 {
+		t.Fatal(r.Code)
+	}
+	r = e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if r.Code != 201 || r.m(t)["number"].(float64) != 1 {
+		t.Fatalf("publish: %d %s", r.Code, r.Body)
+	}
+	// Later draft edits do not change version 1.
+	changed := strings.Replace(validFlow, "Your order number?", "Order number, please?", 1)
+	e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, changed, "If-Match", "2")
+	r = e.do("GET", "/v1/bots/"+id+"/versions/1", adminToken, nil)
+	if r.Code != 200 || !strings.Contains(string(r.Body), "Your order number?") {
+		t.Fatalf("version 1: %d %s", r.Code, r.Body)
+	}
+	r = e.do("GET", "/v1/bots/"+id+"/versions", adminToken, nil)
+	if r.Code != 200 || len(r.m(t)["items"].([]any)) != 1 {
+		t.Fatalf("versions: %s", r.Body)
+	}
+	for _, n := range []string{"2", "0", "x"} {
+		if r := e.do("GET", "/v1/bots/"+id+"/versions/"+n, adminToken, nil); r.Code != 404 {
+			t.Fatalf("version %s: %d", n, r.Code)
+		}
+	}
+	r = e.do("GET", "/v1/bots/"+id, adminToken, nil)
+	if r.m(t)["published_version"].(float64) != 1 {
+		t.Fatal("published_version not set")
+	}
+	r = e.do("GET", "/v1/audit", adminToken, nil)
+	if !strings.Contains(string(r.Body), "bot.published") {
+		t.Fatalf("audit: %s", r.Body)
+	}
+}
+
+func TestBots_ExportImportRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	r := e.do("GET", "/v1/bots/"+id+"/export", adminToken, nil)
+	if r.Code != 200 {
+		t.Fatal(r.Code)
+	}
+	doc := r.Body
+	r = e.do("POST", "/v1/bots/import", adminToken, doc)
+	if r.Code != 201 {
+		t.Fatalf("import: %d %s", r.Code, r.Body)
+	}
+	m := r.m(t)
+	if m["id"] == id || m["name"] != "Test bot" || len(m["flow"].(map[string]any)["steps"].([]any)) != 4 {
+		t.Fatalf("imported: %s", r.Body)
+	}
+	for _, tc := range []struct{ name, body string }{
+		{"ErrWrongFormat", `{"format":"other","format_version":1,"name":"x","flow":{"start":"","steps":[]}}`},
+		{"ErrWrongVersion", `{"format":"flowbot.bot","format_version":2,"name":"x","flow":{"start":"","steps":[]}}`},
+		{"ErrNoFlow", `{"format":"flowbot.bot","format_version":1,"name":"x"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do("POST", "/v1/bots/import", adminToken, tc.body); r.Code != 422 {
+				t.Fatalf("%d %s", r.Code, r.Body)
+			}
+		})
+	}
+}
+
+func TestBots_BodyLimit(t *testing.T) {
+	e := newEnv(t)
+	big := fmt.Sprintf(`{"name":"x","description":"%s"}`, strings.Repeat("a", 9<<20))
+	r := e.do("POST", "/v1/bots", adminToken, big)
+	if r.Code != http.StatusRequestEntityTooLarge || r.errCode(t) != "too_large" {
+		t.Fatalf("%d %s", r.Code, truncate(r.Body))
+	}
+}

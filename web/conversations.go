@@ -1,0 +1,165 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/flowbot/flowbot/flow"
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) registerConversations() {
+	s.conversationPrincipal = s.conversationToken
+	s.handle(http.MethodPost, "/v1/bots/:id/conversations", Public, s.startConversation)
+	s.handle(http.MethodPost, "/v1/conversations/:id/messages", ConversationToken, s.sendMessage)
+	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
+	s.handle(http.MethodGet, "/v1/conversations/:id/log", Designer, s.conversationLog)
+}
+
+type startRequest struct {
+	User      *startUser        `json:"user"`
+	Variables map[string]string `json:"variables"`
+}
+
+type startUser struct {
+	ExternalID    string `json:"external_id"`
+	Name          string `json:"name"`
+	Email         string `json:"email"`
+	Authenticated bool   `json:"authenticated"`
+	Locale        string `json:"locale"`
+}
+
+type messageRequest struct {
+	Text     string `json:"text"`
+	OptionID string `json:"option_id"`
+}
+
+// turnResponse is what a widget gets after each turn (SPEC §5).
+type turnResponse struct {
+	ID       string         `json:"id,omitempty"`
+	Token    string         `json:"token,omitempty"`
+	Status   string         `json:"status"`
+	Messages []flow.Message `json:"messages"`
+	Awaiting flow.Awaiting  `json:"awaiting"`
+}
+
+func (s *Server) startConversation(c echo.Context) error {
+	if err := s.ipLimits.allow(c.RealIP(), s.Now(), "from this address"); err != nil {
+		return err
+	}
+	var req startRequest
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil && !isEmptyBody(err) {
+			return err
+		}
+	}
+	sr := flow.StartRequest{Variables: req.Variables}
+	if req.User != nil {
+		sr.User = flow.User(*req.User)
+	}
+	tok := NewToken(conversationPrefix)
+	sr.TokenHash = hashToken(tok)
+	conv, turn, err := s.Runtime.Start(c.Request().Context(), c.Param("id"), sr)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/conversations/"+conv.ID)
+	return c.JSON(http.StatusCreated, turnResponse{ID: conv.ID, Token: tok, Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
+}
+
+func isEmptyBody(err error) bool {
+	return flow.ErrorCode(err) == flow.EINVALID && strings.Contains(flow.ErrorMessage(err), "body is empty")
+}
+
+func (s *Server) sendMessage(c echo.Context) error {
+	id := c.Param("id")
+	if err := s.convLimits.allow(id, s.Now(), "in this conversation"); err != nil {
+		return err
+	}
+	var req messageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Text) == "" && req.OptionID == "" {
+		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "send text or option_id",
+			Details: []flow.Problem{{Pointer: "/text", Code: "required", Message: "send text or option_id", Severity: flow.SeverityError}}}
+	}
+	conv, turn, err := s.Runtime.Send(c.Request().Context(), id, flow.Input{Text: req.Text, OptionID: req.OptionID})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, turnResponse{Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
+}
+
+func messages(t *flow.Turn) []flow.Message {
+	if t.Messages == nil {
+		return []flow.Message{}
+	}
+	return t.Messages
+}
+
+// conversationView is a conversation as its token holder sees it; designers
+// also see the variables and the user.
+type conversationView struct {
+	ID         string            `json:"id"`
+	BotID      string            `json:"bot_id"`
+	Version    int               `json:"version"`
+	Status     string            `json:"status"`
+	Awaiting   flow.Awaiting     `json:"awaiting"`
+	Transcript []flow.Entry      `json:"transcript"`
+	Variables  map[string]string `json:"variables,omitempty"`
+	User       *flow.User        `json:"user,omitempty"`
+	CreatedAt  string            `json:"created_at"`
+	UpdatedAt  string            `json:"updated_at"`
+}
+
+func (s *Server) getConversation(c echo.Context) error {
+	ctx := c.Request().Context()
+	conv, err := s.Conversations.Conversation(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	tr, err := s.Conversations.Transcript(ctx, conv.ID)
+	if err != nil {
+		return err
+	}
+	if tr == nil {
+		tr = []flow.Entry{}
+	}
+	v := conversationView{ID: conv.ID, BotID: conv.BotID, Version: conv.Version, Status: conv.Status, Awaiting: conv.Awaiting,
+		Transcript: tr, CreatedAt: conv.CreatedAt.UTC().Format(timeFormat), UpdatedAt: conv.UpdatedAt.UTC().Format(timeFormat)}
+	if p := principalOf(c); p != nil && p.Kind != "conversation" {
+		v.Variables, v.User = conv.Vars, &conv.User
+		if v.Variables == nil {
+			v.Variables = map[string]string{}
+		}
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) conversationLog(c echo.Context) error {
+	ctx := c.Request().Context()
+	conv, err := s.Conversations.Conversation(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	log, err := s.Conversations.Log(ctx, conv.ID)
+	if err != nil {
+		return err
+	}
+	if log == nil {
+		log = []flow.LogEntry{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": conv.ID, "bot_id": conv.BotID, "version": conv.Version, "status": conv.Status, "items": log})
+}
+
+// conversationToken resolves a conversation token to its conversation.
+func (s *Server) conversationToken(c echo.Context, _ string, h []byte) (*Principal, error) {
+	conv, err := s.Conversations.ConversationByTokenHash(c.Request().Context(), h)
+	if flow.ErrorCode(err) == flow.ENOTFOUND {
+		return nil, flow.Errorf(flow.EUNAUTHORIZED, "unknown conversation token")
+	} else if err != nil {
+		return nil, err
+	}
+	return &Principal{Kind: "conversation", ID: conv.ID, Name: "conversation " + conv.ID}, nil
+}

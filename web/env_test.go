@@ -1,0 +1,226 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowbot/flowbot"
+	"github.com/flowbot/flowbot/botstep"
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
+	"github.com/flowbot/flowbot/web"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+)
+
+const adminToken = "test-admin-token-0123456789abcdef"
+
+// env is a real server on a real bbolt file in a temp dir.
+type env struct {
+	t        *testing.T
+	srv      *web.Server
+	db       *store.DB
+	dir      string
+	conns    *connections.Service
+	designer string
+	// upstreamClient trusts the test TLS upstreams.
+	upstream *http.Client
+}
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specDoc    *openapi3.T
+	specErr    error
+)
+
+func spec(t testing.TB) (*openapi3.T, routers.Router) {
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		specDoc, specErr = loader.LoadFromData(flowbot.OpenAPI)
+		if specErr != nil {
+			return
+		}
+		if specErr = specDoc.Validate(context.Background()); specErr != nil {
+			return
+		}
+		specRouter, specErr = legacy.NewRouter(specDoc)
+	})
+	if specErr != nil {
+		t.Fatalf("openapi.yaml: %v", specErr)
+	}
+	return specDoc, specRouter
+}
+
+type envOption func(*web.Deps, *env)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "flowbot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kr, _, err := connections.LoadKey(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := connections.CheckKey(context.Background(), db, kr); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, dir: dir}
+	client := &http.Client{Transport: connections.NewGuardedTransport(true)}
+	e.conns = &connections.Service{Store: db, Keyring: kr, Client: client, Now: time.Now}
+	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: &botstep.Executor{Client: client, Connections: e.conns}}}
+	d := web.Deps{Bots: db, Keys: db, Audit: db, Connections: e.conns, Conversations: db, Runtime: rt,
+		AdminToken: adminToken, OpenAPI: flowbot.OpenAPI, Ready: db.Ping}
+	for _, o := range opts {
+		o(&d, e)
+	}
+	e.srv = web.New(d)
+	return e
+}
+
+// resp is a response already checked against openapi.yaml.
+type resp struct {
+	Code   int
+	Header http.Header
+	Body   []byte
+}
+
+func (r resp) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response %d is not JSON: %v\n%s", r.Code, err, r.Body)
+	}
+}
+
+func (r resp) m(t *testing.T) map[string]any {
+	var m map[string]any
+	r.json(t, &m)
+	return m
+}
+
+// errCode returns the error code of an error response.
+func (r resp) errCode(t *testing.T) string {
+	var b web.ErrorBody
+	r.json(t, &b)
+	return b.Error.Code
+}
+
+// do sends a request through the real router and validates the response
+// against openapi.yaml: an undocumented status or field fails the test.
+func (e *env) do(method, path, token string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		raw, _ = json.Marshal(b)
+	}
+	if raw != nil {
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if raw != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	r := resp{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	checkSpec(e.t, method, path, raw, req.Header, r)
+	return r
+}
+
+func checkSpec(t *testing.T, method, path string, reqBody []byte, h http.Header, r resp) {
+	t.Helper()
+	_, router := spec(t)
+	vreq := httptest.NewRequest(method, "http://localhost"+path, bytes.NewReader(reqBody))
+	vreq.Header = h.Clone()
+	route, params, err := router.FindRoute(vreq)
+	if err != nil {
+		if r.Code == http.StatusNotFound || r.Code == http.StatusMethodNotAllowed {
+			return // unknown routes are not in the spec by design
+		}
+		t.Fatalf("%s %s answered %d but is not in openapi.yaml: %v", method, path, r.Code, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.Code, Header: r.Header,
+		Body: io.NopCloser(bytes.NewReader(r.Body)), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Fatalf("%s %s → %d does not match openapi.yaml: %v\nbody: %s", method, path, r.Code, err, truncate(r.Body))
+	}
+}
+
+func truncate(b []byte) string {
+	s := string(b)
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
+
+// designerToken creates (once) a designer API key through the API.
+func (e *env) designerToken() string {
+	if e.designer == "" {
+		r := e.do("POST", "/v1/api-keys", adminToken, map[string]any{"name": "designer", "role": "designer"})
+		if r.Code != 201 {
+			e.t.Fatalf("create designer key: %d %s", r.Code, r.Body)
+		}
+		e.designer = r.m(e.t)["token"].(string)
+	}
+	return e.designer
+}
+
+// createBot makes a bot with the given flow JSON and returns its id and revision.
+func (e *env) createBot(flowJSON string) (string, int64) {
+	e.t.Helper()
+	body := `{"name":"Test bot","description":"d"`
+	if flowJSON != "" {
+		body += `,"flow":` + flowJSON
+	}
+	body += "}"
+	r := e.do("POST", "/v1/bots", adminToken, body)
+	if r.Code != 201 {
+		e.t.Fatalf("create bot: %d %s", r.Code, r.Body)
+	}
+	m := r.m(e.t)
+	return m["id"].(string), int64(m["revision"].(float64))
+}
+
+func hasProblem(problems []any, pointer, code string) bool {
+	for _, p := range problems {
+		pm := p.(map[string]any)
+		if pm["pointer"] == pointer && pm["code"] == code {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = strings.TrimSpace
