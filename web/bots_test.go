@@ -69,20 +69,23 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 	}{
 		{"ErrMalformedJSON", `{"name":`, 400, "invalid", "not valid JSON"},
 		{"ErrEmptyBody", ``, 400, "invalid", "empty"},
-		{"ErrUnknownTopField", `{"name":"a","nmae":"b"}`, 400, "invalid", `"nmae"`},
+		{"ErrUnknownTopField", `{"name":"a","nmae":"b"}`, 400, "invalid", "/nmae"},
 		{"ErrUnknownStepField", `{"name":"a","flow":{"start":"x","steps":[{"id":"x","type":"api_call","on_sucess":"y"}]}}`, 400, "invalid", "/flow/steps/0/on_sucess"},
 		{"ErrWrongType", `{"name":42}`, 400, "invalid", "/name"},
 		{"ErrNameMissing", `{"description":"x"}`, 422, "required", "/name"},
 		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, 422, "max", "/name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
 			r := e.do("POST", "/v1/bots", adminToken, tc.body)
 			if r.Code != tc.code || !strings.Contains(string(r.Body), tc.contains) {
 				t.Fatalf("got %d %s", r.Code, r.Body)
 			}
 			if tc.code == 422 {
 				var b struct {
-					Error struct{ Details []struct{ Pointer, Code string } }
+					Error struct {
+						Details []struct{ Pointer, Code string }
+					}
 				}
 				r.json(t, &b)
 				if b.Error.Details[0].Code != tc.errCode {
@@ -94,6 +97,7 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 		})
 	}
 	t.Run("OKEdgeName200AndReadOnlyFieldsIgnored", func(t *testing.T) {
+		e := e.with(t)
 		r := e.do("POST", "/v1/bots", adminToken, `{"id":"mine","revision":99,"name":"`+strings.Repeat("n", 200)+`"}`)
 		if r.Code != 201 {
 			t.Fatalf("%d %s", r.Code, r.Body)
@@ -211,6 +215,7 @@ func TestBots_ExportImportRoundTrip(t *testing.T) {
 		{"ErrNoFlow", `{"format":"flowbot.bot","format_version":1,"name":"x"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
 			if r := e.do("POST", "/v1/bots/import", adminToken, tc.body); r.Code != 422 {
 				t.Fatalf("%d %s", r.Code, r.Body)
 			}

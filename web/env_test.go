@@ -56,6 +56,8 @@ func spec(t testing.TB) (*openapi3.T, routers.Router) {
 		if specErr = specDoc.Validate(context.Background()); specErr != nil {
 			return
 		}
+		// The spec's server is relative ("/"); requests in tests go to localhost.
+		specDoc.Servers = openapi3.Servers{{URL: "http://localhost"}}
 		specRouter, specErr = legacy.NewRouter(specDoc)
 	})
 	if specErr != nil {
@@ -82,16 +84,24 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, db: db, dir: dir}
-	client := &http.Client{Transport: connections.NewGuardedTransport(true)}
+	client := connections.NewGuardedClient(true)
 	e.conns = &connections.Service{Store: db, Keyring: kr, Client: client, Now: time.Now}
-	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: &botstep.Executor{Client: client, Connections: e.conns}}}
-	d := web.Deps{Bots: db, Keys: db, Audit: db, Connections: e.conns, Conversations: db, Runtime: rt,
+	ex := &botstep.Executor{Client: client, Connections: e.conns}
+	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: ex}}
+	d := web.Deps{Bots: db, Keys: db, Audit: db, Connections: e.conns, Conversations: db, Runtime: rt, Executor: ex,
 		AdminToken: adminToken, OpenAPI: flowbot.OpenAPI, Ready: db.Ping}
 	for _, o := range opts {
 		o(&d, e)
 	}
 	e.srv = web.New(d)
 	return e
+}
+
+// with returns a copy of e that reports to t (for subtests).
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // resp is a response already checked against openapi.yaml.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flowbot/flowbot/botstep"
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/go-playground/validator/v10"
@@ -23,6 +24,8 @@ type Deps struct {
 	Bots          flow.BotStore
 	Conversations flow.ConversationStore
 	Runtime       *flow.Runtime
+	// Executor runs api_call steps for the test call (the runtime's own).
+	Executor *botstep.Executor
 	// IPRateLimit limits conversation starts per client address;
 	// ConversationRateLimit limits messages per conversation.
 	IPRateLimit           RateLimit
@@ -107,6 +110,9 @@ func New(d Deps) *Server {
 	s.registerAudit()
 	if d.Connections != nil {
 		s.registerConnections()
+	}
+	if d.Executor != nil {
+		s.registerTestCall()
 	}
 	if d.Runtime != nil {
 		s.registerConversations()

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/flowbot/flowbot/web"
 )
 
 // errHelp is returned when -h was asked for.
@@ -25,15 +27,21 @@ type Config struct {
 	// Retention is how long ended and idle conversations are kept.
 	Retention time.Duration
 	LogLevel  string
+	// IPRateLimit limits conversation starts per client address;
+	// ConversationRateLimit limits messages per conversation.
+	IPRateLimit           web.RateLimit
+	ConversationRateLimit web.RateLimit
 }
 
 func defaultConfig() Config {
 	return Config{
-		Addr:            ":8080",
-		DataDir:         "./data",
-		ShutdownTimeout: 15 * time.Second,
-		Retention:       30 * 24 * time.Hour,
-		LogLevel:        "info",
+		Addr:                  ":8080",
+		DataDir:               "./data",
+		ShutdownTimeout:       15 * time.Second,
+		Retention:             30 * 24 * time.Hour,
+		LogLevel:              "info",
+		IPRateLimit:           web.RateLimit{PerSecond: 5, Burst: 20},
+		ConversationRateLimit: web.RateLimit{PerSecond: 5, Burst: 10},
 	}
 }
 
@@ -75,6 +83,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		"let api_call reach private and loopback addresses: development and tests only (FLOWBOT_ALLOW_PRIVATE_NETWORKS)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long conversations are kept (FLOWBOT_RETENTION)")
+	fs.Float64Var(&cfg.IPRateLimit.PerSecond, "rate-limit-ip", cfg.IPRateLimit.PerSecond, "conversation starts per second per client address (0: off)")
+	fs.IntVar(&cfg.IPRateLimit.Burst, "rate-limit-ip-burst", cfg.IPRateLimit.Burst, "burst of conversation starts per client address")
+	fs.Float64Var(&cfg.ConversationRateLimit.PerSecond, "rate-limit-conversation", cfg.ConversationRateLimit.PerSecond, "messages per second per conversation (0: off)")
+	fs.IntVar(&cfg.ConversationRateLimit.Burst, "rate-limit-conversation-burst", cfg.ConversationRateLimit.Burst, "burst of messages per conversation")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (FLOWBOT_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return errors.New("FLOWBOT_ADMIN_TOKEN must be at least 16 characters")
+	}
+	if c.IPRateLimit.PerSecond < 0 || c.ConversationRateLimit.PerSecond < 0 {
+		return errors.New("rate limits must be ≥ 0 (0 turns a limit off)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

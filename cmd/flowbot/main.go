@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flowbot/flowbot"
+	"github.com/flowbot/flowbot/botstep"
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/store"
@@ -89,8 +90,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 
+	executor := &botstep.Executor{Client: outbound, Connections: conns}
+	runtime := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		runtime.Sweep(sweepCtx, cfg.Retention, time.Hour,
+			func(err error) { log.Error("conversation retention sweep failed", "err", err.Error()) },
+			func(n int) { log.Info("removed old conversations", "count", n, "retention", cfg.Retention.String()) })
+	}()
+	defer func() { stopSweep(); <-sweepDone }()
+
 	srv := web.New(web.Deps{
-		Bots: db, Keys: db, Audit: db, Connections: conns,
+		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: runtime, Executor: executor,
+		IPRateLimit: cfg.IPRateLimit, ConversationRateLimit: cfg.ConversationRateLimit,
 		AdminToken: cfg.AdminToken, OpenAPI: flowbot.OpenAPI, Logger: log,
 		Ready: db.Ping,
 	})

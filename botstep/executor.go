@@ -1,0 +1,301 @@
+package botstep
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+)
+
+// Executor runs api_call steps. It is the one code path of the runtime and
+// the builder's test call. Client must be the SSRF-guarded client with the
+// redirect policy of SPEC §3 (connections.NewGuardedClient).
+type Executor struct {
+	Client      *http.Client
+	Connections *connections.Service
+
+	mu    sync.Mutex
+	cache map[string]*prepared
+}
+
+var _ flow.APICaller = (*Executor)(nil)
+
+// prepared is the parsed form of a step's URL template and variable paths,
+// made once per distinct step and reused on every call.
+type prepared struct {
+	url   *URLTemplate
+	paths []ResponsePath
+	err   error
+}
+
+// maxPrepared bounds the cache of prepared steps.
+const maxPrepared = 4096
+
+func (x *Executor) prepare(s *flow.Step) *prepared {
+	var key strings.Builder
+	key.WriteString(s.URL)
+	for _, v := range s.Variables {
+		key.WriteString("\x00" + v.Path)
+	}
+	k := key.String()
+	x.mu.Lock()
+	p, ok := x.cache[k]
+	x.mu.Unlock()
+	if ok {
+		return p
+	}
+	p = &prepared{}
+	p.url, p.err = ParseURLTemplate(s.URL)
+	for _, v := range s.Variables {
+		rp, err := ParseResponsePath(v.Path)
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		p.paths = append(p.paths, rp)
+	}
+	x.mu.Lock()
+	if x.cache == nil || len(x.cache) >= maxPrepared {
+		x.cache = map[string]*prepared{}
+	}
+	x.cache[k] = p
+	x.mu.Unlock()
+	return p
+}
+
+// Outcome is everything an api_call did.
+type Outcome struct {
+	Method string
+	URL    string
+	// RequestHeader is what was sent, credentials redacted.
+	RequestHeader http.Header
+	RequestBody   []byte
+	Status        int
+	Header        http.Header
+	Body          []byte
+	Duration      time.Duration
+	Bytes         int64
+	Attempts      int
+	Success       bool
+	Saved         map[string]string
+	ErrorCode     string
+	ErrorMessage  string
+	// data is the parsed JSON body (nil when empty or not JSON).
+	data      any
+	refreshed bool
+}
+
+// Call implements flow.APICaller for the runtime.
+func (x *Executor) Call(ctx context.Context, s *flow.Step, vars flow.Lookup) flow.CallResult {
+	o := x.Execute(ctx, s, vars)
+	return flow.CallResult{Success: o.Success, Saved: o.Saved, Log: o.Log()}
+}
+
+// Log is the execution-log record of an outcome; headers are redacted.
+func (o *Outcome) Log() flow.APICallLog {
+	l := flow.APICallLog{Method: o.Method, URL: o.URL, Status: o.Status, Bytes: o.Bytes, Attempts: o.Attempts,
+		DurationMS: float64(o.Duration.Microseconds()) / 1000, Branch: "failure", Error: o.ErrorCode, ErrorMsg: o.ErrorMessage}
+	if o.Success {
+		l.Branch = "success"
+	}
+	if len(o.RequestHeader) > 0 {
+		l.Headers = make(map[string]string, len(o.RequestHeader))
+		for k, v := range o.RequestHeader {
+			l.Headers[k] = strings.Join(v, ", ")
+		}
+	}
+	for k := range o.Saved {
+		l.Saved = append(l.Saved, k)
+	}
+	sort.Strings(l.Saved)
+	return l
+}
+
+// Execute makes the step's request with the variables in scope and returns
+// the outcome. Every failure is an outcome on the failure branch.
+func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) *Outcome {
+	o := &Outcome{Method: s.Method, Saved: map[string]string{}}
+	p := x.prepare(s)
+	if p.err != nil {
+		return o.fail(ErrCodeInvalidStep, p.err.Error())
+	}
+	br, err := buildRequest(p, s, vars)
+	if err != nil {
+		var se *StepError
+		errors.As(err, &se)
+		return o.fail(se.Code, se.Message)
+	}
+	o.URL, o.RequestBody = br.url, br.body
+	attempts := 1
+	if s.Retry != nil && idempotent(s.Method) && s.Retry.MaxAttempts > 1 {
+		attempts = s.Retry.MaxAttempts
+	}
+	start := time.Now()
+	for a := 1; ; a++ {
+		o.Attempts = a
+		retry := x.attempt(ctx, s, br, o)
+		if !retry || a >= attempts || ctx.Err() != nil {
+			break
+		}
+		if !sleep(ctx, backoff(s.Retry.BackoffMS, a)) {
+			break
+		}
+	}
+	o.Duration = time.Since(start)
+	if o.Success {
+		o.save(s, p)
+	} else if o.Status != 0 {
+		o.saveMeta(s, p)
+	}
+	return o
+}
+
+// attempt sends the request once and fills o; it reports whether a retry
+// could help (5xx or timeout).
+func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data = 0, nil, nil, 0, "", "", nil
+	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
+	if s.TimeoutMS == 0 {
+		timeout = flow.DefaultTimeoutMS * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, br.method, br.url, bytes.NewReader(br.body))
+	if err != nil {
+		o.fail(ErrCodeInvalidStep, "the URL could not be used: "+err.Error())
+		return false
+	}
+	req.Header = br.header.Clone()
+	if len(br.body) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	var conn *connections.Connection
+	if s.Connection != "" {
+		if x.Connections == nil {
+			o.fail(ErrCodeConnection, "connection "+s.Connection+" is not available")
+			return false
+		}
+		if err := x.Connections.Authorize(ctx, req, s.Connection); err != nil {
+			o.RequestHeader = req.Header
+			return o.classify(err, s.Connection)
+		}
+		conn, _ = x.Connections.Get(ctx, s.Connection)
+	}
+	o.RequestHeader = connections.RedactHeaders(req.Header, conn)
+	resp, err := x.Client.Do(req)
+	if err != nil {
+		return o.classify(err, s.Connection)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized && conn != nil && conn.Type == connections.TypeOAuth2CC && !o.refreshed {
+		// The cached OAuth token may have been revoked: fetch a new one once.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, flow.MaxResponseBytes))
+		x.Connections.Invalidate(s.Connection)
+		o.refreshed = true
+		return x.attempt(ctx, s, br, o)
+	}
+	o.Status, o.Header = resp.StatusCode, resp.Header
+	// The transport decompresses gzip itself; the cap applies after
+	// decompression, so a gzip bomb stops at 1 MiB + 1 byte.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, flow.MaxResponseBytes+1))
+	o.Bytes = int64(len(body))
+	if err != nil {
+		return o.classify(err, s.Connection)
+	}
+	if len(body) > flow.MaxResponseBytes {
+		o.fail(ErrCodeTooLarge, "the response body is over 1 MiB; it was not read further")
+		return false
+	}
+	o.Body = body
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		o.Success = true
+		return false
+	}
+	o.fail(ErrCodeHTTPStatus, "the API answered "+resp.Status)
+	return resp.StatusCode >= 500
+}
+
+// classify turns a transport error into an error code; it reports whether
+// a retry could help.
+func (o *Outcome) classify(err error, conn string) bool {
+	var blocked *connections.BlockedAddressError
+	var redirect *connections.RedirectRefusedError
+	var scheme *connections.SchemeError
+	var notAllowed *connections.HostNotAllowedError
+	var tokenErr *connections.TokenError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &blocked):
+		o.fail(ErrCodeBlocked, "the address "+blocked.Addr.String()+" is not reachable from flowbot ("+blocked.Reason+")")
+	case errors.As(err, &redirect):
+		o.fail(ErrCodeRedirect, "a redirect was refused: "+redirect.Reason)
+	case errors.As(err, &scheme):
+		o.fail(ErrCodeInvalidStep, "only https URLs may be called")
+	case errors.As(err, &notAllowed):
+		o.fail(ErrCodeCredentialRefused, "connection "+conn+" may only be used for "+notAllowed.AllowedDomain+"; the request went to "+notAllowed.Host)
+	case errors.As(err, &tokenErr):
+		o.fail(ErrCodeConnection, "connection "+conn+" could not get an access token: "+tokenErr.Reason)
+	case flow.ErrorCode(err) == flow.ENOTFOUND:
+		o.fail(ErrCodeConnection, "connection "+conn+" does not exist")
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		o.fail(ErrCodeTimeout, "the API did not answer within the step's timeout")
+		return true
+	case errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr):
+		o.fail(ErrCodeTLS, "the API's TLS certificate was not accepted")
+	case errors.Is(err, context.Canceled):
+		o.fail(ErrCodeNetwork, "the call was cancelled")
+	default:
+		o.fail(ErrCodeNetwork, "the API could not be reached")
+		return true
+	}
+	return false
+}
+
+func (o *Outcome) fail(code, msg string) *Outcome {
+	o.Success, o.ErrorCode, o.ErrorMessage = false, code, msg
+	return o
+}
+
+func idempotent(m string) bool {
+	return m == http.MethodGet || m == http.MethodPut || m == http.MethodDelete
+}
+
+// backoff is the wait before retry a (1-based): base·2^(a-1) with ±25 %
+// jitter, at most flow.MaxRetryBackoffMS.
+func backoff(baseMS, a int) time.Duration {
+	if baseMS <= 0 {
+		return 0
+	}
+	d := float64(baseMS) * float64(int(1)<<(a-1))
+	d = min(d, flow.MaxRetryBackoffMS)
+	d *= 0.75 + rand.Float64()/2
+	return time.Duration(d) * time.Millisecond
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,120 @@
+package botstep
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/flowbot/flowbot/flow"
+)
+
+// Version is flowbot's version, sent in the User-Agent of every api_call.
+const Version = "0.1.0"
+
+// userAgent is the User-Agent of every outbound call.
+var userAgent = "flowbot/" + Version
+
+// StepError is a run-time refusal of an api_call before any request is
+// made, such as a period in a path value (SPEC §3 rule 4).
+type StepError struct {
+	Code    string
+	Message string
+}
+
+// Error implements error.
+func (e *StepError) Error() string { return e.Message }
+
+// Run-time error codes of an api_call outcome.
+const (
+	ErrCodePeriodInPath      = "period_in_path_variable"
+	ErrCodeHeaderValue       = "invalid_header_value"
+	ErrCodeBody              = "invalid_body"
+	ErrCodeInvalidStep       = "invalid_step"
+	ErrCodeConnection        = "connection_error"
+	ErrCodeCredentialRefused = "credential_not_allowed"
+	ErrCodeTimeout           = "timeout"
+	ErrCodeNetwork           = "network_error"
+	ErrCodeTLS               = "tls_error"
+	ErrCodeTooLarge          = "response_too_large"
+	ErrCodeRedirect          = "redirect_refused"
+	ErrCodeBlocked           = "blocked_address"
+	ErrCodeHTTPStatus        = "http_status"
+)
+
+// builtRequest is an api_call's request before it is sent.
+type builtRequest struct {
+	method string
+	url    string
+	header http.Header
+	body   []byte
+}
+
+// buildRequest turns a step and the variables in scope into the exact
+// request: URL values encoded by position, header values re-checked after
+// substitution, a JSON body built as JSON with values inserted as escaped
+// string contents. Values are substituted once and never expanded again.
+func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, error) {
+	u, err := p.url.Render(vars)
+	if err != nil {
+		var pe *PathVariableError
+		if errors.As(err, &pe) {
+			return nil, &StepError{Code: ErrCodePeriodInPath, Message: "the value of {{" + pe.Name + "}} contains a period (.), which is not allowed in a URL path segment; the call was not made"}
+		}
+		return nil, &StepError{Code: ErrCodeInvalidStep, Message: err.Error()}
+	}
+	r := &builtRequest{method: s.Method, url: u, header: make(http.Header, len(s.Headers)+3)}
+	for i, h := range s.Headers {
+		v := Expand(h.Value, vars, nil)
+		if n := utf8.RuneCountInString(v); n > flow.MaxHeaderValueLen {
+			return nil, &StepError{Code: ErrCodeHeaderValue, Message: "header " + h.Key + " is " + strconv.Itoa(n) + " characters after its variables were filled in; the limit is " + strconv.Itoa(flow.MaxHeaderValueLen) + " (headers/" + strconv.Itoa(i) + ")"}
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, &StepError{Code: ErrCodeHeaderValue, Message: "header " + h.Key + " would contain a line break or NUL after its variables were filled in; the call was not made"}
+		}
+		r.header.Add(h.Key, v)
+	}
+	if s.Body != nil && *s.Body != "" && bodyAllowed(s.Method) {
+		switch s.BodyType {
+		case flow.BodyText:
+			r.body = []byte(Expand(*s.Body, vars, nil))
+			setDefault(r.header, "Content-Type", s.ContentType)
+		default:
+			r.body = []byte(Expand(*s.Body, vars, jsonEscape))
+			if !json.Valid(r.body) {
+				return nil, &StepError{Code: ErrCodeBody, Message: "the JSON body is not valid JSON once its variables are filled in; the call was not made"}
+			}
+			setDefault(r.header, "Content-Type", "application/json")
+		}
+		if len(r.body) > flow.MaxBodyBytes*2 {
+			return nil, &StepError{Code: ErrCodeBody, Message: "the body is over " + strconv.Itoa(flow.MaxBodyBytes*2) + " bytes once its variables are filled in"}
+		}
+	}
+	setDefault(r.header, "Accept", "application/json")
+	r.header.Set("User-Agent", userAgent)
+	return r, nil
+}
+
+func bodyAllowed(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
+}
+
+func setDefault(h http.Header, k, v string) {
+	if v != "" && h.Get(k) == "" {
+		h.Set(k, v)
+	}
+}
+
+// jsonEscape escapes s as the inside of a JSON string literal, so a value
+// such as `","admin":true,"x":"` stays one string.
+func jsonEscape(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return string(out[1 : len(out)-1])
+}
