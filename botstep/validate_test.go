@@ -1,0 +1,92 @@
+package botstep
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/flowbot/flowbot/flow"
+)
+
+func loadFlow(t *testing.T, name string) *flow.Flow {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f flow.Flow
+	if err := dec.Decode(&f); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return &f
+}
+
+func problemLines(p flow.Problems) []string {
+	var out []string
+	for _, x := range p {
+		out = append(out, fmt.Sprintf("%s %s %s", x.Severity, x.Pointer, x.Code))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestValidateSampleFlow(t *testing.T) {
+	f := loadFlow(t, "order_status.json")
+	if p := Validate(f, testConns); len(p) != 0 {
+		t.Fatalf("sample flow has problems:\n  %s", messages(p))
+	}
+	// Without the connection, only that is wrong.
+	got := problemLines(Validate(f, nil))
+	want := []string{"error /steps/3/connection unknown_connection", "error /steps/7/connection unknown_connection"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestValidateBrokenFlow(t *testing.T) {
+	f := loadFlow(t, "broken.json")
+	b, err := os.ReadFile("testdata/broken.problems")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(want)
+	p := Validate(f, testConns)
+	if got := problemLines(p); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%s\nmessages:\n  %s", strings.Join(got, "\n"), messages(p))
+	}
+}
+
+func TestValidateAPICallBranchesRequired(t *testing.T) {
+	f := flow.Flow{Start: "a", Steps: []flow.Step{apiStep(func(s *flow.Step) {
+		s.ID, s.OnSuccess, s.OnFailure, s.Connection = "a", "", "", ""
+	})}}
+	got := problemLines(Validate(&f, nil))
+	want := []string{"error /steps/0/on_failure missing_field", "error /steps/0/on_success missing_field"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %v", got)
+	}
+	f.Steps[0].OnSuccess, f.Steps[0].OnFailure = "a", "a"
+	if p := Validate(&f, nil); len(p) != 0 {
+		t.Fatalf("got %v", p)
+	}
+}
+
+func TestValidateEmptyFlow(t *testing.T) {
+	got := problemLines(Validate(&flow.Flow{}, nil))
+	if strings.Join(got, "\n") != "error /start missing_start" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestValidateStepUnknownType(t *testing.T) {
+	if p := ValidateStep(&flow.Step{Type: "chat", Text: "x"}, "", nil); len(p) != 0 {
+		t.Fatalf("got %v", p)
+	}
+}
