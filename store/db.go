@@ -1,7 +1,9 @@
 // Package store keeps flowbot's data in one bbolt file. It implements the
 // storage interfaces the domain declares (flow.BotStore, flow.APIKeyStore,
-// flow.AuditStore and connections.Store). Every write is committed and
-// fsynced before the method returns; records are encoded as JSON.
+// flow.AuditStore, flow.ConversationStore and connections.Store). Every
+// write is committed and fsynced before the method returns; records are
+// encoded as JSON. Conversation turns from many goroutines share commits
+// through a commit queue (group commit).
 package store
 
 import (
@@ -19,10 +21,11 @@ import (
 
 // Compile-time checks that DB implements the domain's store interfaces.
 var (
-	_ flow.BotStore     = (*DB)(nil)
-	_ flow.APIKeyStore  = (*DB)(nil)
-	_ flow.AuditStore   = (*DB)(nil)
-	_ connections.Store = (*DB)(nil)
+	_ flow.BotStore          = (*DB)(nil)
+	_ flow.APIKeyStore       = (*DB)(nil)
+	_ flow.AuditStore        = (*DB)(nil)
+	_ connections.Store      = (*DB)(nil)
+	_ flow.ConversationStore = (*DB)(nil)
 )
 
 // defaultLockTimeout is how long Open waits for another process to release
@@ -40,16 +43,28 @@ var (
 	bucketAPIKeysByHash  = []byte("api_keys_by_hash") // token hash -> key id
 	bucketAudit          = []byte("audit")            // u64 seq -> auditRecord
 	bucketConnections    = []byte("connections")      // connection name -> connectionRecord
+
+	// Conversations: see conversation.go for the value layouts.
+	bucketConversations          = []byte("conversations")            // conversation id -> state header + conversationRecord
+	bucketConversationsByToken   = []byte("conversations_by_token")   // token hash -> conversation id
+	bucketConversationsByUpdated = []byte("conversations_by_updated") // u64 updated_at nanos + id -> ""
+	bucketTranscripts            = []byte("transcripts")              // id + 0x00 + u64 seq -> flow.Entry
+	bucketLogs                   = []byte("logs")                     // id + 0x00 + u64 seq -> flow.LogEntry
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketBots, bucketBotsBySeq, bucketVersions, bucketConnectionBots,
 	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections,
+	bucketConversations, bucketConversationsByToken, bucketConversationsByUpdated,
+	bucketTranscripts, bucketLogs,
 }
 
 // DB is flowbot's bbolt-backed store. It is safe for concurrent use.
 type DB struct {
 	db *bolt.DB
+
+	// queue group-commits conversation turns (see commitQueue).
+	queue *commitQueue
 
 	// Now returns the current time; it stamps created, updated and
 	// published times. It defaults to time.Now. Tests replace it to get
@@ -80,11 +95,15 @@ func open(path string, lockTimeout time.Duration) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	d.queue = newCommitQueue(bdb)
 	return d, nil
 }
 
-// Close closes the database file, waiting for running transactions.
+// Close stops accepting turns, commits the turns already queued, and
+// closes the database file, waiting for running transactions. Calling it
+// again is harmless.
 func (d *DB) Close() error {
+	d.queue.close()
 	return d.db.Close()
 }
 

@@ -1,0 +1,566 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Layout of the conversation buckets (names in db.go):
+//
+//	conversations            id -> state value (below)
+//	conversations_by_token   token hash -> id
+//	conversations_by_updated u64 updated_at unix nanos + id -> "" (retention order)
+//	transcripts              id + 0x00 + u64 seq -> flow.Entry JSON
+//	logs                     id + 0x00 + u64 seq -> flow.LogEntry JSON
+//
+// A state value is a small binary header followed by a conversationRecord
+// in JSON:
+//
+//	[0]      format, stateFormat
+//	[1:9]    updated_at, u64 unix nanos, big-endian
+//	[9]      n, the token hash's length
+//	[10:10+n] token hash
+//	[10+n:]  conversationRecord JSON
+//
+// The header holds what a save must know about the previous state (its
+// retention key and its token) so the commit, which runs while other
+// turns wait, never decodes JSON. Entry keys end in the big-endian seq so
+// a cursor reads them back oldest first; ids never contain 0x00, so
+// "id + 0x00" is a prefix of that conversation's keys only.
+
+// stateFormat is the first byte of every state value.
+const stateFormat = 1
+
+// Limits checked before a turn is queued.
+const (
+	maxConversationIDLen = 128
+	maxTokenHashLen      = 255 // its length is one header byte
+)
+
+// Retention deletes conversations in chunks so it never holds bbolt's
+// single writer for long: a transaction stops after deleteChunkConversations
+// conversations, or sooner, after the conversation that took it past
+// deleteChunkKeys deleted keys.
+const (
+	deleteChunkConversations = 1000
+	deleteChunkKeys          = 20000
+)
+
+// conversationRecord is a conversation as stored, without its token hash
+// (which the value's header holds).
+type conversationRecord struct {
+	ID        string            `json:"id"`
+	BotID     string            `json:"bot_id"`
+	Version   int               `json:"version"`
+	Status    string            `json:"status"`
+	Waiting   string            `json:"waiting,omitempty"`
+	Awaiting  flow.Awaiting     `json:"awaiting"`
+	Vars      map[string]string `json:"vars"`
+	User      flow.User         `json:"user"`
+	Turns     int               `json:"turns"`
+	Seq       int               `json:"seq"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func newConversationRecord(c *flow.Conversation) *conversationRecord {
+	return &conversationRecord{
+		ID: c.ID, BotID: c.BotID, Version: c.Version, Status: c.Status, Waiting: c.Waiting,
+		Awaiting: c.Awaiting, Vars: c.Vars, User: c.User, Turns: c.Turns, Seq: c.Seq,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func (r *conversationRecord) conversation(tokenHash []byte) *flow.Conversation {
+	return &flow.Conversation{
+		ID: r.ID, BotID: r.BotID, Version: r.Version, TokenHash: tokenHash, Status: r.Status,
+		Waiting: r.Waiting, Awaiting: r.Awaiting, Vars: r.Vars, User: r.User, Turns: r.Turns,
+		Seq: r.Seq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+// preparedTurn is a turn encoded for the commit queue: every key and value
+// is built in the caller's goroutine so the shared commit only copies
+// bytes into bbolt.
+type preparedTurn struct {
+	id         []byte
+	updated    uint64 // updated_at unix nanos
+	tokenHash  []byte
+	record     []byte // conversationRecord JSON
+	state      []byte // header + record
+	transcript []keyValue
+	log        []keyValue
+}
+
+type keyValue struct{ k, v []byte }
+
+// SaveTurn stores the conversation's state with the turn's new transcript
+// and log entries in one transaction, fsynced before it returns; the first
+// save of a conversation creates it. A zero CreatedAt or UpdatedAt is set
+// to the store's clock. A non-empty TokenHash replaces the stored one; an
+// empty one keeps it. Turns from many conversations share one commit (see
+// commitQueue). ctx bounds only the wait for a place in the commit queue:
+// once queued, SaveTurn waits for the commit. Returns EINVALID for a
+// missing conversation, a bad id or Seq, ECONFLICT if the token hash
+// belongs to another conversation, and an error wrapping
+// bbolt.ErrDatabaseNotOpen after Close.
+func (d *DB) SaveTurn(ctx context.Context, t *flow.TurnRecord) error {
+	p, err := d.prepareTurn(t)
+	if err != nil {
+		return storeErr("save turn", err)
+	}
+	err = d.queue.do(ctx, func(tx *bolt.Tx) error { return applyTurn(tx, p) })
+	return storeErr("save turn", err)
+}
+
+// prepareTurn checks and encodes t outside any transaction.
+func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
+	if t == nil || t.Conversation == nil {
+		return nil, flow.Errorf(flow.EINVALID, "turn has no conversation")
+	}
+	c := t.Conversation
+	if err := checkConversationID(c.ID); err != nil {
+		return nil, err
+	}
+	if len(c.TokenHash) > maxTokenHashLen {
+		return nil, flow.Errorf(flow.EINVALID, "token hash is longer than %d bytes", maxTokenHashLen)
+	}
+	if c.CreatedAt.IsZero() || c.UpdatedAt.IsZero() {
+		now := d.now()
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = now
+		}
+		if c.UpdatedAt.IsZero() {
+			c.UpdatedAt = now
+		}
+	}
+	rec, err := json.Marshal(newConversationRecord(c))
+	if err != nil {
+		return nil, fmt.Errorf("encode conversation %s: %w", c.ID, err)
+	}
+	p := &preparedTurn{
+		id:        []byte(c.ID),
+		updated:   unixNanos(c.UpdatedAt),
+		tokenHash: c.TokenHash,
+		record:    rec,
+	}
+	p.state = encodeState(p.updated, p.tokenHash, rec)
+	p.transcript = make([]keyValue, len(t.Transcript))
+	for i := range t.Transcript {
+		if p.transcript[i], err = encodeEntry(p.id, t.Transcript[i].Seq, &t.Transcript[i]); err != nil {
+			return nil, err
+		}
+	}
+	p.log = make([]keyValue, len(t.Log))
+	for i := range t.Log {
+		if p.log[i], err = encodeEntry(p.id, t.Log[i].Seq, &t.Log[i]); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func encodeEntry(id []byte, seq int, e any) (keyValue, error) {
+	if seq < 0 {
+		return keyValue{}, flow.Errorf(flow.EINVALID, "entry seq %d is negative", seq)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return keyValue{}, fmt.Errorf("encode entry %d of %s: %w", seq, id, err)
+	}
+	return keyValue{entryKey(id, uint64(seq)), v}, nil
+}
+
+// applyTurn writes a prepared turn inside the commit queue's transaction.
+// Its only domain error (ECONFLICT) comes before any write, as the commit
+// queue requires.
+func applyTurn(tx *bolt.Tx, p *preparedTurn) error {
+	convs := tx.Bucket(bucketConversations)
+	byToken := tx.Bucket(bucketConversationsByToken)
+	byUpdated := tx.Bucket(bucketConversationsByUpdated)
+
+	// Read everything first; the token is copied because the old value is
+	// about to be replaced.
+	var (
+		exists     bool
+		oldUpdated uint64
+		oldToken   []byte
+	)
+	if v := convs.Get(p.id); v != nil {
+		h, err := decodeStateHeader(v)
+		if err != nil {
+			return fmt.Errorf("conversation %s: %w", p.id, err)
+		}
+		exists, oldUpdated, oldToken = true, h.updated, bytes.Clone(h.tokenHash)
+	}
+	token, state := p.tokenHash, p.state
+	if len(token) == 0 && len(oldToken) > 0 {
+		token, state = oldToken, encodeState(p.updated, oldToken, p.record)
+	}
+	tokenChanged := !bytes.Equal(token, oldToken)
+	if tokenChanged && len(token) > 0 {
+		if owner := byToken.Get(token); owner != nil && !bytes.Equal(owner, p.id) {
+			return flow.Errorf(flow.ECONFLICT, "conversation token is already in use")
+		}
+	}
+
+	if exists && oldUpdated != p.updated {
+		if err := byUpdated.Delete(updatedKey(oldUpdated, p.id)); err != nil {
+			return err
+		}
+	}
+	if tokenChanged {
+		if len(oldToken) > 0 {
+			if err := byToken.Delete(oldToken); err != nil {
+				return err
+			}
+		}
+		if len(token) > 0 {
+			if err := byToken.Put(token, p.id); err != nil {
+				return err
+			}
+		}
+	}
+	if err := convs.Put(p.id, state); err != nil {
+		return err
+	}
+	if err := byUpdated.Put(updatedKey(p.updated, p.id), []byte{}); err != nil {
+		return err
+	}
+	if err := putAll(tx.Bucket(bucketTranscripts), p.transcript); err != nil {
+		return err
+	}
+	return putAll(tx.Bucket(bucketLogs), p.log)
+}
+
+func putAll(b *bolt.Bucket, kvs []keyValue) error {
+	for _, kv := range kvs {
+		if err := b.Put(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Conversation returns a conversation's state. Returns ENOTFOUND.
+func (d *DB) Conversation(ctx context.Context, id string) (*flow.Conversation, error) {
+	var c *flow.Conversation
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getConversation(tx, []byte(id))
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("read conversation", err)
+	}
+	return c, nil
+}
+
+// ConversationByTokenHash returns the conversation whose token hashes to
+// h. Returns ENOTFOUND.
+func (d *DB) ConversationByTokenHash(ctx context.Context, h []byte) (*flow.Conversation, error) {
+	var c *flow.Conversation
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var id []byte
+		if len(h) > 0 {
+			id = tx.Bucket(bucketConversationsByToken).Get(h)
+		}
+		if id == nil {
+			return flow.Errorf(flow.ENOTFOUND, "no conversation has this token")
+		}
+		var err error
+		c, err = getConversation(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("read conversation by token", err)
+	}
+	return c, nil
+}
+
+// Transcript returns a conversation's transcript, oldest first; an empty
+// transcript is an empty, non-nil slice. Returns ENOTFOUND.
+func (d *DB) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {
+	out := []flow.Entry{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return scanEntries(tx, bucketTranscripts, []byte(id), func(v []byte) error {
+			var e flow.Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode transcript entry of %s: %w", id, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, storeErr("read transcript", err)
+	}
+	return out, nil
+}
+
+// Log returns a conversation's execution log, oldest first; an empty log
+// is an empty, non-nil slice. Returns ENOTFOUND.
+func (d *DB) Log(ctx context.Context, id string) ([]flow.LogEntry, error) {
+	out := []flow.LogEntry{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return scanEntries(tx, bucketLogs, []byte(id), func(v []byte) error {
+			var e flow.LogEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode log entry of %s: %w", id, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, storeErr("read log", err)
+	}
+	return out, nil
+}
+
+// DeleteConversationsBefore removes conversations last updated before t,
+// with their transcripts, logs and index entries, and returns how many it
+// removed. It works in transactions of at most deleteChunkConversations
+// conversations so turns are never held up for long, and stops between
+// them when ctx ends, returning the count so far with ctx's error.
+func (d *DB) DeleteConversationsBefore(ctx context.Context, t time.Time) (int, error) {
+	if t.Before(time.Unix(0, 0)) {
+		return 0, nil // nothing is stored as older than 1970
+	}
+	cutoff := unixNanos(t)
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, storeErr("delete conversations", err)
+		}
+		var n int
+		var more bool
+		err := d.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			n, more, err = deleteConversationsChunk(tx, cutoff)
+			return err
+		})
+		if err != nil {
+			return total, storeErr("delete conversations", err)
+		}
+		total += n
+		if !more {
+			return total, nil
+		}
+	}
+}
+
+// deleteConversationsChunk deletes the oldest conversations updated
+// before cutoff (unix nanos), up to the chunk limits, and reports whether
+// more may be left.
+func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64) (n int, more bool, err error) {
+	// Collect first: deleting under a bbolt cursor makes it skip keys.
+	var old [][]byte
+	c := tx.Bucket(bucketConversationsByUpdated).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) < 8 || binary.BigEndian.Uint64(k) >= cutoff {
+			break
+		}
+		if len(old) == deleteChunkConversations {
+			more = true
+			break
+		}
+		old = append(old, bytes.Clone(k))
+	}
+	keys := 0
+	for _, k := range old {
+		if keys >= deleteChunkKeys {
+			return n, true, nil
+		}
+		deleted, err := deleteConversation(tx, k[8:], k)
+		if err != nil {
+			return n, false, err
+		}
+		keys += deleted
+		n++
+	}
+	return n, more, nil
+}
+
+// deleteConversation removes the conversation id, whose retention key is
+// updated, and everything stored under it. It returns how many keys it
+// deleted.
+func deleteConversation(tx *bolt.Tx, id, updated []byte) (int, error) {
+	keys := 0
+	convs := tx.Bucket(bucketConversations)
+	if v := convs.Get(id); v != nil {
+		h, err := decodeStateHeader(v)
+		if err != nil {
+			return 0, fmt.Errorf("conversation %s: %w", id, err)
+		}
+		if len(h.tokenHash) > 0 {
+			byToken := tx.Bucket(bucketConversationsByToken)
+			token := bytes.Clone(h.tokenHash)
+			if owner := byToken.Get(token); bytes.Equal(owner, id) {
+				if err := byToken.Delete(token); err != nil {
+					return 0, err
+				}
+				keys++
+			}
+		}
+		if err := convs.Delete(id); err != nil {
+			return 0, err
+		}
+		keys++
+	}
+	if err := tx.Bucket(bucketConversationsByUpdated).Delete(updated); err != nil {
+		return 0, err
+	}
+	keys++
+	for _, name := range [][]byte{bucketTranscripts, bucketLogs} {
+		n, err := deletePrefix(tx.Bucket(name), entryPrefix(id))
+		if err != nil {
+			return 0, err
+		}
+		keys += n
+	}
+	return keys, nil
+}
+
+// deletePrefix deletes every key of b that starts with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) (int, error) {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// getConversation decodes the conversation id. Returns ENOTFOUND.
+func getConversation(tx *bolt.Tx, id []byte) (*flow.Conversation, error) {
+	v := tx.Bucket(bucketConversations).Get(id)
+	if v == nil {
+		return nil, flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
+	}
+	h, err := decodeStateHeader(v)
+	if err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	var rec conversationRecord
+	// Unmarshal copies what it keeps; the token is copied by hand, so
+	// nothing refers to v after the tx.
+	if err := json.Unmarshal(h.record, &rec); err != nil {
+		return nil, fmt.Errorf("decode conversation %s: %w", id, err)
+	}
+	var token []byte
+	if len(h.tokenHash) > 0 {
+		token = bytes.Clone(h.tokenHash)
+	}
+	return rec.conversation(token), nil
+}
+
+// scanEntries calls fn with each value stored under id in the bucket
+// name, in key order. Returns ENOTFOUND if the conversation does not
+// exist.
+func scanEntries(tx *bolt.Tx, name, id []byte, fn func(v []byte) error) error {
+	if tx.Bucket(bucketConversations).Get(id) == nil {
+		return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
+	}
+	prefix := entryPrefix(id)
+	c := tx.Bucket(name).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkConversationID refuses ids that cannot be keys: empty, too long,
+// or holding the 0x00 that separates an id from an entry's seq.
+func checkConversationID(id string) error {
+	if id == "" {
+		return flow.Errorf(flow.EINVALID, "conversation id is empty")
+	}
+	if len(id) > maxConversationIDLen {
+		return flow.Errorf(flow.EINVALID, "conversation id is longer than %d bytes", maxConversationIDLen)
+	}
+	if bytes.IndexByte([]byte(id), 0) >= 0 {
+		return flow.Errorf(flow.EINVALID, "conversation id contains a NUL byte")
+	}
+	return nil
+}
+
+// stateHeader is the decoded header of a state value; its slices point
+// into the value.
+type stateHeader struct {
+	updated   uint64
+	tokenHash []byte
+	record    []byte
+}
+
+func encodeState(updated uint64, tokenHash, record []byte) []byte {
+	v := make([]byte, 0, 10+len(tokenHash)+len(record))
+	v = append(v, stateFormat)
+	v = binary.BigEndian.AppendUint64(v, updated)
+	v = append(v, byte(len(tokenHash)))
+	v = append(v, tokenHash...)
+	return append(v, record...)
+}
+
+func decodeStateHeader(v []byte) (stateHeader, error) {
+	if len(v) < 10 || v[0] != stateFormat {
+		return stateHeader{}, fmt.Errorf("bad state value header")
+	}
+	n := int(v[9])
+	if len(v) < 10+n {
+		return stateHeader{}, fmt.Errorf("state value shorter than its token hash")
+	}
+	return stateHeader{
+		updated:   binary.BigEndian.Uint64(v[1:9]),
+		tokenHash: v[10 : 10+n],
+		record:    v[10+n:],
+	}, nil
+}
+
+// updatedKey is a conversation's key in the retention index.
+func updatedKey(updated uint64, id []byte) []byte {
+	k := make([]byte, 0, 8+len(id))
+	k = binary.BigEndian.AppendUint64(k, updated)
+	return append(k, id...)
+}
+
+// entryPrefix starts every transcript and log key of the conversation id.
+func entryPrefix(id []byte) []byte {
+	k := make([]byte, 0, len(id)+1)
+	k = append(k, id...)
+	return append(k, 0)
+}
+
+// entryKey is the key of a transcript or log entry.
+func entryKey(id []byte, seq uint64) []byte {
+	k := make([]byte, 0, len(id)+9)
+	k = append(k, id...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// unixNanos returns t as unix nanoseconds for keys, clamped to what an
+// int64 can hold: 0 before 1970, and the largest value after 2262.
+func unixNanos(t time.Time) uint64 {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return 0
+	case t.After(time.Unix(0, 1<<63-1)):
+		return 1<<63 - 1
+	}
+	return uint64(t.UnixNano())
+}
