@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"context"
 	"encoding/json"
 	"io"
@@ -35,8 +37,23 @@ type env struct {
 	dir      string
 	conns    *connections.Service
 	designer string
-	// upstreamClient trusts the test TLS upstreams.
-	upstream *http.Client
+	// client is the outbound client of the executor and connections
+	// (private networks allowed); trust adds a test upstream's CA to it.
+	client *http.Client
+}
+
+// trust makes the outbound client trust a test TLS server's certificate.
+func (e *env) trust(srv *httptest.Server) {
+	tr := e.client.Transport.(*http.Transport)
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	pool := tr.TLSClientConfig.RootCAs
+	if pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AddCert(srv.Certificate())
+	tr.TLSClientConfig.RootCAs = pool
 }
 
 var (
@@ -85,6 +102,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	e := &env{t: t, db: db, dir: dir}
 	client := connections.NewGuardedClient(true)
+	e.client = client
 	e.conns = &connections.Service{Store: db, Keyring: kr, Client: client, Now: time.Now}
 	ex := &botstep.Executor{Client: client, Connections: e.conns}
 	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: ex}}

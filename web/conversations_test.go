@@ -1,0 +1,369 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/flowbot/flowbot/web"
+)
+
+// shop is a real TLS upstream standing in for an order API.
+type shop struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+	mu   sync.Mutex
+	seen []string
+}
+
+func newShop(t *testing.T) *shop {
+	s := &shop{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/orders/{n}", func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		s.seen = append(s.seen, r.URL.EscapedPath())
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Request-Id", "req-"+r.PathValue("n"))
+		if r.PathValue("n") != "1001" {
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":"no such order"}`)
+			return
+		}
+		fmt.Fprint(w, `{"order":{"status":"shipped","customer_id":"c77","items":[{"name":"Shoes"},{"name":"Hat"}]}}`)
+	})
+	mux.HandleFunc("GET /api/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"name":"Ann (%s)"}`, r.PathValue("id"))
+	})
+	s.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// orderFlow: ask order → look it up → look up its customer (chained) →
+// tell the status; or apologise and transfer.
+func orderFlow(base string) string {
+	return `{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Your order number?","variable":"order_number","input":"text","next":"lookup"},
+ {"id":"lookup","type":"api_call","method":"GET","url":"` + base + `/api/orders/{{order_number}}",
+  "variables":[{"name":"order_status","path":"$.order.status"},{"name":"customer_id","path":"$.order.customer_id"},
+   {"name":"items","path":"$.order.items"},{"name":"status_code","path":"$status"},{"name":"req_id","path":"$headers.x-request-id"}],
+  "on_success":"customer","on_failure":"sorry"},
+ {"id":"customer","type":"api_call","method":"GET","url":"` + base + `/api/customers/{{customer_id}}",
+  "variables":[{"name":"customer_name","path":"$.name"}],"on_success":"tell","on_failure":"tell"},
+ {"id":"tell","type":"message","text":"Order {{order_number}} is {{order_status}}, {{customer_name}}.","next":"done"},
+ {"id":"done","type":"end","text":"Bye!"},
+ {"id":"sorry","type":"transfer","text":"Sorry ({{status_code}}), let me get a human.","reason":"lookup failed"}]}`
+}
+
+// publishBot creates and publishes a bot and returns its id.
+func (e *env) publishBot(flowJSON string) string {
+	e.t.Helper()
+	id, _ := e.createBot(flowJSON)
+	r := e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if r.Code != 201 {
+		e.t.Fatalf("publish: %d %s", r.Code, r.Body)
+	}
+	return id
+}
+
+type turn struct {
+	ID       string `json:"id"`
+	Token    string `json:"token"`
+	Status   string `json:"status"`
+	Messages []struct {
+		StepID string `json:"step_id"`
+		Text   string `json:"text"`
+	} `json:"messages"`
+	Awaiting struct {
+		Type    string `json:"type"`
+		Options []struct{ ID, Label string }
+	} `json:"awaiting"`
+}
+
+func (tr turn) text() string {
+	var s []string
+	for _, m := range tr.Messages {
+		s = append(s, m.Text)
+	}
+	return strings.Join(s, " | ")
+}
+
+func (e *env) start(botID string, body any) turn {
+	e.t.Helper()
+	r := e.do("POST", "/v1/bots/"+botID+"/conversations", "", body)
+	if r.Code != 201 {
+		e.t.Fatalf("start: %d %s", r.Code, r.Body)
+	}
+	var tr turn
+	r.json(e.t, &tr)
+	return tr
+}
+
+func (e *env) send(convID, token string, body any) (int, turn) {
+	e.t.Helper()
+	r := e.do("POST", "/v1/conversations/"+convID+"/messages", token, body)
+	var tr turn
+	if r.Code == 200 {
+		r.json(e.t, &tr)
+	}
+	return r.Code, tr
+}
+
+func TestConversation_OrderBotBothBranches(t *testing.T) {
+	e := newEnv(t)
+	s := newShop(t)
+	e.trust(s.srv)
+	bot := e.publishBot(orderFlow(s.srv.URL))
+
+	t.Run("SuccessBranchWithChaining", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, map[string]any{"user": map[string]any{"name": "Ann"}})
+		if c.Status != "active" || c.Awaiting.Type != "text" || c.text() != "Your order number?" || !strings.HasPrefix(c.Token, "fbc_") {
+			t.Fatalf("start: %+v", c)
+		}
+		code, tr := e.send(c.ID, c.Token, map[string]string{"text": "1001"})
+		if code != 200 || tr.text() != "Order 1001 is shipped, Ann (c77). | Bye!" || tr.Status != "ended" || tr.Awaiting.Type != "none" {
+			t.Fatalf("turn: %d %+v", code, tr)
+		}
+		// The designer sees the variables, including status, header and JSON array.
+		r := e.do("GET", "/v1/conversations/"+c.ID, e.designerToken(), nil)
+		var v struct {
+			Variables  map[string]string
+			Transcript []map[string]any
+		}
+		r.json(t, &v)
+		if v.Variables["status_code"] != "200" || v.Variables["req_id"] != "req-1001" || v.Variables["items"] != `[{"name":"Shoes"},{"name":"Hat"}]` {
+			t.Fatalf("variables: %v", v.Variables)
+		}
+		if len(v.Transcript) != 4 {
+			t.Fatalf("transcript: %v", v.Transcript)
+		}
+		// The token holder sees the transcript but not the variables.
+		r = e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil)
+		if r.Code != 200 || strings.Contains(string(r.Body), "variables") {
+			t.Fatalf("holder view: %d %s", r.Code, r.Body)
+		}
+		// A message to an ended conversation is a clear 409.
+		r = e.do("POST", "/v1/conversations/"+c.ID+"/messages", c.Token, map[string]string{"text": "hello?"})
+		if r.Code != 409 || !strings.Contains(string(r.Body), "ended") {
+			t.Fatalf("after end: %d %s", r.Code, r.Body)
+		}
+	})
+
+	t.Run("FailureBranchTransfers", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		code, tr := e.send(c.ID, c.Token, map[string]string{"text": "4040"})
+		if code != 200 || tr.Status != "transferred" || tr.text() != "Sorry (404), let me get a human." {
+			t.Fatalf("turn: %d %+v", code, tr)
+		}
+		r := e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil)
+		if r.Code != 200 || !strings.Contains(string(r.Body), `"error":"http_status"`) || !strings.Contains(string(r.Body), `"branch":"failure"`) {
+			t.Fatalf("log: %s", r.Body)
+		}
+	})
+
+	t.Run("PeriodInOrderNumberFailsWithoutCalling", func(t *testing.T) {
+		e := e.with(t)
+		before := s.hits.Load()
+		c := e.start(bot, nil)
+		code, tr := e.send(c.ID, c.Token, map[string]string{"text": "10.01"})
+		if code != 200 || tr.Status != "transferred" {
+			t.Fatalf("turn: %d %+v", code, tr)
+		}
+		if s.hits.Load() != before {
+			t.Fatal("the upstream was called")
+		}
+		r := e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil)
+		if !strings.Contains(string(r.Body), "period_in_path_variable") {
+			t.Fatalf("log: %s", r.Body)
+		}
+	})
+
+	t.Run("TypedTemplateIsDataAndSlashStaysOneSegment", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		e.send(c.ID, c.Token, map[string]string{"text": "{{order_status}}/x"})
+		s.mu.Lock()
+		last := s.seen[len(s.seen)-1]
+		s.mu.Unlock()
+		if last != "/api/orders/%7B%7Border_status%7D%7D%2Fx" {
+			t.Fatalf("upstream saw %q", last)
+		}
+	})
+}
+
+func TestConversation_StartRules(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"m","steps":[{"id":"m","type":"message","text":"hi"}]}`)
+	t.Run("ErrNeverPublished", func(t *testing.T) {
+		r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", nil)
+		if r.Code != 404 || !strings.Contains(string(r.Body), "published") {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("ErrUnknownBot", func(t *testing.T) {
+		if r := e.with(t).do("POST", "/v1/bots/nope/conversations", "", nil); r.Code != 404 {
+			t.Fatal(r.Code)
+		}
+	})
+	e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	t.Run("ErrBadVariableName", func(t *testing.T) {
+		r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", `{"variables":{"Bad":"x"}}`)
+		if r.Code != 422 || !strings.Contains(string(r.Body), "/variables/Bad") {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("ErrUnknownField", func(t *testing.T) {
+		r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", `{"usr":{}}`)
+		if r.Code != 400 || !strings.Contains(string(r.Body), "usr") {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("OKEmptyBodyEndsAtOnce", func(t *testing.T) {
+		c := e.with(t).start(id, nil)
+		if c.Status != "ended" || c.text() != "hi" {
+			t.Fatalf("%+v", c)
+		}
+	})
+	t.Run("ErrEmptyMessage", func(t *testing.T) {
+		e := e.with(t)
+		ask := e.publishBot(`{"start":"q","steps":[{"id":"q","type":"ask","text":"?","variable":"v","input":"text"}]}`)
+		c := e.start(ask, nil)
+		if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "  "}); code != 422 {
+			t.Fatal(code)
+		}
+	})
+}
+
+func TestConversation_LoopStopsAtStepCap(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(`{"start":"a","steps":[
+		{"id":"a","type":"set_variable","variable":"n","value":"1","next":"b"},
+		{"id":"b","type":"message","text":"loop","next":"a"}]}`)
+	c := e.start(bot, nil)
+	if c.Status != "error" || len(c.Messages) != 50 {
+		t.Fatalf("status %s, %d messages", c.Status, len(c.Messages))
+	}
+	r := e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil)
+	if !strings.Contains(string(r.Body), "step_limit") {
+		t.Fatal("no step_limit entry in the log")
+	}
+}
+
+// echoFlow waits for text, repeats it, and waits again.
+const echoFlow = `{"start":"q","steps":[
+	{"id":"q","type":"ask","text":"Say something","variable":"said","input":"text","next":"m"},
+	{"id":"m","type":"message","text":"You said {{said}}","next":"q"}]}`
+
+func TestConversation_ConcurrentTurnsLoseNothing(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(echoFlow)
+
+	t.Run("FiftyTurnsOnOneConversation", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		var wg sync.WaitGroup
+		codes := make([]int, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], _ = e.send(c.ID, c.Token, map[string]string{"text": fmt.Sprintf("msg-%02d", i)})
+			}()
+		}
+		wg.Wait()
+		for i, code := range codes {
+			if code != 200 {
+				t.Fatalf("turn %d: %d", i, code)
+			}
+		}
+		r := e.do("GET", "/v1/conversations/"+c.ID, adminToken, nil)
+		var v struct{ Transcript []struct{ From, Text string } }
+		r.json(t, &v)
+		user := map[string]bool{}
+		for _, en := range v.Transcript {
+			if en.From == "user" {
+				user[en.Text] = true
+			}
+		}
+		if len(user) != 50 || len(v.Transcript) != 1+50*3 {
+			t.Fatalf("%d distinct user entries, %d entries", len(user), len(v.Transcript))
+		}
+	})
+
+	t.Run("FiftyConversationsAtOnce", func(t *testing.T) {
+		e := e.with(t)
+		convs := make([]turn, 50)
+		for i := range convs {
+			convs[i] = e.start(bot, nil)
+		}
+		var wg sync.WaitGroup
+		got := make([]turn, 50)
+		for i := range convs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, got[i] = e.send(convs[i].ID, convs[i].Token, map[string]string{"text": fmt.Sprintf("c%d", i)})
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if !strings.HasPrefix(got[i].text(), fmt.Sprintf("You said c%d |", i)) {
+				t.Fatalf("conversation %d got %q", i, got[i].text())
+			}
+		}
+	})
+}
+
+func TestConversation_RateLimits(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) {
+		d.IPRateLimit = web.RateLimit{PerSecond: 0.01, Burst: 2}
+		d.ConversationRateLimit = web.RateLimit{PerSecond: 0.01, Burst: 3}
+	})
+	bot := e.publishBot(echoFlow)
+	c := e.start(bot, nil)
+	e.start(bot, nil)
+	r := e.do("POST", "/v1/bots/"+bot+"/conversations", "", nil)
+	if r.Code != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third start: %d %v", r.Code, r.Header)
+	}
+	for i := range 3 {
+		if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "x"}); code != 200 {
+			t.Fatalf("message %d: %d", i, code)
+		}
+	}
+	r = e.do("POST", "/v1/conversations/"+c.ID+"/messages", c.Token, map[string]string{"text": "x"})
+	if r.Code != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth message: %d", r.Code)
+	}
+}
+
+func TestConversation_TokenOpensOnlyItsOwnConversation(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(echoFlow)
+	a, b := e.start(bot, nil), e.start(bot, nil)
+	if r := e.do("POST", "/v1/conversations/"+b.ID+"/messages", a.Token, map[string]string{"text": "x"}); r.Code != 403 {
+		t.Fatalf("other conversation: %d", r.Code)
+	}
+	if r := e.do("GET", "/v1/conversations/"+a.ID+"/log", a.Token, nil); r.Code != 403 {
+		t.Fatalf("log with conversation token: %d", r.Code)
+	}
+	if r := e.do("GET", "/v1/bots", a.Token, nil); r.Code != 403 {
+		t.Fatalf("designer route with conversation token: %d", r.Code)
+	}
+	// Designers cannot post into a widget's conversation.
+	if r := e.do("POST", "/v1/conversations/"+a.ID+"/messages", adminToken, map[string]string{"text": "x"}); r.Code != 403 {
+		t.Fatalf("admin posting: %d", r.Code)
+	}
+	var _ = json.Marshal
+}
