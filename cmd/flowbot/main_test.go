@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type running struct {
+	out, errOut *syncBuffer
+	url         string
+	stop        context.CancelFunc
+	done        chan int
+}
+
+var listenRE = regexp.MustCompile(`flowbot listening on (http://\S+)`)
+
+// start runs the service as main does, on a random port.
+func start(t *testing.T, dir string, env map[string]string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	getenv := func(k string) string { return env[k] }
+	go func() { r.done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir}, getenv, r.out, r.errOut) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenRE.FindStringSubmatch(r.out.String()); m != nil {
+			r.url = m[1]
+			t.Cleanup(func() { r.shutdown(t) })
+			return r
+		}
+		select {
+		case code := <-r.done:
+			r.done <- code
+			return r
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("did not start: %s %s", r.out.String(), r.errOut.String())
+	return nil
+}
+
+func (r *running) shutdown(t *testing.T) int {
+	r.stop()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not shut down")
+		return -1
+	}
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var tokenRE = regexp.MustCompile(`admin token \(shown once, keep it\): (fbk_\S+)`)
+
+func TestRun_ZeroConfigFirstStartPrintsTokenOnce(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, nil)
+	if !strings.Contains(r.out.String(), "flowbot data folder: "+dir) {
+		t.Fatalf("banner: %s", r.out.String())
+	}
+	m := tokenRE.FindStringSubmatch(r.out.String())
+	if m == nil {
+		t.Fatalf("no admin token printed: %s", r.out.String())
+	}
+	tok := m[1]
+	if code, _ := get(t, r.url+"/healthz", ""); code != 200 {
+		t.Fatal(code)
+	}
+	if code, _ := get(t, r.url+"/readyz", ""); code != 200 {
+		t.Fatal(code)
+	}
+	if code, body := get(t, r.url+"/openapi.yaml", ""); code != 200 || !strings.HasPrefix(body, "openapi: 3") {
+		t.Fatal(code)
+	}
+	if code, _ := get(t, r.url+"/v1/bots", tok); code != 200 {
+		t.Fatalf("admin token refused: %d", code)
+	}
+	if code, _ := get(t, r.url+"/v1/bots", "wrong"); code != 401 {
+		t.Fatal(code)
+	}
+	// Logs are JSON lines with a request id.
+	if !strings.Contains(r.out.String(), `"request_id":"`) || !strings.Contains(r.out.String(), `"msg":"request"`) {
+		t.Fatalf("no JSON request log: %s", r.out.String())
+	}
+	if code := r.shutdown(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, r.errOut.String())
+	}
+	// Second start: same data, the token still works and is not printed again.
+	r2 := start(t, dir, nil)
+	if tokenRE.MatchString(r2.out.String()) {
+		t.Fatal("token printed again")
+	}
+	if code, _ := get(t, r2.url+"/v1/bots", tok); code != 200 {
+		t.Fatalf("token lost after restart: %d", code)
+	}
+}
+
+func TestRun_WrongSecretKeyRefusesToStartAndKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	keyA := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	keyB := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	admin := "admin-token-for-tests-0123456789"
+	r := start(t, dir, map[string]string{"FLOWBOT_SECRET_KEY": keyA, "FLOWBOT_ADMIN_TOKEN": admin})
+	code, body := post(t, r.url+"/v1/connections", admin, `{"name":"shop_api","type":"bearer","allowed_domain":"shop.example.com","credentials":{"token":"s3cret-token-value"}}`)
+	if code != 201 {
+		t.Fatalf("create connection: %d %s", code, body)
+	}
+	r.shutdown(t)
+
+	bad := start(t, dir, map[string]string{"FLOWBOT_SECRET_KEY": keyB, "FLOWBOT_ADMIN_TOKEN": admin})
+	select {
+	case code := <-bad.done:
+		if code != 1 || !strings.Contains(bad.errOut.String(), "key") {
+			t.Fatalf("exit %d: %s", code, bad.errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("started with the wrong key")
+	}
+
+	ok := start(t, dir, map[string]string{"FLOWBOT_SECRET_KEY": keyA, "FLOWBOT_ADMIN_TOKEN": admin})
+	if code, body := get(t, ok.url+"/v1/connections/shop_api", admin); code != 200 || !strings.Contains(body, `"*****"`) {
+		t.Fatalf("connection after refused start: %d %s", code, body)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{"FLOWBOT_ADDR": ":9000", "FLOWBOT_DATA_DIR": "/tmp/x", "FLOWBOT_ALLOW_PRIVATE_NETWORKS": "true"}
+	cfg, err := parseConfig([]string{"--addr", "127.0.0.1:7000"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:7000" || cfg.DataDir != "/tmp/x" || !cfg.AllowPrivateNetworks || cfg.Retention != 30*24*time.Hour {
+		t.Fatalf("%+v", cfg)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"ErrBadAddr", []string{"--addr", "nope"}, nil, "--addr"},
+		{"ErrBadBool", nil, map[string]string{"FLOWBOT_ALLOW_PRIVATE_NETWORKS": "maybe"}, "FLOWBOT_ALLOW_PRIVATE_NETWORKS"},
+		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
+		{"ErrRetentionTooShort", []string{"--retention", "10m"}, nil, "--retention"},
+		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"ErrExtraArgument", []string{"serve"}, nil, "unexpected argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
