@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/flowbot/flowbot/flow"
 	"github.com/labstack/echo/v4"
@@ -59,10 +60,12 @@ func (s *Server) startConversation(c echo.Context) error {
 	}
 	tok := NewToken(conversationPrefix)
 	sr.TokenHash = hashToken(tok)
+	began := time.Now()
 	conv, turn, err := s.Runtime.Start(c.Request().Context(), c.Param("id"), sr)
 	if err != nil {
 		return err
 	}
+	s.metrics.observeTurn("start", conv, turn, time.Since(began))
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/conversations/"+conv.ID)
 	return c.JSON(http.StatusCreated, turnResponse{ID: conv.ID, Token: tok, Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
 }
@@ -84,10 +87,12 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "send text or option_id",
 			Details: []flow.Problem{{Pointer: "/text", Code: "required", Message: "send text or option_id", Severity: flow.SeverityError}}}
 	}
+	began := time.Now()
 	conv, turn, err := s.Runtime.Send(c.Request().Context(), id, flow.Input{Text: req.Text, OptionID: req.OptionID})
 	if err != nil {
 		return err
 	}
+	s.metrics.observeTurn("message", conv, turn, time.Since(began))
 	return c.JSON(http.StatusOK, turnResponse{Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
 }
 

@@ -52,6 +52,7 @@ type Server struct {
 	validator  *validator.Validate
 	routes     []Route
 	adminHash  []byte
+	metrics    *metrics
 	ipLimits   *limiters
 	convLimits *limiters
 	// conversationPrincipal resolves a conversation token (set by the
@@ -91,7 +92,7 @@ func New(d Deps) *Server {
 	if d.BodyLimit == 0 {
 		d.BodyLimit = DefaultBodyLimit
 	}
-	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator()}
+	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator(), metrics: newMetrics()}
 	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit), newLimiters(d.ConversationRateLimit)
 	if d.AdminToken != "" {
 		s.adminHash = hashToken(d.AdminToken)
@@ -105,6 +106,7 @@ func New(d Deps) *Server {
 	e.Use(s.limitBody)
 
 	s.registerOps()
+	s.registerMetrics()
 	s.registerBots()
 	s.registerAPIKeys()
 	s.registerAudit()
@@ -158,6 +160,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		s.metrics.observeRequest(c.Path(), c.Request().Method, status, time.Since(start))
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/flowbot/flowbot/flow"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the service's Prometheus metrics, on a registry of its own
+// (no global state), served at /metrics.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	requestTime   *prometheus.HistogramVec
+	turns         *prometheus.CounterVec
+	turnTime      *prometheus.HistogramVec
+	steps         *prometheus.CounterVec
+	apiCalls      *prometheus.HistogramVec
+	conversations *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_http_requests_total", Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"})
+	m.requestTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flowbot_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
+	m.turns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_turns_total", Help: "Conversation turns (start or message) by resulting conversation status."}, []string{"kind", "status"})
+	m.turnTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flowbot_turn_duration_seconds", Help: "Turn latency, stored durably, by kind.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"kind"})
+	m.steps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_step_runs_total", Help: "Step runs by step type and outcome."}, []string{"type", "outcome"})
+	m.apiCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flowbot_api_call_duration_seconds", Help: "api_call duration by upstream host and outcome (success, failure_4xx, failure_5xx, timeout, blocked, error).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"host", "outcome"})
+	m.conversations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_conversations_total", Help: "Conversations started, and finished by final status."}, []string{"status"})
+	m.reg.MustRegister(m.requests, m.requestTime, m.turns, m.turnTime, m.steps, m.apiCalls, m.conversations,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (s *Server) registerMetrics() {
+	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	s.handle("GET", "/metrics", Public, echo.WrapHandler(h))
+}
+
+// observeRequest counts one HTTP request.
+func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requestTime.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// observeTurn counts a turn, its steps and api_calls, from the turn's log.
+func (m *metrics) observeTurn(kind string, conv *flow.Conversation, t *flow.Turn, d time.Duration) {
+	m.turns.WithLabelValues(kind, conv.Status).Inc()
+	m.turnTime.WithLabelValues(kind).Observe(d.Seconds())
+	if kind == "start" {
+		m.conversations.WithLabelValues("started").Inc()
+	}
+	if conv.Status != flow.StatusActive {
+		m.conversations.WithLabelValues(conv.Status).Inc()
+	}
+	for _, e := range t.Log {
+		m.steps.WithLabelValues(e.StepType, e.Outcome).Inc()
+		if e.APICall != nil {
+			host := "invalid"
+			if u, err := url.Parse(e.APICall.URL); err == nil && u.Host != "" {
+				host = u.Hostname()
+			}
+			m.apiCalls.WithLabelValues(host, apiOutcome(e.APICall)).Observe(e.APICall.DurationMS / 1000)
+		}
+	}
+}
+
+func apiOutcome(c *flow.APICallLog) string {
+	switch {
+	case c.Branch == "success":
+		return "success"
+	case c.Status >= 500:
+		return "failure_5xx"
+	case c.Status >= 400:
+		return "failure_4xx"
+	case c.Error == "timeout":
+		return "timeout"
+	case c.Error == "blocked_address":
+		return "blocked"
+	}
+	return "error"
+}
