@@ -231,3 +231,14 @@ func TestBots_BodyLimit(t *testing.T) {
 		t.Fatalf("%d %s", r.Code, truncate(r.Body))
 	}
 }
+
+func TestMe_TellsRole(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/v1/me", e.designerToken(), nil)
+	if r.Code != 200 || r.m(t)["role"] != "designer" {
+		t.Fatalf("%d %s", r.Code, r.Body)
+	}
+	if r := e.do("GET", "/v1/me", adminToken, nil); r.m(t)["role"] != "admin" {
+		t.Fatal(string(r.Body))
+	}
+}

@@ -107,6 +107,7 @@ func New(d Deps) *Server {
 
 	s.registerOps()
 	s.registerMetrics()
+	s.registerMe()
 	s.registerBots()
 	s.registerAPIKeys()
 	s.registerAudit()
