@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,18 +46,22 @@ type prepared struct {
 const maxPrepared = 4096
 
 func (x *Executor) prepare(s *flow.Step) *prepared {
-	var key strings.Builder
-	key.WriteString(s.URL)
+	// The key is the URL and each path, every part preceded by its length,
+	// so no two steps share a key (a plain separator could be typed into a
+	// path). It is built on the stack and converted to a string only to
+	// insert: a map lookup with string(bytes) does not allocate.
+	var buf [256]byte
+	key := appendKeyPart(buf[:0], s.URL)
 	for _, v := range s.Variables {
-		key.WriteString("\x00" + v.Path)
+		key = appendKeyPart(key, v.Path)
 	}
-	k := key.String()
 	x.mu.Lock()
-	p, ok := x.cache[k]
+	p, ok := x.cache[string(key)]
 	x.mu.Unlock()
 	if ok {
 		return p
 	}
+	k := string(key)
 	p = &prepared{}
 	p.url, p.err = ParseURLTemplate(s.URL)
 	for _, v := range s.Variables {
@@ -72,6 +78,11 @@ func (x *Executor) prepare(s *flow.Step) *prepared {
 	x.cache[k] = p
 	x.mu.Unlock()
 	return p
+}
+
+func appendKeyPart(b []byte, part string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(part)))
+	return append(b, part...)
 }
 
 // Outcome is everything an api_call did.
@@ -125,7 +136,7 @@ func (o *Outcome) Log() flow.APICallLog {
 // Execute makes the step's request with the variables in scope and returns
 // the outcome. Every failure is an outcome on the failure branch.
 func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) *Outcome {
-	o := &Outcome{Method: s.Method, Saved: map[string]string{}}
+	o := &Outcome{Method: s.Method, Saved: make(map[string]string, len(s.Variables))}
 	p := x.prepare(s)
 	if p.err != nil {
 		return o.fail(ErrCodeInvalidStep, p.err.Error())
@@ -176,6 +187,9 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		o.fail(ErrCodeInvalidStep, "the URL could not be used: "+err.Error())
 		return false
 	}
+	// A copy: Authorize adds the credential to it, and br.header, shared
+	// by every attempt, must never hold one (a later attempt whose
+	// Authorize fails shows its header as it is).
 	req.Header = br.header.Clone()
 	if len(br.body) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
@@ -201,14 +215,20 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 	if resp.StatusCode == http.StatusUnauthorized && conn != nil && conn.Type == connections.TypeOAuth2CC && !o.refreshed {
 		// The cached OAuth token may have been revoked: fetch a new one once.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, flow.MaxResponseBytes))
+		resp.Body.Close()
 		x.Connections.Invalidate(s.Connection)
 		o.refreshed = true
 		return x.attempt(ctx, s, br, o)
 	}
 	o.Status, o.Header = resp.StatusCode, resp.Header
-	// The transport decompresses gzip itself; the cap applies after
-	// decompression, so a gzip bomb stops at 1 MiB + 1 byte.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, flow.MaxResponseBytes+1))
+	if resp.ContentLength > flow.MaxResponseBytes {
+		o.fail(ErrCodeTooLarge, "the response body is "+strconv.FormatInt(resp.ContentLength, 10)+" bytes, over 1 MiB; it was not read")
+		return false
+	}
+	// The transport decompresses gzip itself (and then reports no
+	// ContentLength); the cap applies after decompression, so a gzip
+	// bomb stops at 1 MiB + 1 byte.
+	body, err := readCapped(resp.Body, resp.ContentLength, flow.MaxResponseBytes)
 	o.Bytes = int64(len(body))
 	if err != nil {
 		return o.classify(err, s.Connection)
@@ -224,6 +244,32 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 	}
 	o.fail(ErrCodeHTTPStatus, "the API answered "+resp.Status)
 	return resp.StatusCode >= 500
+}
+
+// readCapped reads r to its end, but at most max+1 bytes, so a longer body
+// is seen to be too long without being read. size is the declared length
+// (-1 when unknown, as for a body the transport decompresses): a body that
+// declares it is read into one buffer of that size, saving io.ReadAll's
+// growing and final copy.
+func readCapped(r io.Reader, size int64, max int) ([]byte, error) {
+	if size < 0 || size > int64(max) {
+		return io.ReadAll(io.LimitReader(r, int64(max)+1))
+	}
+	b := make([]byte, 0, size+1) // a spare byte, so EOF is read without growing
+	for len(b) < cap(b) {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	// Longer than declared (the transport does not allow it): read on,
+	// still capped.
+	rest, err := io.ReadAll(io.LimitReader(r, int64(max+1-len(b))))
+	return append(b, rest...), err
 }
 
 // classify turns a transport error into an error code; it reports whether

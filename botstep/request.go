@@ -68,22 +68,29 @@ func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, e
 	}
 	r := &builtRequest{method: s.Method, url: u, header: make(http.Header, len(s.Headers)+3)}
 	for i, h := range s.Headers {
-		v := Expand(h.Value, vars, nil)
+		v := expand(h.Value, vars, nil)
 		if n := utf8.RuneCountInString(v); n > flow.MaxHeaderValueLen {
 			return nil, &StepError{Code: ErrCodeHeaderValue, Message: "header " + h.Key + " is " + strconv.Itoa(n) + " characters after its variables were filled in; the limit is " + strconv.Itoa(flow.MaxHeaderValueLen) + " (headers/" + strconv.Itoa(i) + ")"}
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return nil, &StepError{Code: ErrCodeHeaderValue, Message: "header " + h.Key + " would contain a line break or NUL after its variables were filled in; the call was not made"}
+		if i := controlByte(v); i >= 0 {
+			return nil, &StepError{Code: ErrCodeHeaderValue, Message: "header " + h.Key + " would contain a control character (" + strconv.QuoteRune(rune(v[i])) + ") after its variables were filled in; line breaks and NUL are not allowed; the call was not made"}
+		}
+		if strings.EqualFold(h.Key, "Accept-Encoding") {
+			// Left to the transport, which asks for gzip and decompresses
+			// it itself, so the 1 MiB cap applies after decompression and
+			// the body can be mapped; with the designer's value the body
+			// would arrive still compressed.
+			continue
 		}
 		r.header.Add(h.Key, v)
 	}
 	if s.Body != nil && *s.Body != "" && bodyAllowed(s.Method) {
 		switch s.BodyType {
 		case flow.BodyText:
-			r.body = []byte(Expand(*s.Body, vars, nil))
+			r.body = []byte(expand(*s.Body, vars, nil))
 			setDefault(r.header, "Content-Type", s.ContentType)
 		default:
-			r.body = []byte(Expand(*s.Body, vars, jsonEscape))
+			r.body = []byte(expand(*s.Body, vars, jsonEscape))
 			if !json.Valid(r.body) {
 				return nil, &StepError{Code: ErrCodeBody, Message: "the JSON body is not valid JSON once its variables are filled in; the call was not made"}
 			}
@@ -96,6 +103,18 @@ func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, e
 	setDefault(r.header, "Accept", "application/json")
 	r.header.Set("User-Agent", userAgent)
 	return r, nil
+}
+
+// controlByte returns the index of the first control character of v but
+// tab (the characters validation refuses in a header value, and that
+// net/http would refuse to send), or -1.
+func controlByte(v string) int {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return i
+		}
+	}
+	return -1
 }
 
 func bodyAllowed(method string) bool {
@@ -111,10 +130,34 @@ func setDefault(h http.Header, k, v string) {
 // jsonEscape escapes s as the inside of a JSON string literal, so a value
 // such as `","admin":true,"x":"` stays one string.
 func jsonEscape(s string) string {
+	if !needsJSONEscape(s) {
+		return s
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
 	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	return string(out[1 : len(out)-1])
+}
+
+// needsJSONEscape reports whether s holds a byte that JSON escapes or that
+// may start one (non-ASCII: invalid UTF-8, U+2028, U+2029); values
+// without one, the common case, are inserted as they are.
+func needsJSONEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// expand is Expand for a template that may hold no variable at all, such
+// as most header values: those are returned without scanning.
+func expand(s string, vars flow.Lookup, escape func(string) string) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	return Expand(s, vars, escape)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/flowbot/flowbot/flow"
+	"github.com/ohler55/ojg/jp"
 	"github.com/ohler55/ojg/oj"
 )
 
@@ -24,11 +25,53 @@ func (o *Outcome) save(s *flow.Step, p *prepared) {
 		case rp.Status, rp.Header != "":
 			o.saveOne(v.Name, rp)
 		case o.data != nil:
-			if got := rp.Expr.Get(o.data); len(got) > 0 && got[0] != nil {
-				o.Saved[v.Name] = textOf(got[0])
+			if got := firstOf(rp.Expr, o.data); got != nil {
+				o.Saved[v.Name] = textOf(got)
 			}
 		}
 	}
+}
+
+// firstOf returns the first value x selects in data, nil for none. A
+// path of plain keys and indexes ("$.order.items[0].name", nearly every
+// path in practice) is walked here; anything else, or data of another
+// shape than a key or index expects, goes to jp, whose general search
+// allocates a 64-entry stack on every call.
+func firstOf(x jp.Expr, data any) any {
+	v := data
+	for i, f := range x {
+		switch f := f.(type) {
+		case jp.Root:
+			if i != 0 {
+				return x.First(data)
+			}
+		case jp.Bracket: // notation only
+		case jp.Child:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return x.First(data)
+			}
+			if v, ok = m[string(f)]; !ok {
+				return nil
+			}
+		case jp.Nth:
+			a, ok := v.([]any)
+			if !ok {
+				return x.First(data)
+			}
+			n := int(f)
+			if n < 0 {
+				n += len(a)
+			}
+			if n < 0 || n >= len(a) {
+				return nil
+			}
+			v = a[n]
+		default:
+			return x.First(data)
+		}
+	}
+	return v
 }
 
 // saveMeta saves only $status and $headers.<name> variables; it runs for
@@ -50,7 +93,10 @@ func (o *Outcome) saveOne(name string, rp ResponsePath) {
 	}
 }
 
-// textOf renders a JSON value as a variable's text.
+// textOf renders a JSON value as a variable's text. Object keys are
+// sorted: the parsed object is a map, so without sorting the same answer
+// would be saved (and shown as a sample) with its keys in a different
+// order on each call.
 func textOf(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -62,5 +108,5 @@ func textOf(v any) string {
 	case bool:
 		return strconv.FormatBool(x)
 	}
-	return oj.JSON(v, &oj.Options{Sort: false})
+	return oj.JSON(v, &oj.Options{Sort: true})
 }
