@@ -42,7 +42,7 @@ type createdAPIKey struct {
 
 func (s *Server) createAPIKey(c echo.Context) error {
 	var req createAPIKeyRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSON(c, &req, "id", "prefix", "created_at", "created_by", "last_used_at", "token"); err != nil {
 		return err
 	}
 	if err := s.validate(&req); err != nil {
