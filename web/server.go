@@ -103,6 +103,7 @@ func New(d Deps) *Server {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
+	e.Use(widgetCORS)
 	e.Use(s.limitBody)
 
 	s.registerOps()
@@ -120,6 +121,7 @@ func New(d Deps) *Server {
 	if d.Runtime != nil {
 		s.registerConversations()
 	}
+	s.registerUI()
 	return s
 }
 

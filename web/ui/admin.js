@@ -1,0 +1,216 @@
+// Admin pages: connections (secrets write-only), API keys (token shown
+// once) and the audit log.
+
+import { api } from './api.js';
+import { announce, clearForm, field, fmtTime, formErrors, h, select } from './dom.js';
+
+const CRED_FIELDS = {
+  api_key: [['header', 'Header name', false, 'X-Shop-Key'], ['value', 'Key', true]],
+  bearer: [['token', 'Token', true]],
+  basic: [['username', 'Username', false], ['password', 'Password', true]],
+  oauth2_client_credentials: [['token_url', 'Token URL', false, 'https://auth.example.com/oauth/token'], ['client_id', 'Client id', false], ['client_secret', 'Client secret', true], ['scopes', 'Scopes (space-separated)', false]],
+};
+const TYPE_LABELS = [['bearer', 'Bearer token'], ['api_key', 'API key header'], ['basic', 'Basic (username and password)'], ['oauth2_client_credentials', 'OAuth 2 client credentials']];
+
+function twoStep(label, aria, action) {
+  let armed = false;
+  const b = h('button', { type: 'button', class: 'small danger', 'aria-label': aria }, label);
+  b.addEventListener('click', async () => {
+    if (!armed) { armed = true; b.textContent = `Confirm ${label.toLowerCase()}`; return; }
+    b.disabled = true;
+    try { await action(); } finally { b.disabled = false; armed = false; b.textContent = label; }
+  });
+  b.addEventListener('blur', () => { armed = false; b.textContent = label; });
+  return b;
+}
+
+/** credFields builds the credential inputs of a connection type; secrets are password fields, never pre-filled. */
+function credFields(type, prefix) {
+  return (CRED_FIELDS[type] || []).map(([key, label, secret, ph]) => {
+    const input = h('input', {
+      type: secret ? 'password' : 'text', id: `${prefix}-${key}`, name: key, placeholder: ph, spellcheck: false,
+      autocomplete: secret ? 'new-password' : 'off', required: key !== 'scopes', dataset: { cred: key },
+    });
+    return field(label, input, { pointer: `/credentials/${key}`, hint: secret ? 'Write-only: stored encrypted, never shown again.' : undefined });
+  });
+}
+
+function readCreds(box) {
+  const c = {};
+  for (const i of box.querySelectorAll('[data-cred]')) {
+    const v = i.value.trim();
+    if (!v) continue;
+    c[i.dataset.cred] = i.dataset.cred === 'scopes' ? v.split(/\s+/) : v;
+  }
+  return c;
+}
+
+/** connectionsPage lists, creates, rotates and deletes connections. */
+export async function connectionsPage(main) {
+  const name = h('input', { type: 'text', id: 'conn-name', required: true, pattern: '[a-z0-9_]{3,64}', autocomplete: 'off', spellcheck: false });
+  const type = select(TYPE_LABELS, 'bearer', { id: 'conn-type' });
+  const domain = h('input', { type: 'text', id: 'conn-domain', required: true, autocomplete: 'off', spellcheck: false, placeholder: 'api.example.com' });
+  const subs = h('input', { type: 'checkbox', id: 'conn-subdomains' });
+  const creds = h('fieldset', { class: 'creds' });
+  const showCreds = () => creds.replaceChildren(h('legend', null, 'Credentials'), ...credFields(type.value, 'conn-cred'));
+  type.addEventListener('change', showCreds);
+  showCreds();
+  const form = h('form', { class: 'card', id: 'new-connection', 'aria-labelledby': 'new-conn-h', autocomplete: 'off' },
+    h('h2', { id: 'new-conn-h' }, 'New connection'),
+    field('Name', name, { pointer: '/name', hint: '3–64 lower-case letters, digits and _. Steps refer to it by name.' }),
+    field('Type', type, { pointer: '/type' }),
+    field('Allowed domain', domain, { pointer: '/allowed_domain', hint: 'Host name only. The credential is sent only to this host.' }),
+    h('div', { class: 'field check' }, subs, h('label', { for: 'conn-subdomains' }, 'Also its subdomains')),
+    creds,
+    h('p', { class: 'form-error', hidden: true, role: 'alert' }),
+    h('button', { type: 'submit', class: 'primary', id: 'create-connection' }, 'Create connection'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearForm(form);
+    try {
+      const r = await api('POST', '/v1/connections', { body: { name: name.value.trim(), type: type.value, allowed_domain: domain.value.trim(), allow_subdomains: subs.checked, credentials: readCreds(creds) } });
+      form.reset();
+      showCreds();
+      announce(`Connection ${r.data.name} created.`);
+      load();
+    } catch (err) {
+      for (const i of creds.querySelectorAll('input[type=password]')) i.value = '';
+      formErrors(form, err);
+    }
+  });
+
+  const list = h('div', { id: 'connection-list' });
+  main.replaceChildren(h('section', { class: 'page' }, h('h1', null, 'Connections'),
+    h('p', { class: 'lead' }, 'Credentials that api_call steps use. Secrets are write-only: the API never returns them, only “*****”.'),
+    h('div', { class: 'cols' }, h('div', { class: 'main-col' }, list), h('div', { class: 'side-col' }, form))));
+
+  async function load() {
+    try {
+      const items = (await api('GET', '/v1/connections')).data.items;
+      if (!items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No connections yet.')); return; }
+      list.replaceChildren(h('table', { class: 'list' },
+        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Updated', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...items.flatMap((c) => {
+          const rotateRow = h('tr', { class: 'rotate-row', hidden: true }, h('td', { colspan: 6 }, rotateForm(c, () => { rotateRow.hidden = true; load(); })));
+          return [h('tr', { dataset: { connection: c.name } },
+            h('th', { scope: 'row' }, h('code', null, c.name)),
+            h('td', null, c.type),
+            h('td', null, c.allowed_domain, c.allow_subdomains ? ' (and subdomains)' : ''),
+            h('td', { class: 'creds-cell' }, ...Object.entries(c.credentials || {}).map(([k, v]) => h('div', null, h('span', { class: 'k' }, `${k}: `), h('code', null, Array.isArray(v) ? v.join(' ') : String(v))))),
+            h('td', null, fmtTime(c.updated_at)),
+            h('td', { class: 'actions' },
+              h('button', {
+                type: 'button', class: 'small', 'aria-label': `Rotate credentials of ${c.name}`, 'aria-expanded': 'false',
+                onClick: (e) => { rotateRow.hidden = !rotateRow.hidden; e.currentTarget.setAttribute('aria-expanded', String(!rotateRow.hidden)); if (!rotateRow.hidden) rotateRow.querySelector('input')?.focus(); },
+              }, 'Rotate'),
+              twoStep('Delete', `Delete ${c.name}`, async () => {
+                try { await api('DELETE', `/v1/connections/${encodeURIComponent(c.name)}`); announce(`Connection ${c.name} deleted.`); load(); } catch (err) { announce(err.message, 'error'); }
+              }))), rotateRow];
+        }))));
+    } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+  }
+  await load();
+}
+
+function rotateForm(c, done) {
+  const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type, `rot-${c.name}`));
+  const form = h('form', { class: 'inline-form rotate', autocomplete: 'off' }, box,
+    h('p', { class: 'form-error', hidden: true, role: 'alert' }),
+    h('button', { type: 'submit', class: 'primary' }, 'Save new credentials'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearForm(form);
+    try {
+      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { credentials: readCreds(box) } });
+      form.reset();
+      announce(`Credentials of ${c.name} rotated.`);
+      done();
+    } catch (err) { formErrors(form, err); }
+  });
+  return form;
+}
+
+/** keysPage lists, creates and revokes API keys. */
+export async function keysPage(main) {
+  const name = h('input', { type: 'text', id: 'key-name', required: true, maxlength: 100, autocomplete: 'off' });
+  const role = select([['designer', 'Designer'], ['admin', 'Admin']], 'designer', { id: 'key-role' });
+  const expires = h('input', { type: 'datetime-local', id: 'key-expires' });
+  const shown = h('div', { id: 'new-token-box', class: 'banner success', hidden: true, role: 'alert' });
+  const form = h('form', { class: 'card', id: 'new-key', 'aria-labelledby': 'new-key-h' },
+    h('h2', { id: 'new-key-h' }, 'New API key'),
+    field('Name', name, { pointer: '/name', hint: 'Who or what uses it.' }),
+    field('Role', role, { pointer: '/role', hint: 'Designers build bots; admins also manage connections and keys.' }),
+    field('Expires', expires, { pointer: '/expires_at', hint: 'Optional; local time.' }),
+    h('p', { class: 'form-error', hidden: true, role: 'alert' }),
+    h('button', { type: 'submit', class: 'primary', id: 'create-key' }, 'Create key'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearForm(form);
+    const body = { name: name.value.trim(), role: role.value };
+    if (expires.value) body.expires_at = new Date(expires.value).toISOString();
+    try {
+      const r = await api('POST', '/v1/api-keys', { body });
+      const code = h('code', { id: 'new-token' }, r.data.token);
+      const copy = h('button', { type: 'button', class: 'small', onClick: async () => { try { await navigator.clipboard.writeText(r.data.token); announce('Token copied.'); } catch { announce('Select the token and copy it.', 'error'); } } }, 'Copy');
+      shown.replaceChildren(h('p', null, h('strong', null, `Key “${r.data.name}” created. `), 'Copy the token now: it is shown only once.'), h('p', { class: 'token-line' }, code, ' ', copy),
+        h('button', { type: 'button', class: 'small', id: 'hide-token', onClick: () => { shown.hidden = true; shown.replaceChildren(); } }, 'I have copied it'));
+      shown.hidden = false;
+      form.reset();
+      load();
+    } catch (err) { formErrors(form, err); }
+  });
+  const list = h('div', { id: 'key-list' });
+  main.replaceChildren(h('section', { class: 'page' }, h('h1', null, 'API keys'), shown,
+    h('div', { class: 'cols' }, h('div', { class: 'main-col' }, list), h('div', { class: 'side-col' }, form))));
+
+  async function load() {
+    try {
+      const items = (await api('GET', '/v1/api-keys')).data.items;
+      if (!items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No API keys yet (the bootstrap admin token is not listed).')); return; }
+      list.replaceChildren(h('table', { class: 'list' },
+        h('thead', null, h('tr', null, ...['Name', 'Role', 'Token starts', 'Expires', 'Created', 'Last used', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...items.map((k) => h('tr', { dataset: { key: k.id } },
+          h('th', { scope: 'row' }, k.name),
+          h('td', null, h('span', { class: `role role-${k.role}` }, k.role)),
+          h('td', null, h('code', null, `${k.prefix}…`)),
+          h('td', null, k.expires_at ? fmtTime(k.expires_at) : 'never'),
+          h('td', null, fmtTime(k.created_at), h('div', { class: 'hint' }, k.created_by)),
+          h('td', null, k.last_used_at ? fmtTime(k.last_used_at) : '—'),
+          h('td', { class: 'actions' }, twoStep('Revoke', `Revoke ${k.name}`, async () => {
+            try { await api('DELETE', `/v1/api-keys/${encodeURIComponent(k.id)}`); announce(`Key ${k.name} revoked.`); load(); } catch (err) { announce(err.message, 'error'); }
+          })))))));
+    } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+  }
+  await load();
+  name.focus();
+}
+
+/** auditPage shows audit events, newest first, a page at a time. */
+export async function auditPage(main) {
+  const limit = 50;
+  let offset = 0;
+  const list = h('div', { id: 'audit-list' });
+  const prev = h('button', { type: 'button', id: 'audit-newer' }, '← Newer');
+  const next = h('button', { type: 'button', id: 'audit-older' }, 'Older →');
+  const info = h('span', { class: 'hint', role: 'status' });
+  prev.addEventListener('click', () => { offset = Math.max(0, offset - limit); load(); });
+  next.addEventListener('click', () => { offset += limit; load(); });
+  main.replaceChildren(h('section', { class: 'page' }, h('h1', null, 'Audit log'),
+    h('p', { class: 'lead' }, 'Who changed connections and API keys, and who published which bot.'), list,
+    h('div', { class: 'pager' }, prev, info, next)));
+  async function load() {
+    try {
+      const r = (await api('GET', `/v1/audit?offset=${offset}&limit=${limit}`)).data;
+      prev.disabled = offset === 0;
+      next.disabled = offset + limit >= r.total;
+      info.textContent = r.total ? `${offset + 1}–${Math.min(offset + limit, r.total)} of ${r.total}` : '';
+      if (!r.items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'Nothing recorded yet.')); return; }
+      list.replaceChildren(h('table', { class: 'list' },
+        h('thead', null, h('tr', null, ...['When', 'Who', 'Action', 'Target', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...r.items.map((ev) => h('tr', null,
+          h('td', null, fmtTime(ev.at)), h('td', null, ev.actor), h('td', null, h('code', null, ev.action)), h('td', null, ev.target),
+          h('td', null, Object.entries(ev.detail || {}).map(([k, v]) => `${k}=${v}`).join(', ')))))));
+    } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+  }
+  await load();
+}

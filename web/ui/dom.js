@@ -1,0 +1,148 @@
+// Small DOM helpers. Everything is built with createElement and text nodes,
+// never innerHTML, so text from the API can never become markup; and no
+// element gets a style attribute, which the page's CSP would refuse.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'required', 'readOnly', 'multiple', 'indeterminate']);
+
+function apply(el, attrs, svg) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2).toLowerCase(), v);
+    } else if (k === 'dataset') {
+      Object.assign(el.dataset, v);
+    } else if (k === 'class') {
+      el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
+    } else if (!svg && PROPS.has(k)) {
+      el[k] = v;
+    } else {
+      el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** h builds an HTML element: h('button', {class: 'x', onClick}, 'text'). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  apply(el, attrs, false);
+  append(el, children);
+  return el;
+}
+
+/** s builds an SVG element. */
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  apply(el, attrs, true);
+  append(el, children);
+  return el;
+}
+
+let seq = 0;
+/** uid returns a fresh element id. */
+export function uid(prefix = 'id') {
+  seq += 1;
+  return `${prefix}-${seq}`;
+}
+
+/**
+ * field wraps a control with its label, an optional hint and an error slot.
+ * pointer (a JSON pointer such as "/url") lets showErrors put a server
+ * problem next to the right control.
+ */
+export function field(label, control, opts = {}) {
+  if (!control.id) control.id = opts.id || uid('f');
+  const errId = `${control.id}-err`;
+  const hintId = `${control.id}-hint`;
+  const described = [];
+  const hint = opts.hint ? h('p', { class: 'hint', id: hintId }, opts.hint) : null;
+  if (hint) described.push(hintId);
+  described.push(errId);
+  control.setAttribute('aria-describedby', described.join(' '));
+  const lab = h('label', { for: control.id }, label);
+  const row = opts.after ? h('div', { class: 'field-row' }, control, opts.after) : control;
+  return h('div', { class: ['field', opts.class], dataset: opts.pointer !== undefined ? { pointer: opts.pointer } : undefined },
+    lab, row, hint, h('p', { class: 'field-error', id: errId, hidden: true, role: 'alert' }));
+}
+
+/** clearErrors empties every error slot under root. */
+export function clearErrors(root) {
+  for (const p of root.querySelectorAll('.field-error')) { p.textContent = ''; p.hidden = true; }
+  for (const c of root.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
+  for (const f of root.querySelectorAll('.field.invalid, .field.warning')) f.classList.remove('invalid', 'warning');
+}
+
+/**
+ * showErrors puts each problem ({pointer, message, severity}) next to the
+ * field whose data-pointer is the problem's pointer or its nearest parent.
+ * It returns the problems no field claimed.
+ */
+export function showErrors(root, problems) {
+  const left = [];
+  for (const p of problems) {
+    let ptr = p.pointer ?? '';
+    let f = null;
+    for (;;) {
+      f = root.querySelector(`.field[data-pointer="${CSS.escape(ptr)}"]`);
+      if (f || ptr === '') break;
+      ptr = ptr.slice(0, ptr.lastIndexOf('/'));
+    }
+    if (!f) { left.push(p); continue; }
+    const slot = f.querySelector(':scope > .field-error');
+    slot.hidden = false;
+    slot.textContent = slot.textContent ? `${slot.textContent} ${p.message}` : p.message;
+    const warn = p.severity === 'warning';
+    f.classList.add(warn ? 'warning' : 'invalid');
+    if (!warn) f.querySelector('input, select, textarea')?.setAttribute('aria-invalid', 'true');
+  }
+  return left;
+}
+
+/** formErrors shows an API error on a form: details by pointer, the rest in its summary. */
+export function formErrors(form, err) {
+  clearErrors(form);
+  const details = err.details || [];
+  const left = showErrors(form, details);
+  const summary = form.querySelector('.form-error');
+  if (summary) {
+    summary.hidden = false;
+    summary.textContent = [err.message, ...left.map((p) => p.message)].filter(Boolean).join(' ');
+  }
+}
+
+/** clearForm hides a form's summary error and its field errors. */
+export function clearForm(form) {
+  clearErrors(form);
+  const summary = form.querySelector('.form-error');
+  if (summary) { summary.hidden = true; summary.textContent = ''; }
+}
+
+/** select builds a <select> from [value, label] pairs. */
+export function select(options, value, attrs = {}) {
+  return h('select', attrs, options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
+}
+
+/** fmtTime shows an RFC 3339 time in the browser's locale. */
+export function fmtTime(t) {
+  if (!t) return '';
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toLocaleString();
+}
+
+/** announce tells screen-reader users (and everyone, briefly) what happened. */
+export function announce(text, kind = 'info') {
+  const el = document.getElementById('toast');
+  if (!el) return;
+  el.textContent = text;
+  el.className = `toast ${kind}`;
+  el.hidden = false;
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 4000);
+}

@@ -1,0 +1,453 @@
+// The flow editor: the graph, the side panel (step, flow, try it), saving
+// with the revision (autosave, If-Match, 409 → reload), publishing and the
+// version list.
+
+import { api } from './api.js';
+import { announce, clearErrors, fmtTime, h, select, showErrors } from './dom.js';
+import { createGraph, layout } from './graph.js';
+import { preview } from './preview.js';
+import { stepForm } from './stepform.js';
+import { clean, newId, ports, retarget, setTarget, TYPE_ORDER, TYPES } from './steps.js';
+import { targetOptions } from './fields.js';
+
+const AUTOSAVE_MS = 800;
+
+/** editorPage renders the editor of one bot into main; it returns a cleanup function. */
+export async function editorPage(main, botId, app) {
+  const path = `/v1/bots/${encodeURIComponent(botId)}`;
+  let bot;
+  try {
+    bot = (await api('GET', path)).data;
+  } catch (err) {
+    main.replaceChildren(h('section', { class: 'page' }, h('h1', null, 'Bot not found'), h('p', null, err.message), h('a', { href: '#/bots' }, 'Back to the bots')));
+    return () => {};
+  }
+  const flow = { start: bot.flow.start || '', steps: bot.flow.steps || [] };
+  layout(flow);
+  const st = {
+    revision: bot.revision,
+    published: bot.published_version,
+    problems: [],
+    selected: null,
+    dirty: false,
+    conflict: false,
+    saving: null,
+    timer: 0,
+    tab: 'step',
+    connections: [],
+    versions: [],
+    testValues: {},
+    testResults: {},
+  };
+
+  // ---- layout
+  const addType = select(TYPE_ORDER.map((t) => [t, TYPES[t].label]), 'message', { id: 'add-type' });
+  const addForm = h('form', { class: 'add-step', 'aria-label': 'Add a step' },
+    h('label', { for: 'add-type' }, 'New step'), addType, h('button', { type: 'submit', id: 'add-step' }, 'Add step'));
+  const saveState = h('span', { class: 'save-state', id: 'save-state', role: 'status' });
+  const problemsBtn = h('button', { type: 'button', id: 'problems-btn', class: 'problems-btn' });
+  const publishState = h('span', { class: 'publish-state', id: 'publish-state' });
+  const saveBtn = h('button', { type: 'button', id: 'save' }, 'Save');
+  const publishBtn = h('button', { type: 'button', id: 'publish', class: 'primary' }, 'Publish');
+  const canvasStatus = h('p', { class: 'canvas-status', id: 'canvas-status', role: 'status' });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.id = 'canvas';
+  svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes the selection');
+  const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', hidden: true },
+    h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (your unsaved changes are dropped), or overwrite theirs with yours.'),
+    h('button', { type: 'button', id: 'conflict-reload', class: 'primary', onClick: () => app.reload() }, 'Reload'),
+    h('button', { type: 'button', id: 'conflict-overwrite', class: 'danger', onClick: overwrite }, 'Overwrite with mine'));
+
+  const tabs = ['step', 'flow', 'try'];
+  const tabNames = { step: 'Step', flow: 'Flow', try: 'Try it' };
+  const tabBtns = {};
+  const tabPanels = {};
+  for (const t of tabs) {
+    tabBtns[t] = h('button', { type: 'button', role: 'tab', id: `tab-${t}`, 'aria-controls': `tabpanel-${t}`, onClick: () => showTab(t) }, tabNames[t]);
+    tabPanels[t] = h('div', { role: 'tabpanel', id: `tabpanel-${t}`, 'aria-labelledby': `tab-${t}`, class: 'tabpanel', tabindex: -1 });
+  }
+  const tablist = h('div', { role: 'tablist', 'aria-label': 'Side panel' }, ...tabs.map((t) => tabBtns[t]));
+  tablist.addEventListener('keydown', (e) => {
+    const i = tabs.indexOf(st.tab);
+    if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+      const n = tabs[(i + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+      showTab(n); tabBtns[n].focus();
+    }
+  });
+  const chat = preview(botId, () => st.published);
+  tabPanels.try.append(chat.el, h('p', { class: 'hint' }, h('a', { href: `/demo?bot=${encodeURIComponent(botId)}`, target: '_blank', rel: 'noopener', id: 'demo-link' }, 'Open the widget demo page'), ' to see the embeddable widget.'));
+
+  const title = h('h1', { class: 'bot-title', id: 'bot-title' }, bot.name);
+  main.replaceChildren(h('div', { class: 'editor' },
+    h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Flow editor' },
+      h('a', { href: '#/bots', class: 'back' }, '← Bots'), title, addForm,
+      h('div', { class: 'zoom', role: 'group', 'aria-label': 'Zoom' },
+        h('button', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out', onClick: () => graph.zoomOut() }, '−'),
+        h('button', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in', onClick: () => graph.zoomIn() }, '+'),
+        h('button', { type: 'button', id: 'zoom-fit', onClick: () => graph.fit() }, 'Fit')),
+      h('div', { class: 'spacer' }), problemsBtn, saveState, saveBtn, publishState, publishBtn),
+    conflictBox,
+    h('div', { class: 'workspace' },
+      h('div', { class: 'canvas-wrap' }, svg, canvasStatus),
+      h('aside', { class: 'panel', id: 'panel', 'aria-label': 'Side panel' }, tablist, ...tabs.map((t) => tabPanels[t])))));
+
+  // ---- graph
+  const graph = createGraph(svg, {
+    flow: () => flow,
+    selected: () => st.selected,
+    problems: problemsFor,
+    onSelect: (sel) => select_(sel),
+    onMove: () => changed({ panel: false }),
+    onConnect: (from, port, to) => {
+      const step = stepById(from);
+      setTarget(step, port, to);
+      st.selected = { kind: 'step', id: from };
+      changed();
+      showTab('step');
+      renderPanel();
+      announce(`Linked ${from} (${ports(step).find((p) => p.port === port)?.label}) to ${to}.`);
+    },
+    onDelete: () => removeSelection(),
+    onStatus: (t) => { canvasStatus.textContent = t; },
+  });
+
+  function stepById(id) { return flow.steps.find((x) => x.id === id); }
+
+  function problemsFor(id) {
+    const mine = st.problems.filter((p) => p.stepId === id);
+    return {
+      errors: mine.filter((p) => p.severity === 'error').length,
+      warnings: mine.filter((p) => p.severity !== 'error').length,
+      messages: mine.map((p) => `${p.severity === 'error' ? '✖' : '⚠'} ${p.message}`),
+    };
+  }
+
+  function setProblems(list, ids) {
+    st.problems = (list || []).map((p) => {
+      const m = /^\/steps\/(\d+)(\/.*)?$/.exec(p.pointer || '');
+      return m ? { ...p, stepId: ids[Number(m[1])], rest: m[2] || '' } : { ...p, stepId: null, rest: p.pointer };
+    });
+    const errors = st.problems.filter((p) => p.severity === 'error').length;
+    const warnings = st.problems.length - errors;
+    problemsBtn.textContent = errors || warnings ? `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}` : 'No problems';
+    problemsBtn.className = `problems-btn ${errors ? 'has-errors' : warnings ? 'has-warnings' : 'ok'}`;
+    problemsBtn.dataset.errors = String(errors);
+    graph.render();
+    applyStepProblems();
+    if (st.tab === 'flow') renderFlowTab();
+  }
+  problemsBtn.addEventListener('click', () => showTab('flow', true));
+
+  function applyStepProblems() {
+    const form = tabPanels.step.querySelector('.step-form');
+    if (!form || !st.selected || st.selected.kind !== 'step') return;
+    clearErrors(form);
+    const mine = st.problems.filter((p) => p.stepId === st.selected.id).map((p) => ({ ...p, pointer: p.rest }));
+    const left = showErrors(form, mine);
+    const list = form.querySelector('.step-problems');
+    list.replaceChildren(...left.map((p) => h('li', { class: p.severity }, p.message)));
+    list.hidden = !left.length;
+  }
+
+  // ---- save
+  function setSaveState(kind, text) {
+    saveState.dataset.state = kind;
+    saveState.textContent = text;
+  }
+
+  function changed(o = {}) {
+    st.dirty = true;
+    if (!st.conflict) setSaveState('dirty', 'Unsaved changes');
+    graph.render();
+    if (o.panel !== false && st.selected && st.selected.kind === 'edge') renderPanel();
+    // A throttle, not a debounce: steady typing still saves every
+    // AUTOSAVE_MS, so problems stay current while the designer works.
+    if (!st.timer) st.timer = setTimeout(() => { st.timer = 0; save(); }, AUTOSAVE_MS);
+  }
+
+  async function save() {
+    clearTimeout(st.timer);
+    st.timer = 0;
+    if (st.conflict) return false;
+    while (st.saving) await st.saving;
+    if (!st.dirty) return true;
+    st.saving = doSave();
+    try { return await st.saving; } finally { st.saving = null; }
+  }
+
+  async function doSave() {
+    st.dirty = false;
+    const ids = flow.steps.map((x) => x.id);
+    const doc = { start: flow.start, steps: flow.steps.map(clean) };
+    setSaveState('saving', 'Saving…');
+    try {
+      const r = await api('PUT', `${path}/flow`, { body: doc, headers: { 'If-Match': String(st.revision) } });
+      st.revision = r.data.revision;
+      setProblems(r.data.problems, ids);
+      if (st.dirty) setSaveState('dirty', 'Unsaved changes');
+      else setSaveState('saved', `Saved · revision ${st.revision}`);
+      return true;
+    } catch (err) {
+      st.dirty = true;
+      if (err.status === 409) {
+        st.conflict = true;
+        conflictBox.hidden = false;
+        setSaveState('conflict', 'Not saved: someone else saved');
+        conflictBox.querySelector('button').focus();
+      } else {
+        if (err.details?.length) setProblems(err.details.map((p) => ({ severity: 'error', ...p })), ids);
+        setSaveState('error', `Not saved: ${err.message}`);
+        announce(`Not saved: ${err.message}`, 'error');
+      }
+      return false;
+    }
+  }
+
+  async function overwrite() {
+    try {
+      const latest = (await api('GET', path)).data;
+      st.revision = latest.revision;
+      st.conflict = false;
+      conflictBox.hidden = true;
+      st.dirty = true;
+      await save();
+    } catch (err) { announce(err.message, 'error'); }
+  }
+
+  saveBtn.addEventListener('click', async () => { st.dirty = true; if (await save()) announce(`Saved: revision ${st.revision}.`); });
+
+  // ---- publish and versions
+  function renderPublishState() {
+    publishState.textContent = st.published ? `Published: version ${st.published}` : 'Never published';
+    chat.refresh();
+  }
+
+  publishBtn.addEventListener('click', async () => {
+    publishBtn.disabled = true;
+    try {
+      if (!(await save())) return;
+      const r = await api('POST', `${path}/publish`);
+      st.published = r.data.number;
+      renderPublishState();
+      announce(`Published version ${r.data.number}.`);
+      await loadVersions();
+    } catch (err) {
+      if (err.details?.length) setProblems(err.details, flow.steps.map((x) => x.id));
+      announce(`Not published: ${err.message}`, 'error');
+      if (err.status === 422) showTab('flow');
+    } finally { publishBtn.disabled = false; }
+  });
+
+  async function loadVersions() {
+    try { st.versions = (await api('GET', `${path}/versions`)).data.items; } catch { st.versions = []; }
+    if (st.tab === 'flow') renderFlowTab();
+  }
+
+  // ---- selection and panels
+  function select_(sel, focusId) {
+    graph.cancelLink();
+    st.selected = sel;
+    graph.render();
+    if (sel) showTab('step');
+    if (sel && sel.kind === 'step') graph.reveal(sel.id);
+    renderPanel(focusId);
+  }
+
+  function showTab(t, focus = false) {
+    st.tab = t;
+    for (const x of tabs) {
+      tabBtns[x].setAttribute('aria-selected', String(x === t));
+      tabBtns[x].tabIndex = x === t ? 0 : -1;
+      tabPanels[x].hidden = x !== t;
+    }
+    if (t === 'flow') renderFlowTab();
+    if (t === 'try') chat.refresh();
+    if (focus) tabPanels[t].focus();
+  }
+
+  function panelCtx(step) {
+    if (!st.testValues[step.id]) st.testValues[step.id] = {};
+    return {
+      flow,
+      api,
+      connections: st.connections,
+      testValues: st.testValues[step.id],
+      testResult: st.testResults[step.id],
+      setTestResult: (r) => { st.testResults[step.id] = r; },
+      changed,
+      rerender: (focusId, selectText) => renderPanel(focusId, selectText),
+      rename: (from, to) => {
+        if (stepById(to)) return `Another step already has the id ${to}.`;
+        const s = stepById(from);
+        s.id = to;
+        retarget(flow, from, to);
+        for (const m of [st.testValues, st.testResults]) { m[to] = m[from]; delete m[from]; }
+        for (const p of st.problems) if (p.stepId === from) p.stepId = to;
+        st.selected = { kind: 'step', id: to };
+        changed();
+        renderPanel('f-id');
+        announce(`Renamed ${from} to ${to}; links follow.`);
+        return '';
+      },
+      remove: () => removeSelection(),
+      makeStart: () => { flow.start = step.id; changed(); renderPanel('f-id'); },
+    };
+  }
+
+  function renderPanel(focusId, selectText) {
+    const box = tabPanels.step;
+    const sel = st.selected;
+    const scroll = box.scrollTop;
+    if (sel && sel.kind === 'step' && stepById(sel.id)) {
+      const step = stepById(sel.id);
+      box.replaceChildren(stepForm(step, panelCtx(step)));
+      applyStepProblems();
+    } else if (sel && sel.kind === 'edge' && stepById(sel.id)) {
+      box.replaceChildren(edgePanel(stepById(sel.id), sel.port));
+    } else {
+      st.selected = null;
+      box.replaceChildren(h('div', { class: 'empty-panel' },
+        h('h2', null, flow.steps.length ? 'No step selected' : 'An empty bot'),
+        h('p', null, flow.steps.length ? 'Click a step on the canvas, or pick one here:' : 'Add a first step with “Add step” above. The first step becomes the start.'),
+        flow.steps.length ? h('ul', { class: 'step-list' }, ...flow.steps.map((x) => h('li', null,
+          h('button', { type: 'button', class: 'link', onClick: () => select_({ kind: 'step', id: x.id }, 'f-id') }, `${x.id} (${TYPES[x.type]?.label || x.type})`)))) : null));
+    }
+    box.scrollTop = scroll;
+    if (focusId) {
+      const el = document.getElementById(focusId);
+      if (el) {
+        el.focus();
+        el.scrollIntoView({ block: 'nearest' });
+        if (selectText && el.select) el.select();
+      }
+    }
+  }
+
+  function edgePanel(step, port) {
+    const p = ports(step).find((q) => q.port === port);
+    if (!p) return h('p', null, 'This link no longer exists.');
+    const sel = select(targetOptions({ flow }, p.target), p.target, { id: 'edge-target' });
+    sel.addEventListener('change', () => { setTarget(step, port, sel.value); changed(); });
+    return h('div', { class: 'edge-panel' },
+      h('h2', null, 'Link'),
+      h('p', null, h('code', null, step.id), ` — ${p.label} → `, h('code', null, p.target || '(end)')),
+      h('div', { class: 'field' }, h('label', { for: 'edge-target' }, `“${p.label}” of ${step.id} leads to`), sel),
+      h('div', { class: 'panel-actions' },
+        h('button', { type: 'button', id: 'remove-link', class: 'danger', onClick: () => removeSelection() }, 'Remove link'),
+        h('button', { type: 'button', onClick: () => select_({ kind: 'step', id: step.id }) }, `Edit ${step.id}`)));
+  }
+
+  function removeSelection() {
+    const sel = st.selected;
+    if (!sel) return;
+    if (sel.kind === 'edge') {
+      setTarget(stepById(sel.id), sel.port, '');
+      st.selected = { kind: 'step', id: sel.id };
+      announce('Link removed.');
+    } else {
+      const i = flow.steps.findIndex((x) => x.id === sel.id);
+      if (i < 0) return;
+      flow.steps.splice(i, 1);
+      retarget(flow, sel.id, '');
+      st.problems = st.problems.filter((p) => p.stepId !== sel.id);
+      st.selected = null;
+      announce(`Step ${sel.id} deleted.`);
+    }
+    changed();
+    renderPanel();
+    svg.focus();
+  }
+
+  function addStep(type) {
+    const sel = st.selected && st.selected.kind === 'step' ? stepById(st.selected.id) : null;
+    const step = { id: newId(flow, type), type, ...TYPES[type].defaults() };
+    step.position = graph.freeSpot(sel ? sel.position : null);
+    flow.steps.push(step);
+    if (!flow.start) flow.start = step.id;
+    st.selected = { kind: 'step', id: step.id };
+    changed();
+    showTab('step');
+    graph.reveal(step.id);
+    renderPanel('f-id', true);
+    announce(`Added ${TYPES[type].label} step ${step.id}.`);
+  }
+  addForm.addEventListener('submit', (e) => { e.preventDefault(); addStep(addType.value); });
+
+  // ---- flow tab
+  function renderFlowTab() {
+    const box = tabPanels.flow;
+    const startSel = select(targetOptions({ flow }, flow.start).map(([v, l]) => [v, v ? l : '— none —']), flow.start, { id: 'flow-start' });
+    startSel.addEventListener('change', () => { flow.start = startSel.value; changed(); });
+    const probs = st.problems.length
+      ? h('ul', { class: 'problem-list', id: 'problem-list' }, ...st.problems.map((p) => h('li', { class: p.severity },
+        h('button', {
+          type: 'button', class: 'link',
+          onClick: () => {
+            if (!p.stepId) { startSel.focus(); return; }
+            select_({ kind: 'step', id: p.stepId });
+            const parts = p.rest.split('/').filter(Boolean);
+            for (let n = parts.length; n >= 0; n--) {
+              const el = document.getElementById(n ? `f-${parts.slice(0, n).join('-')}` : 'f-id');
+              if (el) { el.focus(); el.scrollIntoView({ block: 'nearest' }); break; }
+            }
+          },
+        }, h('span', { class: 'sev' }, p.severity), ' ', p.stepId ? h('code', null, p.stepId) : h('code', null, p.pointer), ' ', p.message))))
+      : h('p', { class: 'ok' }, 'No problems: ready to publish.');
+    const versions = st.versions.length
+      ? h('table', { class: 'versions', id: 'versions' },
+        h('thead', null, h('tr', null, ...['Version', 'Revision', 'Steps', 'Published', 'By'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...st.versions.map((v) => h('tr', null, h('td', null, String(v.number)), h('td', null, String(v.revision)), h('td', null, String(v.steps)), h('td', null, fmtTime(v.published_at)), h('td', null, v.published_by)))))
+      : h('p', { class: 'empty', id: 'versions' }, 'Not published yet.');
+    const name = h('input', { type: 'text', id: 'bot-name-edit', value: bot.name, required: true, maxlength: 200 });
+    const desc = h('input', { type: 'text', id: 'bot-desc-edit', value: bot.description || '', maxlength: 2000 });
+    const renameForm = h('form', { class: 'inline-form' },
+      h('div', { class: 'field' }, h('label', { for: 'bot-name-edit' }, 'Bot name'), name),
+      h('div', { class: 'field' }, h('label', { for: 'bot-desc-edit' }, 'Description'), desc),
+      h('button', { type: 'submit' }, 'Rename'));
+    renameForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        const r = await api('PATCH', path, { body: { name: name.value, description: desc.value } });
+        bot.name = r.data.name; bot.description = r.data.description; title.textContent = bot.name;
+        announce('Bot renamed.');
+      } catch (err) { announce(err.message, 'error'); }
+    });
+    const snippet = `<script src="${location.origin}/widget.js" data-bot="${botId}"></script>`;
+    box.replaceChildren(
+      h('h2', null, 'Flow'),
+      h('div', { class: 'field' }, h('label', { for: 'flow-start' }, 'Start step'), startSel),
+      h('h3', null, 'Problems'), probs,
+      h('h3', null, 'Published versions'), versions,
+      h('h3', null, 'Bot'), renameForm,
+      h('p', null, h('button', { type: 'button', id: 'export', onClick: () => app.exportBot(botId) }, 'Export as JSON')),
+      h('h3', null, 'Embed on a website'),
+      h('p', { class: 'hint' }, 'Paste this where the chat button should appear:'),
+      h('pre', { class: 'code', id: 'embed-snippet' }, snippet));
+  }
+
+  // ---- go
+  svg.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); saveBtn.click(); }
+  });
+  const onKey = (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); saveBtn.click(); }
+  };
+  document.addEventListener('keydown', onKey);
+  const onUnload = (e) => { if (st.dirty) { e.preventDefault(); } };
+  window.addEventListener('beforeunload', onUnload);
+
+  setSaveState('saved', `Saved · revision ${st.revision}`);
+  setProblems(bot.problems, flow.steps.map((x) => x.id));
+  renderPublishState();
+  showTab('step');
+  renderPanel();
+  requestAnimationFrame(() => graph.fit());
+  api('GET', '/v1/connections').then((r) => { st.connections = r.data.items; if (st.selected) renderPanel(); }).catch(() => {});
+  loadVersions();
+
+  return async () => {
+    document.removeEventListener('keydown', onKey);
+    window.removeEventListener('beforeunload', onUnload);
+    if (st.dirty && !st.conflict) await save();
+  };
+}

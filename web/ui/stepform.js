@@ -1,0 +1,115 @@
+// The side panel's form for the selected step, one section per type.
+
+import { field, h } from './dom.js';
+import { area, choice, target, text } from './fields.js';
+import { ID_RE, TYPES } from './steps.js';
+import { apiCallForm } from './apicall.js';
+
+const INPUTS = [['text', 'Text'], ['email', 'Email'], ['number', 'Number'], ['phone', 'Phone']];
+const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['contains', 'contains'], ['exists', 'is set'],
+  ['not_exists', 'is not set'], ['greater_than', 'is greater than'], ['less_than', 'is less than']];
+
+/**
+ * stepForm builds the panel for step. ctx: flow, changed(opts), rerender(),
+ * rename(from, to) → error text or '', remove(), makeStart(), and what the
+ * api_call form needs.
+ */
+export function stepForm(step, ctx) {
+  const meta = TYPES[step.type] || { label: step.type };
+  const idInput = h('input', { type: 'text', id: 'f-id', value: step.id, spellcheck: false, autocomplete: 'off', maxlength: 64, pattern: '[a-z0-9_\\-]{1,64}' });
+  const idField = field('Step id', idInput, { pointer: '/id', hint: 'Lower-case letters, digits, _ and -. Links follow a rename.' });
+  idInput.addEventListener('change', () => {
+    const slot = idField.querySelector('.field-error');
+    const next = idInput.value.trim();
+    let msg = '';
+    if (!ID_RE.test(next)) msg = 'Use 1–64 lower-case letters, digits, _ or -.';
+    else if (next !== step.id) msg = ctx.rename(step.id, next);
+    slot.textContent = msg;
+    slot.hidden = !msg;
+    idInput.toggleAttribute('aria-invalid', !!msg);
+  });
+  idInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); idInput.dispatchEvent(new Event('change')); } });
+
+  const isStart = ctx.flow.start === step.id;
+  const head = h('div', { class: 'panel-head' },
+    h('h2', { id: 'step-heading' }, h('span', { class: `type-chip type-${step.type}` }, meta.label), ' ', step.id),
+    h('div', { class: 'panel-actions' },
+      isStart ? h('span', { class: 'start-chip' }, 'Start step')
+        : h('button', { type: 'button', id: 'make-start', class: 'small', onClick: () => ctx.makeStart() }, 'Make start step'),
+      h('button', { type: 'button', id: 'delete-step', class: 'small danger', onClick: () => ctx.remove() }, 'Delete step')));
+
+  const body = [idField, text(ctx, step, 'name', 'Name (shown on the canvas)', { placeholder: 'optional' })];
+  const next = (label = 'Next step') => target(ctx, label, () => step.next, (v) => { if (v) step.next = v; else delete step.next; }, { id: 'f-next', pointer: '/next' });
+
+  switch (step.type) {
+    case 'message':
+      body.push(area(ctx, step, 'text', 'Message text', { hint: 'Use {{variable}} to insert a value; an unset variable is left out.' }), next());
+      break;
+    case 'ask':
+      body.push(area(ctx, step, 'text', 'Question'),
+        text(ctx, step, 'variable', 'Save the reply in variable', { spellcheck: false, hint: 'Lower-case letters, digits and _.' }),
+        choice(ctx, step, 'input', 'Expected input', INPUTS, { default: 'text' }),
+        area(ctx, step, 'invalid_text', 'Re-ask text on a bad reply', { rows: 2, placeholder: 'optional' }),
+        next());
+      break;
+    case 'set_variable':
+      body.push(text(ctx, step, 'variable', 'Variable', { spellcheck: false }),
+        text(ctx, step, 'value', 'Value', { hint: 'A template: {{other_variable}} works here.' }), next());
+      break;
+    case 'transfer':
+      body.push(area(ctx, step, 'text', 'Message before the hand-off'), text(ctx, step, 'reason', 'Reason (for the agent)'));
+      break;
+    case 'end':
+      body.push(area(ctx, step, 'text', 'Goodbye text', { placeholder: 'optional' }));
+      break;
+    case 'options':
+      body.push(area(ctx, step, 'text', 'Text above the options'), optionsList(step, ctx));
+      if (step.options_from) body.push(h('p', { class: 'hint' }, 'This step also builds options from a variable (options_from); edit it in an export.'));
+      break;
+    case 'branch':
+      body.push(conditionsList(step, ctx), target(ctx, 'Otherwise (else)', () => step.else, (v) => { if (v) step.else = v; else delete step.else; }, { id: 'f-else', pointer: '/else' }));
+      break;
+    case 'api_call':
+      body.push(...apiCallForm(step, ctx));
+      break;
+    default:
+      body.push(h('p', null, `Unknown step type ${step.type}.`));
+  }
+  return h('div', { class: 'step-form', 'aria-labelledby': 'step-heading' }, head,
+    h('ul', { class: 'step-problems', hidden: true, 'aria-label': 'Problems with this step' }), ...body);
+}
+
+function optionsList(step, ctx) {
+  step.options = step.options || [];
+  const rows = step.options.map((o, i) => h('fieldset', { class: 'item', dataset: { pointer: `/options/${i}` } },
+    h('legend', null, `Option ${i + 1}`),
+    text(ctx, o, 'label', 'Label', { id: `f-options-${i}-label`, pointer: `/options/${i}/label` }),
+    text(ctx, o, 'id', 'Option id', { id: `f-options-${i}-id`, pointer: `/options/${i}/id`, spellcheck: false }),
+    target(ctx, 'Leads to', () => o.next, (v) => { o.next = v; }, { id: `f-options-${i}-next`, pointer: `/options/${i}/next` }),
+    h('button', { type: 'button', class: 'small danger', disabled: step.options.length <= 1, onClick: () => { step.options.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(); } }, `Remove option ${i + 1}`)));
+  return h('div', { class: 'field list', dataset: { pointer: '/options' } },
+    h('h3', null, `Options (${step.options.length} of 10)`), ...rows,
+    h('button', {
+      type: 'button', class: 'small', id: 'add-option', disabled: step.options.length >= 10,
+      onClick: () => { const n = step.options.length + 1; step.options.push({ id: `option_${n}`, label: `Option ${n}`, next: '' }); ctx.changed({ graph: true }); ctx.rerender(`f-options-${n - 1}-label`); },
+    }, 'Add option'),
+    h('p', { class: 'field-error', hidden: true, role: 'alert' }));
+}
+
+function conditionsList(step, ctx) {
+  step.conditions = step.conditions || [];
+  const rows = step.conditions.map((c, i) => h('fieldset', { class: 'item', dataset: { pointer: `/conditions/${i}` } },
+    h('legend', null, `Condition ${i + 1}`),
+    text(ctx, c, 'variable', 'Variable', { id: `f-conditions-${i}-variable`, pointer: `/conditions/${i}/variable`, spellcheck: false }),
+    choice(ctx, c, 'op', 'Test', OPS, { id: `f-conditions-${i}-op`, pointer: `/conditions/${i}/op`, default: 'equals' }),
+    text(ctx, c, 'value', 'Value', { id: `f-conditions-${i}-value`, pointer: `/conditions/${i}/value` }),
+    target(ctx, 'Leads to', () => c.next, (v) => { c.next = v; }, { id: `f-conditions-${i}-next`, pointer: `/conditions/${i}/next` }),
+    h('button', { type: 'button', class: 'small danger', onClick: () => { step.conditions.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(); } }, `Remove condition ${i + 1}`)));
+  return h('div', { class: 'field list', dataset: { pointer: '/conditions' } },
+    h('h3', null, 'Conditions (the first true one wins)'), ...rows,
+    h('button', {
+      type: 'button', class: 'small', id: 'add-condition',
+      onClick: () => { step.conditions.push({ variable: '', op: 'equals', value: '', next: '' }); ctx.changed({ graph: true }); ctx.rerender(`f-conditions-${step.conditions.length - 1}-variable`); },
+    }, 'Add condition'),
+    h('p', { class: 'field-error', hidden: true, role: 'alert' }));
+}

@@ -1,0 +1,168 @@
+/*
+ * flowbot chat widget. Drop it into any page with one script tag:
+ *
+ *   <script src="https://flowbot.example.com/widget.js" data-bot="BOT_ID"></script>
+ *
+ * It talks to the flowbot that served this file (the script's own origin),
+ * through the public conversation API: start a conversation without a key,
+ * then send messages with the conversation token. It lives in a shadow
+ * root, so the host page's styles and the widget's do not mix.
+ * Optional: data-title="…" (panel title), data-open="true" (open on load).
+ */
+(function () {
+  'use strict';
+  var script = document.currentScript;
+  if (!script) return;
+  var bot = script.getAttribute('data-bot');
+  if (!bot) { console.warn('flowbot widget: the script tag needs data-bot="BOT_ID"'); return; }
+  var base = new URL(script.src, location.href).origin;
+  var title = script.getAttribute('data-title') || 'Chat with us';
+  var storeKey = 'flowbot.widget.' + bot;
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  var host = el('div', { class: 'flowbot-widget', 'data-bot': bot });
+  var root = host.attachShadow({ mode: 'open' });
+  root.appendChild(el('link', { rel: 'stylesheet', href: base + '/ui/widget.css' }));
+  var launcher = el('button', { type: 'button', class: 'launcher', 'aria-expanded': 'false', 'aria-controls': 'fb-panel' }, 'Chat');
+  var panel = el('section', { class: 'panel', id: 'fb-panel', role: 'dialog', 'aria-label': title, hidden: '' });
+  var head = el('header', { class: 'head' });
+  head.appendChild(el('h2', { id: 'fb-title' }, title));
+  var restart = el('button', { type: 'button', class: 'icon', 'aria-label': 'Start over', title: 'Start over' }, '↻');
+  var close = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close chat', title: 'Close' }, '×');
+  head.appendChild(restart);
+  head.appendChild(close);
+  var log = el('ol', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
+  var options = el('div', { class: 'options', role: 'group', 'aria-label': 'Quick replies' });
+  var form = el('form', { class: 'composer' });
+  var label = el('label', { for: 'fb-input', class: 'sr-only' }, 'Your message');
+  var input = el('input', { id: 'fb-input', type: 'text', autocomplete: 'off', placeholder: 'Type a message…' });
+  var send = el('button', { type: 'submit', class: 'send' }, 'Send');
+  var status = el('p', { class: 'status', role: 'status' });
+  form.appendChild(label); form.appendChild(input); form.appendChild(send);
+  panel.appendChild(head); panel.appendChild(log); panel.appendChild(options); panel.appendChild(status); panel.appendChild(form);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  var conv = null;
+  var busy = false;
+  try { conv = JSON.parse(sessionStorage.getItem(storeKey) || 'null'); } catch (e) { conv = null; }
+
+  function call(method, path, token, body) {
+    var headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    return fetch(base + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), mode: 'cors', credentials: 'omit' })
+      .then(function (r) {
+        return r.text().then(function (t) {
+          var data = null;
+          try { data = t ? JSON.parse(t) : null; } catch (e) { data = null; }
+          if (!r.ok) {
+            var err = new Error((data && data.error && data.error.message) || ('HTTP ' + r.status));
+            err.status = r.status;
+            throw err;
+          }
+          return data;
+        });
+      });
+  }
+
+  function add(from, text) {
+    var li = el('li', { class: 'msg ' + from });
+    li.appendChild(el('span', { class: 'sr-only' }, from === 'bot' ? 'Bot: ' : from === 'user' ? 'You: ' : ''));
+    li.appendChild(document.createTextNode(text));
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function showTurn(t) {
+    (t.messages || []).forEach(function (m) { add('bot', m.text); });
+    while (options.firstChild) options.removeChild(options.firstChild);
+    var aw = t.awaiting || { type: 'none' };
+    if (aw.type === 'options') {
+      (aw.options || []).forEach(function (o) {
+        var b = el('button', { type: 'button', class: 'option', 'data-option': o.id }, o.label);
+        b.addEventListener('click', function () { reply({ option_id: o.id }, o.label); });
+        options.appendChild(b);
+      });
+    }
+    var open = t.status === 'active';
+    input.disabled = send.disabled = !(open && aw.type === 'text');
+    status.textContent = open ? '' : (t.status === 'transferred' ? 'An agent will take over.' : 'The conversation has ended.');
+    host.setAttribute('data-status', t.status);
+    if (!input.disabled) input.focus();
+  }
+
+  function fail(err) {
+    add('error', err.status === 429 ? 'Too many messages; wait a moment.' : 'Sorry, something went wrong (' + err.message + ').');
+    busy = false;
+  }
+
+  function start() {
+    if (busy) return;
+    busy = true;
+    while (log.firstChild) log.removeChild(log.firstChild);
+    status.textContent = '';
+    call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, { user: { locale: navigator.language } })
+      .then(function (t) {
+        conv = { id: t.id, token: t.token };
+        try { sessionStorage.setItem(storeKey, JSON.stringify(conv)); } catch (e) { /* private mode */ }
+        busy = false;
+        showTurn(t);
+      }, fail);
+  }
+
+  function resume() {
+    busy = true;
+    call('GET', '/v1/conversations/' + encodeURIComponent(conv.id), conv.token)
+      .then(function (c) {
+        busy = false;
+        (c.transcript || []).forEach(function (e) { add(e.from, e.text); });
+        showTurn({ status: c.status, awaiting: c.awaiting, messages: [] });
+      }, function () { busy = false; conv = null; start(); });
+  }
+
+  function reply(body, shown) {
+    if (!conv || busy) return;
+    busy = true;
+    add('user', shown);
+    while (options.firstChild) options.removeChild(options.firstChild);
+    input.value = '';
+    input.disabled = send.disabled = true;
+    call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body)
+      .then(function (t) { busy = false; showTurn(t); }, function (err) { fail(err); input.disabled = send.disabled = false; });
+  }
+
+  function toggle(open) {
+    panel.hidden = !open;
+    launcher.setAttribute('aria-expanded', String(open));
+    launcher.textContent = open ? 'Close' : 'Chat';
+    if (open) {
+      if (!log.firstChild) { if (conv) resume(); else start(); }
+      if (!input.disabled) input.focus();
+    } else {
+      launcher.focus();
+    }
+  }
+
+  launcher.addEventListener('click', function () { toggle(panel.hidden); });
+  close.addEventListener('click', function () { toggle(false); });
+  restart.addEventListener('click', function () { conv = null; start(); });
+  panel.addEventListener('keydown', function (e) { if (e.key === 'Escape') toggle(false); });
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (text) reply({ text: text }, text);
+  });
+
+  function mount() {
+    document.body.appendChild(host);
+    if (script.getAttribute('data-open') === 'true') toggle(true);
+  }
+  if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+}());
