@@ -70,6 +70,8 @@ type config struct {
 	PauseS        float64       `json:"pause_s"`
 	token         string
 	jsonOut       string
+	mdRows        string
+	mdTarget      string
 	allowRemote   bool
 	skipTurnSweep bool
 }
@@ -110,6 +112,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.FlowRepeats, "flow-repeats", 5, "repetitions per flow size (the median is reported)")
 	fs.IntVar(&cfg.PID, "pid", 0, "flowbot's process id on this machine: adds its CPU time, RSS and peak RSS (VmHWM) from /proc")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the results as JSON to this file")
+	fs.StringVar(&cfg.mdRows, "md-rows", "", "append one markdown table row per level to this file, in the peers' run.sh columns")
+	fs.StringVar(&cfg.mdTarget, "md-target", "flowbot", "target name in the -md-rows rows")
 	fs.StringVar(&cfg.Label, "label", "", "free-form label stored in the JSON (e.g. the run's name)")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback -url (never needed for the bench)")
 	if err := fs.Parse(args); err != nil {
@@ -272,6 +276,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 			rep.Levels = append(rep.Levels, l)
 			fmt.Fprintln(out, l.row())
+			if err := appendMDRow(cfg, l); err != nil {
+				return err
+			}
 			if err := write(); err != nil { // partial results survive an interrupted run
 				return err
 			}
@@ -373,4 +380,27 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// appendMDRow writes a level as a row of the peers' results table:
+// | target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | sock errs | peak RSS MiB |
+// (non-2xx includes 200 answers with a wrong reply text).
+func appendMDRow(cfg *config, l *level) error {
+	if cfg.mdRows == "" {
+		return nil
+	}
+	f, err := os.OpenFile(cfg.mdRows, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	rss := "-"
+	if cfg.PID > 0 {
+		rss = strconv.Itoa(int(l.ServerPeakMiB))
+	}
+	_, err = fmt.Fprintf(f, "| %s | %d | %.1f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |\n",
+		cfg.mdTarget, l.Concurrency, l.TurnsPerSec, l.P50MS, l.P90MS, l.P99MS, l.MaxMS, l.Non2xx+l.BadReply, l.Errors, rss)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
