@@ -111,6 +111,13 @@ func ValidateCredentials(typ string, c Credentials) flow.Problems {
 			ps.Add(p, "invalid_characters", "credentials."+name+" must not contain control characters (CR, LF, NUL)")
 		}
 	}
+	// A client that reads a connection and sends it back would otherwise
+	// replace the real secret with the mask it was shown.
+	for name, v := range map[string]string{"value": c.Value, "token": c.Token, "password": c.Password, "client_secret": c.ClientSecret} {
+		if v == Redacted {
+			ps.Add("/credentials/"+name, "redacted_placeholder", "credentials."+name+" is the mask "+Redacted+"; send the real secret (secrets are write-only and never shown)")
+		}
+	}
 	switch typ {
 	case TypeAPIKey:
 		field("header", c.Header, MaxHeaderNameLen)

@@ -29,9 +29,11 @@ func (s *Server) registerAPIKeys() {
 }
 
 type createAPIKeyRequest struct {
-	Name      string     `json:"name" validate:"required,max=100"`
-	Role      flow.Role  `json:"role" validate:"required,oneof=admin designer"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Name string    `json:"name" validate:"required,max=100"`
+	Role flow.Role `json:"role" validate:"required,oneof=admin designer"`
+	// ExpiresAt is RFC 3339; parsed by the handler so a bad value is
+	// reported at /expires_at.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 type createdAPIKey struct {
@@ -49,14 +51,24 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		return err
 	}
 	now := s.Now().UTC()
-	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+	var expires *time.Time
+	if req.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			msg := "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z"
+			return &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg,
+				Details: []flow.Problem{{Pointer: "/expires_at", Code: "invalid_time", Message: msg, Severity: flow.SeverityError}}}
+		}
+		expires = &t
+	}
+	if expires != nil && !expires.After(now) {
 		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "expires_at must be in the future",
 			Details: []flow.Problem{{Pointer: "/expires_at", Code: "expired", Message: "expires_at must be in the future", Severity: flow.SeverityError}}}
 	}
 	tok := NewToken(apiKeyPrefix)
 	k := &flow.APIKey{
 		ID: uuid.NewString(), Name: req.Name, Role: req.Role, Prefix: tok[:len(apiKeyPrefix)+6],
-		Hash: hashToken(tok), ExpiresAt: req.ExpiresAt, CreatedAt: now, CreatedBy: actor(c),
+		Hash: hashToken(tok), ExpiresAt: expires, CreatedAt: now, CreatedBy: actor(c),
 	}
 	if err := s.Keys.CreateAPIKey(c.Request().Context(), k); err != nil {
 		return err

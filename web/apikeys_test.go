@@ -47,9 +47,9 @@ func TestAPIKeys_CreateRules(t *testing.T) {
 		{"ErrRoleCase", `{"name":"x","role":"Admin"}`, 422, "/role"},
 		{"ErrExpiresInPast", `{"name":"x","role":"designer","expires_at":"` + clk.Now().Add(-time.Minute).Format(time.RFC3339) + `"}`, 422, "/expires_at"},
 		{"ErrExpiresNow", `{"name":"x","role":"designer","expires_at":"` + clk.Now().Format(time.RFC3339) + `"}`, 422, "/expires_at"},
-		// Not RFC 3339: a 400 (the message does not name the field yet; see the report).
-		{"ErrExpiresDateOnly", `{"name":"x","role":"designer","expires_at":"2099-01-01"}`, 400, ""},
-		{"ErrExpiresNumber", `{"name":"x","role":"designer","expires_at":4102444800}`, 400, ""},
+		// Not RFC 3339: a 422 naming the field; not a string: a 400 naming it.
+		{"ErrExpiresDateOnly", `{"name":"x","role":"designer","expires_at":"2099-01-01"}`, 422, "/expires_at"},
+		{"ErrExpiresNumber", `{"name":"x","role":"designer","expires_at":4102444800}`, 400, "/expires_at"},
 		{"ErrUnknownField", `{"name":"x","role":"designer","scope":"all"}`, 400, "/scope"},
 		{"ErrNameWrongType", `{"name":7,"role":"designer"}`, 400, "/name"},
 		{"ErrMalformed", `{"name":"x",`, 400, ""},

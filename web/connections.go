@@ -77,7 +77,16 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	}
 	var p flow.Problems
 	fixed := func(ptr string, sent *string, have string) {
-		if sent != nil && !strings.EqualFold(strings.TrimSuffix(*sent, "."), have) {
+		if sent == nil {
+			return
+		}
+		v := *sent
+		if ptr == "/allowed_domain" {
+			if h, err := connections.CanonicalHost(v); err == nil {
+				v = h
+			}
+		}
+		if v != have {
 			p.Add(ptr, "immutable_field", ptr[1:]+" cannot change after a connection is created; create a new connection instead")
 		}
 	}

@@ -460,3 +460,19 @@ func TestConnections_Audit(t *testing.T) {
 		t.Fatalf("the audit log shows a secret: %s", raw)
 	}
 }
+
+func TestConnections_RotateAcceptsTheSameIDNDomainInUnicode(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", "/v1/connections", adminToken, `{"name":"books","type":"bearer","allowed_domain":"bücher.example","credentials":{"token":"t1"}}`)
+	if r.Code != 201 || r.m(t)["allowed_domain"] != "xn--bcher-kva.example" {
+		t.Fatalf("%d %s", r.Code, r.Body)
+	}
+	r = e.do("PATCH", "/v1/connections/books", adminToken, `{"allowed_domain":"BÜCHER.example.","credentials":{"token":"t2"}}`)
+	if r.Code != 200 {
+		t.Fatalf("same domain in Unicode refused: %d %s", r.Code, r.Body)
+	}
+	r = e.do("PATCH", "/v1/connections/books", adminToken, `{"credentials":{"token":"*****"}}`)
+	if r.Code != 422 || !strings.Contains(string(r.Body), "redacted_placeholder") {
+		t.Fatalf("mask accepted as a secret: %d %s", r.Code, r.Body)
+	}
+}
