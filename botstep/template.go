@@ -1,10 +1,6 @@
 package botstep
 
-import (
-	"strings"
-
-	"github.com/flowbot/flowbot/flow"
-)
+import "github.com/flowbot/flowbot/flow"
 
 // Expand is flow.Interpolate with an escape for the inserted values: each
 // {{name}} in s becomes value(name) passed through escape (when not nil),
@@ -14,25 +10,5 @@ import (
 // "{{x}}" stays literal text. An unclosed "{{" and everything after it is
 // kept as typed.
 func Expand(s string, value func(name string) (string, bool), escape func(string) string) string {
-	refs, _ := flow.ScanTemplate(s)
-	if len(refs) == 0 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	last := 0
-	for _, r := range refs {
-		b.WriteString(s[last:r.Start])
-		var v string
-		if value != nil {
-			v, _ = value(r.Name)
-		}
-		if escape != nil {
-			v = escape(v)
-		}
-		b.WriteString(v)
-		last = r.End
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return flow.Expand(s, value, escape)
 }

@@ -33,7 +33,12 @@ func ScanTemplate(s string) (refs []TemplateRef, unclosed int) {
 // Interpolate replaces every {{name}} in tmpl by its value; an unset
 // variable is dropped. Values are inserted once and never expanded again,
 // so a user who types "{{x}}" gets the text "{{x}}".
-func Interpolate(tmpl string, vars Lookup) string {
+func Interpolate(tmpl string, vars Lookup) string { return Expand(tmpl, vars, nil) }
+
+// Expand is Interpolate with an escape applied to each inserted value
+// (when escape is not nil), e.g. JSON string escaping for a JSON body. An
+// unclosed "{{" and everything after it is kept as typed.
+func Expand(tmpl string, vars Lookup, escape func(string) string) string {
 	refs, _ := ScanTemplate(tmpl)
 	if len(refs) == 0 {
 		return tmpl
@@ -43,9 +48,14 @@ func Interpolate(tmpl string, vars Lookup) string {
 	last := 0
 	for _, r := range refs {
 		b.WriteString(tmpl[last:r.Start])
-		if v, ok := vars(r.Name); ok {
-			b.WriteString(v)
+		var v string
+		if vars != nil {
+			v, _ = vars(r.Name)
 		}
+		if escape != nil {
+			v = escape(v)
+		}
+		b.WriteString(v)
 		last = r.End
 	}
 	b.WriteString(tmpl[last:])
