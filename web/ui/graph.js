@@ -127,8 +127,7 @@ export function createGraph(svg, cb) {
     const label = `${meta.label} step ${st.id}${st.id === flow.start ? ', start' : ''}${pr.errors ? `, ${pr.errors} problem(s)` : ''}`;
     const g = s('g', {
       class: ['node', `type-${st.type}`, sel && sel.kind === 'step' && sel.id === st.id && 'selected',
-        pr.errors && 'has-error', !pr.errors && pr.warnings && 'has-warning', st.id === flow.start && 'start',
-        connecting && 'connect-target'],
+        pr.errors && 'has-error', !pr.errors && pr.warnings && 'has-warning', st.id === flow.start && 'start'],
       transform: `translate(${p.x} ${p.y})`, tabindex: 0, role: 'button', 'aria-label': label,
       dataset: { step: st.id },
     },
@@ -160,7 +159,25 @@ export function createGraph(svg, cb) {
   function render() {
     const active = document.activeElement;
     const focused = active && active.closest && active.closest('.node')?.dataset.step;
-    nodesLayer.replaceChildren(...cb.flow().steps.map(renderNode));
+    // Only steps whose drawing changed are replaced: a node the designer
+    // is pointing at (or a test is clicking) survives unrelated updates,
+    // such as an autosave's answer.
+    const steps = cb.flow().steps;
+    const sel = cb.selected();
+    const flowStart = cb.flow().start;
+    const sig = (st) => JSON.stringify([st, sel && sel.kind === 'step' && sel.id === st.id, st.id === flowStart, cb.problems(st.id)]);
+    const old = [...nodesLayer.children];
+    if (old.length === steps.length && old.every((g, i) => g.dataset.step === steps[i].id)) {
+      steps.forEach((st, i) => {
+        const k = sig(st);
+        if (old[i].fbSig === k) return;
+        const g = renderNode(st);
+        g.fbSig = k;
+        old[i].replaceWith(g);
+      });
+    } else {
+      nodesLayer.replaceChildren(...steps.map((st) => { const g = renderNode(st); g.fbSig = sig(st); return g; }));
+    }
     renderEdges();
     applyView();
     svg.classList.toggle('connecting', !!connecting);
