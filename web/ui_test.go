@@ -1,0 +1,833 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// Browser tests drive Debian's Chromium headless against the real server
+// (a real bbolt file, a real TLS upstream). Without Chromium they skip,
+// except under CI=true, where .ci/run has installed it and they must run.
+//
+// Screenshots go to testdata/screenshots (git-ignored). Run with
+// UPDATE_README_SCREENSHOT=1 to refresh testdata/readme-editor.png, the
+// picture in the README.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser is one headless Chromium with one tab. It records every
+// uncaught exception, console.error call and security (CSP) error of the
+// pages it shows; the test fails on any.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	mu   sync.Mutex
+	errs []string
+}
+
+func newBrowser(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is missing: .ci/run installs it (%v)", chromiumPath, err)
+		}
+		t.Skipf("browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	b := &browser{t: t}
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
+	t.Cleanup(func() { bcancel(); acancel(); cancel() })
+	b.ctx = bctx
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1440, 900)); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	t.Cleanup(b.checkConsole)
+	return b
+}
+
+// listen runs in the tab's event loop: it only records.
+func (b *browser) listen(ev any) {
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		b.record(fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		var parts []string
+		for _, a := range ev.Args {
+			if a.Description != "" {
+				parts = append(parts, a.Description)
+			} else {
+				parts = append(parts, string(a.Value))
+			}
+		}
+		b.record("console.error: " + strings.Join(parts, " "))
+	case *log.EventEntryAdded:
+		// Failed requests (the 409 and 422 the UI handles) are network
+		// entries and are expected; a CSP violation is not.
+		e := ev.Entry
+		if e.Level == log.EntryLevelError && (e.Source == log.EntrySourceSecurity || e.Source == log.EntrySourceViolation ||
+			strings.Contains(e.Text, "Content Security Policy")) {
+			b.record("browser " + string(e.Source) + " error: " + e.Text)
+		}
+	}
+}
+
+func (b *browser) record(s string) {
+	b.mu.Lock()
+	b.errs = append(b.errs, s)
+	b.mu.Unlock()
+}
+
+func (b *browser) consoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errs...)
+}
+
+func (b *browser) checkConsole() {
+	for _, e := range b.consoleErrors() {
+		b.t.Errorf("browser console: %s", e)
+	}
+}
+
+// do runs actions; on failure it saves a screenshot and stops the test.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.failShot()
+		b.t.Fatalf("%s: %v (console errors: %q)", what, err, b.consoleErrors())
+	}
+}
+
+func (b *browser) failShot() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), 5*time.Second)
+	defer cancel()
+	if buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		name := "failed-" + strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()) + ".png"
+		_ = os.MkdirAll(screenshotDir, 0o755)
+		_ = os.WriteFile(filepath.Join(screenshotDir, name), buf, 0o644)
+		b.t.Logf("screenshot of the failure: %s", filepath.Join(screenshotDir, name))
+	}
+}
+
+func (b *browser) navigate(url string) { b.t.Helper(); b.do("open "+url, chromedp.Navigate(url)) }
+
+// click clicks an element. The graph redraws a node when its step
+// changes, so a node found just before a redraw can be gone when the click
+// lands; then the click finds the element again, at most twice more.
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	for try := 0; ; try++ {
+		err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if try < 2 && strings.Contains(err.Error(), "Could not find node") {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		b.failShot()
+		b.t.Fatalf("click %s: %v (console errors: %q)", sel, err, b.consoleErrors())
+	}
+}
+
+// typeText replaces a field's text by typing it, so the page sees input events.
+func (b *browser) typeText(sel, text string) {
+	b.t.Helper()
+	// Cleared by script: chromedp's SetValue with "" sets "undefined".
+	b.do("type into "+sel,
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ''`, sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+func (b *browser) visible(sel string) {
+	b.t.Helper()
+	b.do("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// present waits until an element exists. Unlike visible it asks in one
+// script, so a graph redraw between the lookup and the check cannot fail it.
+func (b *browser) present(sel string) {
+	b.t.Helper()
+	b.until(sel+" present", fmt.Sprintf(`document.querySelector(%q) !== null`, sel))
+}
+
+// centre returns the viewport coordinates of an element's centre.
+func (b *browser) centre(sel string) (x, y float64) {
+	b.t.Helper()
+	r := evalJS[[]float64](b, fmt.Sprintf(`(() => { const r = document.querySelector(%q).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`, sel))
+	return r[0], r[1]
+}
+
+// until waits for a JavaScript condition to become true.
+func (b *browser) until(what, js string) {
+	b.t.Helper()
+	b.do("wait until "+what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// waitText waits until the element's text contains want.
+func (b *browser) waitText(sel, want string) {
+	b.t.Helper()
+	b.until(fmt.Sprintf("%s shows %q", sel, want),
+		fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes(%q)`, sel, want))
+}
+
+func evalJS[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.failShot()
+		b.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return evalJS[string](b, fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ''`, sel))
+}
+
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	return evalJS[string](b, fmt.Sprintf(`document.querySelector(%q)?.value ?? ''`, sel))
+}
+
+const screenshotDir = "testdata/screenshots"
+
+// shot saves a screenshot of the viewport and returns it.
+func (b *browser) shot(name string) []byte {
+	b.t.Helper()
+	buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return buf
+}
+
+// unlabelled lists the page's visible controls that have no accessible
+// name: every control needs a <label>, aria-label or aria-labelledby, and
+// every button a text.
+const unlabelledJS = `(() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('input, select, textarea, button')) {
+    if (el.type === 'hidden' || !el.getClientRects().length) continue;
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+      (el.tagName === 'BUTTON' && el.textContent.trim());
+    if (!named) bad.push(el.outerHTML.slice(0, 120));
+  }
+  return bad;
+})()`
+
+func (b *browser) checkLabels(page string) {
+	b.t.Helper()
+	if bad := evalJS[[]string](b, unlabelledJS); len(bad) > 0 {
+		b.t.Errorf("%s: controls without a label: %q", page, bad)
+	}
+}
+
+// signIn signs in with a token, pressing Enter in the field.
+func (b *browser) signIn(token string) {
+	b.t.Helper()
+	b.visible("#signin-token")
+	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#signin-token"), token+"\n"))
+	b.visible("#signout")
+}
+
+// uiServer serves e through a real listener, as the browser needs.
+func uiServer(t *testing.T, e *env) *httptest.Server {
+	srv := httptest.NewServer(e.srv)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestUI_BuildTestPublishAndTryOrderBot is the builder's whole path, by
+// clicking and typing: sign in, build "ask order → api_call → success /
+// failure" on an empty bot, run a test call against a TLS upstream, make a
+// variable from the response, publish, and talk to the bot down both
+// branches in the preview, then read the execution log.
+func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
+	e := newEnv(t)
+	shop := newShop(t)
+	e.trust(shop.srv)
+	app := uiServer(t, e)
+	b := newBrowser(t, 120*time.Second)
+
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	if got := b.text("#role"); got != "admin" {
+		t.Fatalf("role shown = %q, want admin", got)
+	}
+	b.visible(`nav a[data-nav="connections"]`)
+
+	// A new, empty bot.
+	b.typeText("#bot-name", "Order status")
+	b.click("#create-bot")
+	b.visible("#canvas")
+	b.waitText("#tabpanel-step", "An empty bot")
+	b.checkLabels("empty editor")
+
+	addStep := func(typ, id string) {
+		t.Helper()
+		b.do("choose step type "+typ, chromedp.SetValue(chromedp.CSS("#add-type"), typ))
+		b.click("#add-step")
+		want := typ + "_1"
+		b.present(fmt.Sprintf(`#canvas .node[data-step=%q]`, want))
+		// Rename: the id field takes Enter.
+		b.typeText("#f-id", id)
+		b.do("confirm id", chromedp.SendKeys(chromedp.CSS("#f-id"), "\n"))
+		b.present(fmt.Sprintf(`#canvas .node[data-step=%q]`, id))
+		b.waitText("#step-heading", id)
+	}
+	selectStep := func(id string) {
+		t.Helper()
+		b.click(fmt.Sprintf(`#canvas .node[data-step=%q] .node-title`, id))
+		b.waitText("#step-heading", id)
+	}
+
+	addStep("ask", "ask")
+	b.typeText("#f-text", "What is your order number?")
+	b.typeText("#f-variable", "order_number")
+
+	addStep("api_call", "lookup")
+	// While editing, the server's problems show on the node and next to
+	// the field their pointer names (/steps/1/url).
+	b.typeText("#f-url", "https://{{shop}}.example.com/api/orders/{{order_number}}")
+	b.until("the url problem next to the field", `(document.querySelector('#f-url-err')?.textContent || '').includes('variable')`)
+	b.present(`#canvas .node.has-error[data-step="lookup"] .badge`)
+	if got := evalJS[string](b, `document.querySelector('#f-url').getAttribute('aria-invalid')`); got != "true" {
+		t.Errorf("url field aria-invalid = %q", got)
+	}
+	b.typeText("#f-url", shop.srv.URL+"/api/orders/{{order_number}}")
+	b.until("the url problem gone", `document.querySelector('#f-url-err').hidden`)
+
+	addStep("message", "tell")
+	b.typeText("#f-text", "Your order is {{order_status}}.")
+
+	selectStep("lookup") // so that the next step lands beside it, not after "tell"
+	addStep("transfer", "sorry")
+	b.typeText("#f-text", "Sorry, I could not find that order. Let me get a colleague.")
+	b.typeText("#f-reason", "order lookup failed")
+	b.click("#zoom-fit")
+
+	// Wire it: click a port, then the step it leads to; and drag a port.
+	b.click(`#canvas .node[data-step="ask"] .port[data-port="next"] .port-out`)
+	b.waitText("#canvas-status", "click the step")
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.present(`#canvas .edge[data-from="ask"][data-port="next"][data-to="lookup"]`)
+	b.click(`#canvas .node[data-step="lookup"] .port[data-port="on_success"] .port-out`)
+	b.click(`#canvas .node[data-step="tell"] .node-title`)
+	fx, fy := b.centre(`#canvas .node[data-step="lookup"] .port[data-port="on_failure"] .port-out`)
+	tx, ty := b.centre(`#canvas .node[data-step="sorry"] .node-title`)
+	b.do("drag the failure port onto sorry", chromedp.DragAndDropXY(fx, fy, tx, ty))
+	b.present(`#canvas .edge[data-from="lookup"][data-port="on_success"][data-to="tell"]`)
+	b.present(`#canvas .edge[data-from="lookup"][data-port="on_failure"][data-to="sorry"]`)
+	if got := b.text(`#canvas .edge[data-port="on_success"] .edge-label`); got != "success" {
+		t.Errorf("success edge label = %q", got)
+	}
+	if got := b.text(`#canvas .edge[data-port="on_failure"] .edge-label`); got != "failure" {
+		t.Errorf("failure edge label = %q", got)
+	}
+	// The flow starts at the first step added.
+	b.present(`#canvas .node.start[data-step="ask"]`)
+
+	// Move a step by dragging it; its position is saved with the draft.
+	before := evalJS[string](b, `document.querySelector('#canvas .node[data-step="sorry"]').getAttribute('transform')`)
+	sx, sy := b.centre(`#canvas .node[data-step="sorry"] .node-title`)
+	b.do("drag the sorry step", chromedp.DragAndDropXY(sx, sy, sx+30, sy+60))
+	after := evalJS[string](b, `document.querySelector('#canvas .node[data-step="sorry"]').getAttribute('transform')`)
+	if before == after {
+		t.Errorf("dragging the step did not move it: %s", after)
+	}
+
+	// The api_call panel: a test call with a test value, then a click on a
+	// field of the response makes a variable.
+	selectStep("lookup")
+	b.visible("#tv-order_number")
+	b.typeText("#tv-order_number", "1001")
+	b.click("#run-test")
+	b.waitText("#test-branch", "Success branch")
+	b.waitText("#test-branch", "HTTP 200")
+	b.visible(`button.path[data-path="$.order.status"]`)
+	b.click(`button.path[data-path="$.order.status"]`)
+	b.visible("#f-variables-0-name")
+	if got := b.value("#f-variables-0-name"); got != "order_status" {
+		b.typeText("#f-variables-0-name", "order_status") // rename if the suggestion differs
+	}
+	if got := b.value("#f-variables-0-path"); got != "$.order.status" {
+		t.Errorf("variable path = %q", got)
+	}
+	if got := b.text("#vars-count"); got != "1 of 8" {
+		t.Errorf("variables count = %q", got)
+	}
+	// A header shows its character count against the 256 limit.
+	b.click("#add-header")
+	b.typeText("#f-headers-0-key", "Accept")
+	b.typeText("#f-headers-0-value", "application/json")
+	b.waitText("#f-headers-0-count", "16/256")
+	b.checkLabels("api_call panel")
+	// The whole panel, in a viewport tall enough to show all of it.
+	b.do("tall viewport", chromedp.EmulateViewport(1440, 2200))
+	b.shot("apicall-panel")
+	b.do("normal viewport", chromedp.EmulateViewport(1440, 900))
+
+	// Save: the draft has no problems left.
+	b.click("#save")
+	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	b.until("no problems", `document.querySelector('#problems-btn').dataset.errors === '0'`)
+	b.click("#zoom-fit")
+	b.do("show the response variables and the test call, hide the toast", chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('#vars-h').scrollIntoView({block: 'start'}); document.querySelector('#toast').hidden = true`))
+	editor := b.shot("editor")
+	if os.Getenv("UPDATE_README_SCREENSHOT") == "1" {
+		if err := os.WriteFile("testdata/readme-editor.png", editor, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// What the browser saved is the flow we built, with positions.
+	var bot struct {
+		Flow struct {
+			Start string `json:"start"`
+			Steps []struct {
+				ID        string `json:"id"`
+				Next      string `json:"next"`
+				OnSuccess string `json:"on_success"`
+				OnFailure string `json:"on_failure"`
+				Variables []struct{ Name, Path string }
+				Position  *struct{ X, Y float64 }
+			} `json:"steps"`
+		} `json:"flow"`
+		Problems []any `json:"problems"`
+	}
+	botID := strings.TrimPrefix(evalJS[string](b, `location.hash`), "#/bots/")
+	e.do("GET", "/v1/bots/"+botID, adminToken, nil).json(t, &bot)
+	if bot.Flow.Start != "ask" || len(bot.Flow.Steps) != 4 || len(bot.Problems) != 0 {
+		t.Fatalf("saved flow: %+v", bot)
+	}
+	for _, s := range bot.Flow.Steps {
+		if s.Position == nil {
+			t.Errorf("step %s has no position", s.ID)
+		}
+		switch s.ID {
+		case "ask":
+			if s.Next != "lookup" {
+				t.Errorf("ask.next = %q", s.Next)
+			}
+		case "lookup":
+			if s.OnSuccess != "tell" || s.OnFailure != "sorry" || len(s.Variables) != 1 || s.Variables[0].Name != "order_status" {
+				t.Errorf("lookup = %+v", s)
+			}
+		}
+	}
+
+	// Publish, and see the version.
+	b.click("#publish")
+	b.waitText("#publish-state", "version 1")
+	b.click("#tab-flow")
+	b.waitText("#versions", "1")
+
+	// Try it: the success branch.
+	b.click("#tab-try")
+	b.click("#chat-start")
+	b.waitText("#chat-log", "What is your order number?")
+	b.do("answer 1001", chromedp.SendKeys(chromedp.CSS("#chat-input"), "1001\n"))
+	b.waitText("#chat-log", "Your order is shipped.")
+	b.checkLabels("preview")
+	b.shot("preview")
+
+	// Restart: the failure branch hands over to a human.
+	b.click("#chat-start")
+	b.until("a fresh conversation", `!document.querySelector('#chat-log').textContent.includes('shipped') && document.querySelector('#chat-log').textContent.includes('What is your order number?')`)
+	b.do("answer 4040", chromedp.SendKeys(chromedp.CSS("#chat-input"), "4040\n"))
+	b.waitText("#chat-log", "Sorry, I could not find that order.")
+	b.until("transferred", `document.querySelector('#chat-status').dataset.status === 'transferred'`)
+
+	// The execution log of that conversation, in the page.
+	b.click("#show-log")
+	b.visible("#exec-log .log-list")
+	log := b.text("#exec-log")
+	for _, want := range []string{"lookup", "api_call", "HTTP 404", "failure branch", "sorry", "transfer"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("execution log lacks %q: %s", want, log)
+		}
+	}
+	b.do("scroll to the log", chromedp.Evaluate[chromedp.Void](`document.querySelector('#exec-log').scrollIntoView()`))
+	b.shot("preview-log")
+	if n := shop.hits.Load(); n < 3 {
+		t.Errorf("the shop saw %d calls; want the test call and two conversations", n)
+	}
+
+	// Someone else saves: the next save gets 409 and offers to reload.
+	var cur struct {
+		Revision int64 `json:"revision"`
+		Flow     any   `json:"flow"`
+	}
+	e.do("GET", "/v1/bots/"+botID, adminToken, nil).json(t, &cur)
+	if r := e.do("PUT", "/v1/bots/"+botID+"/flow", adminToken, cur.Flow, "If-Match", fmt.Sprint(cur.Revision)); r.Code != 200 {
+		t.Fatalf("concurrent save: %d %s", r.Code, r.Body)
+	}
+	selectStep("tell")
+	b.do("edit tell", chromedp.SendKeys(chromedp.CSS("#f-text"), " Thanks!"))
+	b.visible("#conflict")
+	b.waitText("#save-state", "someone else saved")
+	b.click("#conflict-reload")
+	b.until("reloaded", `!document.querySelector('#conflict') || document.querySelector('#conflict').hidden`)
+	b.until("saved state after reload", `document.querySelector('#save-state')?.dataset.state === 'saved'`)
+	b.present(`#canvas .node[data-step="tell"]`)
+}
+
+// TestUI_AdminPages: connections keep secrets write-only, an API key's
+// token is shown once, the audit log lists both, and a designer sees none
+// of the admin pages.
+func TestUI_AdminPages(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+	const secret = "tok-SECRET-5f2a9c71"
+
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	b.click(`nav a[data-nav="connections"]`)
+	b.visible("#new-connection")
+	b.checkLabels("connections")
+	b.typeText("#conn-name", "shop_api")
+	b.do("choose bearer", chromedp.SetValue(chromedp.CSS("#conn-type"), "bearer"))
+	b.typeText("#conn-domain", "shop.example.com")
+	if typ := evalJS[string](b, `document.querySelector('#conn-cred-token').type`); typ != "password" {
+		t.Errorf("secret field type = %q, want password", typ)
+	}
+	b.typeText("#conn-cred-token", secret)
+	b.do("create connection", chromedp.SendKeys(chromedp.CSS("#conn-cred-token"), "\n"))
+	b.visible(`tr[data-connection="shop_api"]`)
+	if got := b.text(`tr[data-connection="shop_api"] .creds-cell`); !strings.Contains(got, "*****") {
+		t.Errorf("credentials shown as %q, want *****", got)
+	}
+	leak := `document.documentElement.outerHTML.includes(%q) || [...document.querySelectorAll('input')].some(i => i.value.includes(%q))`
+	if evalJS[bool](b, fmt.Sprintf(leak, secret, secret)) {
+		t.Errorf("the secret is still in the page after create")
+	}
+	b.shot("admin-connections")
+
+	// Rotate: a new secret, still never shown.
+	b.click(`button[aria-label="Rotate credentials of shop_api"]`)
+	b.typeText("#rot-shop_api-token", secret+"-2")
+	b.do("save rotation", chromedp.SendKeys(chromedp.CSS("#rot-shop_api-token"), "\n"))
+	b.waitText("#toast", "rotated")
+	if evalJS[bool](b, fmt.Sprintf(leak, secret, secret)) {
+		t.Errorf("the secret is in the page after rotation")
+	}
+
+	// API keys: the token once.
+	b.click(`nav a[data-nav="keys"]`)
+	b.visible("#new-key")
+	b.checkLabels("api keys")
+	b.typeText("#key-name", "ci designer")
+	b.do("create key", chromedp.SendKeys(chromedp.CSS("#key-name"), "\n"))
+	b.visible("#new-token")
+	token := b.text("#new-token")
+	if !strings.HasPrefix(token, "fbk_") {
+		t.Fatalf("token shown = %q", token)
+	}
+	b.waitText("#key-list", "ci designer")
+	b.shot("admin-keys")
+	b.click(`nav a[data-nav="audit"]`)
+	b.waitText("#audit-list", "shop_api")
+	b.checkLabels("audit")
+	b.click(`nav a[data-nav="keys"]`)
+	b.waitText("#key-list", "ci designer")
+	if evalJS[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, token)) {
+		t.Errorf("the token is shown again after leaving the page")
+	}
+
+	// The designer key: no admin pages.
+	b.click("#signout")
+	b.signIn(token)
+	if got := b.text("#role"); got != "designer" {
+		t.Errorf("role = %q", got)
+	}
+	if n := evalJS[int](b, `document.querySelectorAll('nav a[data-nav="connections"], nav a[data-nav="keys"], nav a[data-nav="audit"]').length`); n != 0 {
+		t.Errorf("a designer sees %d admin links", n)
+	}
+	b.navigate(app.URL + "/#/connections")
+	b.waitText("main", "Admins only")
+}
+
+// TestUI_WidgetOnAnotherOrigin: a website on another origin drops in the
+// widget with one script tag and a bot id, and the visitor converses. The
+// demo page does the same on the server's own origin, under its CSP.
+func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
+	e := newEnv(t)
+	shop := newShop(t)
+	e.trust(shop.srv)
+	botID := e.publishBot(orderFlow(shop.srv.URL))
+	app := uiServer(t, e)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Acme shop</title><link rel="icon" href="data:,"></head>
+<body><h1>Acme shop</h1><p>Questions about an order? Ask our bot.</p>
+<script src="%s/widget.js" data-bot="%s" data-title="Order help"></script></body></html>`, app.URL, botID)
+	}))
+	t.Cleanup(site.Close)
+	b := newBrowser(t, 60*time.Second)
+
+	const root = `document.querySelector('.flowbot-widget').shadowRoot`
+	converse := func(page string) {
+		t.Helper()
+		b.until(page+": widget mounted", root+`.querySelector('.launcher') !== null`)
+		b.do(page+": open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
+		b.until(page+": the bot asks", root+`.querySelector('.log').textContent.includes('Your order number?')`)
+		b.do(page+": answer", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "1001\n"))
+		b.until(page+": the bot answers", root+`.querySelector('.log').textContent.includes('Order 1001 is shipped')`)
+	}
+
+	b.navigate(site.URL + "/")
+	converse("other origin")
+	b.shot("widget")
+	if origin := evalJS[string](b, `location.origin`); origin == app.URL {
+		t.Fatalf("the site is on the server's own origin %s", origin)
+	}
+
+	b.navigate(app.URL + "/demo?bot=" + botID)
+	b.visible("#demo-snippet")
+	if got := b.text("#demo-snippet"); !strings.Contains(got, `data-bot="`+botID+`"`) || !strings.Contains(got, app.URL+"/widget.js") {
+		t.Errorf("demo snippet = %q", got)
+	}
+	b.do("clear the widget's session", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
+	converse("demo page")
+	b.checkLabels("demo page")
+}
+
+// TestUI_AssetsAndHeaders: the builder, its assets, the widget and the
+// demo page are served from the binary with a strict CSP and nosniff.
+func TestUI_AssetsAndHeaders(t *testing.T) {
+	e := newEnv(t)
+	get := func(path string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, c := range []struct{ path, ctype, body string }{
+		{"/", "text/html", `<script type="module" src="/ui/app.js">`},
+		{"/ui/app.js", "text/javascript", "import"},
+		{"/ui/style.css", "text/css", ".node"},
+		{"/widget.js", "text/javascript", "document.currentScript"},
+		{"/demo", "text/html", "Widget demo"},
+	} {
+		t.Run("OK"+c.path, func(t *testing.T) {
+			rec := get(c.path)
+			if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), c.ctype) || !strings.Contains(rec.Body.String(), c.body) {
+				t.Fatalf("%d %s %.200s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+			}
+			csp := rec.Header().Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("CSP = %q", csp)
+			}
+			if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("no nosniff")
+			}
+			if etag := rec.Header().Get("ETag"); etag == "" || get(c.path, "If-None-Match", etag).Code != http.StatusNotModified {
+				t.Errorf("ETag %q does not revalidate", etag)
+			}
+		})
+	}
+	t.Run("ErrNotFound", func(t *testing.T) {
+		for _, p := range []string{"/ui/nope.js", "/ui/../ui.go", "/ui/"} {
+			if rec := get(p); rec.Code != 404 {
+				t.Errorf("%s: %d", p, rec.Code)
+			}
+		}
+	})
+	t.Run("OKNoInlineScript", func(t *testing.T) {
+		for _, p := range []string{"/", "/demo"} {
+			body := get(p).Body.String()
+			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "onclick") {
+				t.Errorf("%s has inline script or style", p)
+			}
+		}
+	})
+}
+
+// TestCORS_WidgetRoutesOnly: the three routes a widget calls answer other
+// origins (preflight included); no designer or admin route does.
+func TestCORS_WidgetRoutesOnly(t *testing.T) {
+	e := newEnv(t)
+	botID := e.publishBot(`{"start":"hi","steps":[{"id":"hi","type":"ask","text":"Hi?","variable":"x","next":""}]}`)
+	send := func(method, path, token, body string, hdr ...string) *httptest.ResponseRecorder {
+		var req *http.Request
+		if body != "" {
+			req = httptest.NewRequest(method, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req = httptest.NewRequest(method, path, nil)
+		}
+		req.Header.Set("Origin", "https://shop.example")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		return rec
+	}
+	tr := e.start(botID, nil)
+	preflight := []string{"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type"}
+
+	t.Run("OKPreflight", func(t *testing.T) {
+		for _, p := range []string{"/v1/bots/" + botID + "/conversations", "/v1/conversations/" + tr.ID + "/messages", "/v1/conversations/" + tr.ID} {
+			rec := send("OPTIONS", p, "", "", preflight...)
+			h := rec.Header()
+			if rec.Code != 204 || h.Get("Access-Control-Allow-Origin") != "*" ||
+				!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") {
+				t.Errorf("OPTIONS %s: %d %v", p, rec.Code, h)
+			}
+		}
+	})
+	t.Run("OKResponsesAndErrors", func(t *testing.T) {
+		for _, rec := range []*httptest.ResponseRecorder{
+			send("POST", "/v1/bots/"+botID+"/conversations", "", `{}`),
+			send("POST", "/v1/conversations/"+tr.ID+"/messages", tr.Token, `{"text":"yo"}`),
+			send("GET", "/v1/conversations/"+tr.ID, tr.Token, ""),
+			send("GET", "/v1/conversations/"+tr.ID, "fbc_wrong", ""), // a 401 the widget can read
+		} {
+			if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("%d without CORS: %v", rec.Code, rec.Header())
+			}
+		}
+	})
+	t.Run("ErrOtherRoutes", func(t *testing.T) {
+		for _, c := range []struct{ method, path string }{
+			{"OPTIONS", "/v1/bots"}, {"GET", "/v1/bots"}, {"OPTIONS", "/v1/conversations/" + tr.ID + "/log"},
+			{"GET", "/v1/conversations/" + tr.ID + "/log"}, {"OPTIONS", "/v1/test-call"},
+		} {
+			if rec := send(c.method, c.path, adminToken, "", preflight...); rec.Header().Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("%s %s allows other origins", c.method, c.path)
+			}
+		}
+	})
+}
+
+// TestUI_BotsImportKeyboardDelete: import an exported bot from a file,
+// work its graph with the keyboard (select, move, delete a step; zoom),
+// and delete the bot from the list.
+func TestUI_BotsImportKeyboardDelete(t *testing.T) {
+	e := newEnv(t)
+	src, _ := e.createBot(`{"start":"hello","steps":[
+ {"id":"hello","type":"message","text":"Hi!","next":"pick"},
+ {"id":"pick","type":"options","text":"Pick one","options":[{"id":"a","label":"Apples","next":"bye"},{"id":"b","label":"Pears","next":"bye"}]},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	doc := e.do("GET", "/v1/bots/"+src+"/export", adminToken, nil)
+	if doc.Code != 200 {
+		t.Fatalf("export: %d %s", doc.Code, doc.Body)
+	}
+	file := filepath.Join(t.TempDir(), "bot.json")
+	if err := os.WriteFile(file, []byte(strings.Replace(string(doc.Body), `"Test bot"`, `"Imported fruit bot"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+
+	b.navigate(app.URL + "/")
+	b.checkLabels("sign-in")
+	b.shot("signin")
+	b.signIn(adminToken)
+	b.visible("#import-file")
+	b.do("choose the export file", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{file}))
+	b.click(`#import-bot button[type="submit"]`)
+	b.visible("#canvas")
+	b.waitText("#bot-title", "Imported fruit bot")
+	// Layout placed the steps that had no position; options draw one
+	// labelled edge per option.
+	b.present(`#canvas .edge[data-from="pick"][data-port="options.0"][data-to="bye"]`)
+	if got := b.text(`#canvas .edge[data-port="options.1"] .edge-label`); got != "Pears" {
+		t.Errorf("option edge label = %q", got)
+	}
+
+	// Keyboard: focus a step, Enter selects it, arrows move it, Delete removes it.
+	b.do("focus pick", chromedp.Focus(chromedp.CSS(`#canvas .node[data-step="pick"]`)))
+	b.do("select with Enter", chromedp.KeyEvent("\r"))
+	b.waitText("#step-heading", "pick")
+	before := evalJS[string](b, `document.querySelector('#canvas .node[data-step="pick"]').getAttribute('transform')`)
+	b.do("move with the arrow key", chromedp.Focus(chromedp.CSS(`#canvas .node[data-step="pick"]`)), chromedp.KeyEvent(kb.ArrowDown))
+	if after := evalJS[string](b, `document.querySelector('#canvas .node[data-step="pick"]').getAttribute('transform')`); after == before {
+		t.Errorf("arrow key did not move the step (%s)", after)
+	}
+	b.do("delete with the Delete key", chromedp.KeyEvent(kb.Delete))
+	b.do("wait for the step to go", chromedp.WaitNotPresent(chromedp.CSS(`#canvas .node[data-step="pick"]`)))
+	if n := evalJS[int](b, `document.querySelectorAll('#canvas .edge[data-to="pick"]').length`); n != 0 {
+		t.Errorf("%d links still lead to the deleted step", n)
+	}
+	zoom := evalJS[string](b, `document.querySelector('#canvas').dataset.zoom`)
+	b.click("#zoom-in")
+	if got := evalJS[string](b, `document.querySelector('#canvas').dataset.zoom`); got == zoom {
+		t.Errorf("zoom in left the zoom at %s", got)
+	}
+	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+
+	// Back to the list: delete the imported bot (two clicks).
+	b.click("a.back")
+	b.waitText("#bot-list", "Imported fruit bot")
+	b.checkLabels("bot list")
+	del := `tr:has(a[href^="#/bots/"]):not([data-bot="` + src + `"]) button[aria-label^="Delete"]`
+	b.click(del)
+	b.waitText(del, "Click again")
+	b.click(del)
+	b.until("the bot is gone", `!document.querySelector('#bot-list').textContent.includes('Imported fruit bot')`)
+	var list struct{ Total int }
+	e.do("GET", "/v1/bots", adminToken, nil).json(t, &list)
+	if list.Total != 1 {
+		t.Errorf("%d bots left, want the original only", list.Total)
+	}
+}
