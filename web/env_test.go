@@ -2,9 +2,9 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
