@@ -113,13 +113,18 @@ type TurnRecord struct {
 	Conversation *Conversation
 	Transcript   []Entry
 	Log          []LogEntry
+	// MustExist marks a turn that continues a stored conversation: if the
+	// conversation is gone (removed by retention meanwhile), SaveTurn
+	// returns ENOTFOUND instead of creating it again.
+	MustExist bool
 }
 
 // ConversationStore keeps conversations, their transcripts and logs.
 type ConversationStore interface {
 	// SaveTurn stores the conversation state with the turn's new
 	// transcript and log entries in one transaction, on disk before it
-	// returns. It creates the conversation on its first turn.
+	// returns. It creates the conversation on its first turn; a turn with
+	// MustExist set returns ENOTFOUND when the conversation is gone.
 	SaveTurn(ctx context.Context, t *TurnRecord) error
 	// Conversation returns a conversation's state. Returns ENOTFOUND.
 	Conversation(ctx context.Context, id string) (*Conversation, error)

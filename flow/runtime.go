@@ -125,7 +125,7 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 		return nil, nil, err
 	}
 	conv.UpdatedAt = rt.now()
-	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log}); err != nil {
+	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log, MustExist: true}); err != nil {
 		return nil, nil, err
 	}
 	return conv, turn, nil

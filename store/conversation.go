@@ -90,6 +90,7 @@ func (r *conversationRecord) conversation(tokenHash []byte) *flow.Conversation {
 // is built in the caller's goroutine so the shared commit only copies
 // bytes into bbolt.
 type preparedTurn struct {
+	mustExist  bool
 	id         []byte
 	updated    uint64 // updated_at unix nanos
 	tokenHash  []byte
@@ -146,6 +147,7 @@ func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
 		return nil, fmt.Errorf("encode conversation %s: %w", c.ID, err)
 	}
 	p := &preparedTurn{
+		mustExist: t.MustExist,
 		id:        []byte(c.ID),
 		updated:   unixNanos(c.UpdatedAt),
 		tokenHash: c.TokenHash,
@@ -199,6 +201,9 @@ func applyTurn(tx *bolt.Tx, p *preparedTurn) error {
 			return fmt.Errorf("conversation %s: %w", p.id, err)
 		}
 		exists, oldUpdated, oldToken = true, h.updated, bytes.Clone(h.tokenHash)
+	}
+	if !exists && p.mustExist {
+		return flow.Errorf(flow.ENOTFOUND, "conversation %s not found: it was removed (retention) while this turn ran", p.id)
 	}
 	token, state := p.tokenHash, p.state
 	if len(token) == 0 && len(oldToken) > 0 {
