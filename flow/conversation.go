@@ -131,6 +131,10 @@ type ConversationStore interface {
 	// ConversationByTokenHash returns the conversation whose token hashes
 	// to h. Returns ENOTFOUND.
 	ConversationByTokenHash(ctx context.Context, h []byte) (*Conversation, error)
+	// ConversationIDByTokenHash returns only the id of the conversation
+	// whose token hashes to h; it is cheaper than ConversationByTokenHash.
+	// Returns ENOTFOUND.
+	ConversationIDByTokenHash(ctx context.Context, h []byte) (string, error)
 	// Transcript returns a conversation's transcript, oldest first.
 	Transcript(ctx context.Context, id string) ([]Entry, error)
 	// Log returns a conversation's execution log, oldest first.

@@ -290,6 +290,28 @@ func (d *DB) ConversationByTokenHash(ctx context.Context, h []byte) (*flow.Conve
 	return c, nil
 }
 
+// ConversationIDByTokenHash returns the id of the conversation whose token
+// hashes to h, from the token index alone (no record is decoded: this runs
+// on every widget message). Returns ENOTFOUND.
+func (d *DB) ConversationIDByTokenHash(ctx context.Context, h []byte) (string, error) {
+	var id string
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var v []byte
+		if len(h) > 0 {
+			v = tx.Bucket(bucketConversationsByToken).Get(h)
+		}
+		if v == nil {
+			return flow.Errorf(flow.ENOTFOUND, "no conversation has this token")
+		}
+		id = string(v) // string() copies out of the transaction
+		return nil
+	})
+	if err != nil {
+		return "", storeErr("read conversation by token", err)
+	}
+	return id, nil
+}
+
 // Transcript returns a conversation's transcript, oldest first; an empty
 // transcript is an empty, non-nil slice. Returns ENOTFOUND.
 func (d *DB) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {

@@ -36,3 +36,20 @@ func TestSaveTurn_MustExistRefusesToRecreateASweptConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestConversationIDByTokenHash(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	c := &flow.Conversation{ID: "c-tok", BotID: "b", Version: 1, Status: flow.StatusActive, TokenHash: []byte("hash-1")}
+	if err := db.SaveTurn(ctx, &flow.TurnRecord{Conversation: c}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := db.ConversationIDByTokenHash(ctx, []byte("hash-1")); err != nil || id != "c-tok" {
+		t.Fatalf("%q %v", id, err)
+	}
+	for _, h := range [][]byte{nil, []byte("other")} {
+		if _, err := db.ConversationIDByTokenHash(ctx, h); flow.ErrorCode(err) != flow.ENOTFOUND {
+			t.Fatalf("%q: %v", h, err)
+		}
+	}
+}

@@ -160,11 +160,11 @@ func (s *Server) conversationLog(c echo.Context) error {
 
 // conversationToken resolves a conversation token to its conversation.
 func (s *Server) conversationToken(c echo.Context, _ string, h []byte) (*Principal, error) {
-	conv, err := s.Conversations.ConversationByTokenHash(c.Request().Context(), h)
+	id, err := s.Conversations.ConversationIDByTokenHash(c.Request().Context(), h)
 	if flow.ErrorCode(err) == flow.ENOTFOUND {
 		return nil, flow.Errorf(flow.EUNAUTHORIZED, "unknown conversation token")
 	} else if err != nil {
 		return nil, err
 	}
-	return &Principal{Kind: "conversation", ID: conv.ID, Name: "conversation " + conv.ID}, nil
+	return &Principal{Kind: "conversation", ID: id, Name: "conversation " + id}, nil
 }
