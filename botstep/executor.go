@@ -200,11 +200,11 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 			o.fail(ErrCodeConnection, "connection "+s.Connection+" is not available")
 			return false
 		}
-		if err := x.Connections.Authorize(ctx, req, s.Connection); err != nil {
+		var err error
+		if conn, err = x.Connections.Apply(ctx, req, s.Connection); err != nil {
 			o.RequestHeader = req.Header
 			return o.classify(err, s.Connection)
 		}
-		conn, _ = x.Connections.Get(ctx, s.Connection)
 	}
 	o.RequestHeader = connections.RedactHeaders(req.Header, conn)
 	resp, err := x.Client.Do(req)

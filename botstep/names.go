@@ -7,22 +7,11 @@ import (
 )
 
 // MaxVariableNameLen is the longest variable name.
-const MaxVariableNameLen = 64
+const MaxVariableNameLen = flow.MaxVariableNameLen
 
 // IsVariableName reports whether s is a designer variable name:
-// ^[a-z0-9_]{1,64}$.
-func IsVariableName(s string) bool {
-	if len(s) == 0 || len(s) > MaxVariableNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ^[a-z0-9_]{1,64}$ (the rule lives in flow, which the runtime also uses).
+func IsVariableName(s string) bool { return flow.IsVariableName(s) }
 
 // IsReadableVariable reports whether a template or a branch condition may
 // read s: a variable name or one of flow.SystemVariables, which no step

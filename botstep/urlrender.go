@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -96,7 +97,7 @@ func (t *URLTemplate) Vars() []string {
 	var names []string
 	add := func(parts []URLPart) {
 		for _, p := range parts {
-			if p.Var != "" && !contains(names, p.Var) {
+			if p.Var != "" && !slices.Contains(names, p.Var) {
 				names = append(names, p.Var)
 			}
 		}
@@ -108,13 +109,4 @@ func (t *URLTemplate) Vars() []string {
 		add(q.Value)
 	}
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

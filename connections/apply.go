@@ -36,12 +36,19 @@ func (e *HostNotAllowedError) Error() string {
 // token URL and sends it as a bearer token. Returns ENOTFOUND for an unknown
 // connection. Error messages never contain a secret.
 func (s *Service) Authorize(ctx context.Context, req *http.Request, name string) error {
+	_, err := s.Apply(ctx, req, name)
+	return err
+}
+
+// Apply is Authorize that also returns the connection it applied, so the
+// caller can redact what was sent without looking the connection up again.
+func (s *Service) Apply(ctx context.Context, req *http.Request, name string) (*Connection, error) {
 	if err := CheckURLScheme(req.URL); err != nil {
-		return err
+		return nil, err
 	}
 	creds, c, err := s.Credentials(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// req.Host, when set, is the Host header sent: one other than the URL's
 	// would route the credential to another virtual host on the server.
@@ -51,7 +58,7 @@ func (s *Service) Authorize(ctx context.Context, req *http.Request, name string)
 	}
 	for _, host := range hosts {
 		if !HostAllowed(host, c.AllowedDomain, c.AllowSubdomains) {
-			return &HostNotAllowedError{Connection: c.Name, Host: host, AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains}
+			return nil, &HostNotAllowedError{Connection: c.Name, Host: host, AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains}
 		}
 	}
 	var value string
@@ -66,15 +73,15 @@ func (s *Service) Authorize(ctx context.Context, req *http.Request, name string)
 	case TypeOAuth2CC:
 		tok, err := s.token(ctx, c, creds)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		value = "Bearer " + tok
 	default:
-		return fmt.Errorf("connection %q has unknown type %q", c.Name, c.Type)
+		return nil, fmt.Errorf("connection %q has unknown type %q", c.Name, c.Type)
 	}
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
 	req.Header.Set(header, value)
-	return nil
+	return c, nil
 }

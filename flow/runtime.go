@@ -2,7 +2,6 @@ package flow
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -42,8 +41,6 @@ type StartRequest struct {
 	TokenHash []byte
 }
 
-var varNameRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
-
 // Limits of a start request's variables.
 const (
 	maxStartVariables = 50
@@ -58,7 +55,7 @@ func ValidateStart(req *StartRequest) Problems {
 	}
 	for k, v := range req.Variables {
 		ptr := "/variables" + Pointer(k)
-		if !varNameRE.MatchString(k) {
+		if !IsVariableName(k) {
 			p.Add(ptr, "invalid_variable_name", "variable names use a–z, 0–9 and _ (1–64 characters); "+strconv.Quote(k)+" does not")
 		}
 		if utf8.RuneCountInString(v) > maxVariableLen {

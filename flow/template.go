@@ -62,6 +62,24 @@ func Expand(tmpl string, vars Lookup, escape func(string) string) string {
 	return b.String()
 }
 
+// MaxVariableNameLen is the longest variable name.
+const MaxVariableNameLen = 64
+
+// IsVariableName reports whether s is a designer variable name:
+// ^[a-z0-9_]{1,64}$.
+func IsVariableName(s string) bool {
+	if len(s) == 0 || len(s) > MaxVariableNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // SystemVariables are the read-only variables set from a conversation's
 // start request (SPEC §2).
 var SystemVariables = []string{"user.external_id", "user.name", "user.email", "user.authenticated", "user.locale", "conversation.id"}

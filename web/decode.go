@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -107,7 +108,7 @@ func unknownFields(v any, t reflect.Type, ptr string, skip []string) flow.Proble
 				p := ptr + flow.Pointer(k)
 				ft, ok := fields[k]
 				if !ok {
-					if ptr == "" && contains(skip, k) {
+					if ptr == "" && slices.Contains(skip, k) {
 						continue
 					}
 					out.Add(p, "unknown_field", fmt.Sprintf("unknown field %q at %s", k, p))
@@ -162,15 +163,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		m[name] = f.Type
 	}
 	return m
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // newValidator returns a validator that names fields by their JSON names.
