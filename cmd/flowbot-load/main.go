@@ -23,6 +23,12 @@
 //	-flow-sizes L    time create / save / validate / publish of flows of
 //	                 the given step counts (no turn load unless -concurrency is set too)
 //
+// "flowbot-load prepare -out FILE" only sets up a run for an external load
+// tool: it publishes the bot, checks both branches, starts N conversations
+// that wait for input and writes "<conversation id> <token>" lines to FILE
+// (bench/run.sh then drives them with wrk and bench/load/flowbot-turn.lua;
+// see prepare.go).
+//
 // "flowbot-load serve" runs flowbot's own wiring in this process with a
 // net/http/pprof listener, so a load run can be profiled (see serve.go).
 //
@@ -82,7 +88,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "prepare" {
+		err = prepareMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "flowbot-load:", err)
 		os.Exit(1)
 	}
@@ -92,7 +104,9 @@ func parseFlags(args []string) (*config, error) {
 	cfg := &config{}
 	fs := flag.NewFlagSet("flowbot-load", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: flowbot-load [flags]\n       flowbot-load serve [flags]   (in-process flowbot with pprof; see -h there)\n\n")
+		fmt.Fprintf(fs.Output(), "usage: flowbot-load [flags]\n"+
+			"       flowbot-load prepare -out FILE [flags]   (publish the bot, start conversations, write \"<id> <token>\" lines for wrk; see -h there)\n"+
+			"       flowbot-load serve [flags]   (in-process flowbot with pprof; see -h there)\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "flowbot base URL")

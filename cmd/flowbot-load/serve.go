@@ -88,27 +88,11 @@ func serveMain(args []string) int {
 
 func serveInProcess(ctx context.Context, addr, dataDir, pprofAddr, token string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := store.Open(filepath.Join(dataDir, "flowbot.db"))
+	srv, closeDB, err := newFlowbot(ctx, dataDir, token, connections.NewGuardedClient(true), log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	keyring, _, err := connections.LoadKey(dataDir, os.Getenv("FLOWBOT_SECRET_KEY"))
-	if err != nil {
-		return err
-	}
-	if err := connections.CheckKey(ctx, db, keyring); err != nil {
-		return err
-	}
-	outbound := connections.NewGuardedClient(true)
-	conns := &connections.Service{Store: db, Keyring: keyring, Client: outbound, Now: time.Now}
-	executor := &botstep.Executor{Client: outbound, Connections: conns}
-	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
-	srv := web.New(web.Deps{
-		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: rt, Executor: executor,
-		IPRateLimit: web.RateLimit{}, ConversationRateLimit: web.RateLimit{},
-		AdminToken: token, OpenAPI: flowbot.OpenAPI, Logger: log, Ready: db.Ping,
-	})
+	defer closeDB()
 
 	pmux := http.NewServeMux()
 	pmux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -141,4 +125,32 @@ func serveInProcess(ctx context.Context, addr, dataDir, pprofAddr, token string)
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+// newFlowbot wires flowbot as cmd/flowbot does (store, key, connections,
+// executor, runtime, web server), with rate limits off and outbound as the
+// api_call client. The caller closes the store with the returned func.
+func newFlowbot(ctx context.Context, dataDir, token string, outbound *http.Client, log *slog.Logger) (http.Handler, func() error, error) {
+	db, err := store.Open(filepath.Join(dataDir, "flowbot.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	keyring, _, err := connections.LoadKey(dataDir, os.Getenv("FLOWBOT_SECRET_KEY"))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if err := connections.CheckKey(ctx, db, keyring); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	conns := &connections.Service{Store: db, Keyring: keyring, Client: outbound, Now: time.Now}
+	executor := &botstep.Executor{Client: outbound, Connections: conns}
+	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
+	srv := web.New(web.Deps{
+		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: rt, Executor: executor,
+		IPRateLimit: web.RateLimit{}, ConversationRateLimit: web.RateLimit{},
+		AdminToken: token, OpenAPI: flowbot.OpenAPI, Logger: log, Ready: db.Ping,
+	})
+	return srv, db.Close, nil
 }
