@@ -13,12 +13,17 @@
 # Targets (phase "compare"):
 #   upstream, upstream-tls  wrk -> the upstream directly (the floor)
 #   nodered, nodered-tls    wrk -> Node-RED POST /turn(-tls) -> upstream (http / https)
-#   flowbot                 cmd/flowbot-load -> flowbot POST /v1/conversations/{id}/messages
-#                           (ask -> api_call https upstream -> message -> ask), one
-#                           conversation and one keep-alive connection per worker;
+#   flowbot                 wrk -> flowbot POST /v1/conversations/{id}/messages
+#                           (ask -> api_call https upstream -> message -> ask);
 #                           the turn is on disk (bbolt, fsync) before the reply.
-# wrk cannot carry a per-connection conversation token, so flowbot is driven by
-# cmd/flowbot-load at the same connection counts, warm-up and durations.
+# flowbot is driven by the same wrk (-t1, same connection counts, warm-up,
+# durations and pauses) with bench/load/flowbot-turn.lua. Each turn needs a
+# conversation and its bearer token, so first, outside the measured time,
+# `flowbot-load prepare` publishes the bot, checks both branches and starts a
+# pool of conversations waiting at their ask step; the script formats one
+# request per conversation once and sends them round-robin over a pool of
+# max(POOL_MIN, POOL_FACTOR*c) conversations, counting a reply as good only if
+# it is 200 with the success text. Server CPU and RSS come from /proc.
 #
 # Other phases:
 #   flowsize  create/save/validate/publish/first-start time for 100..10,000-step flows
@@ -41,6 +46,9 @@
 #   SCALE_STEPS="1000 10000 100000" SCALE_CONCURRENCY="16,64" SCALE_DURATION=$DURATION
 #   FLOW_SIZES="100,1000,10000" FLOW_REPEATS=5
 #   PROFILE_SECONDS=20 PROFILE_CONCURRENCY=16
+#   POOL_MIN=64 POOL_FACTOR=4   flowbot conversations per wrk level: max(POOL_MIN, POOL_FACTOR*c)
+#   FLOWBOT_WANT=...   (read by flowbot-turn.lua) replaces the success text; a wrong one
+#                      must turn every flowbot reply into a bad one (checks the check)
 #   BENCH_WORK=/tmp/flowbot-bench   scratch (logs, pids, data, results)
 #   RESULTS_DIR=bench/results/<UTC date-time>   where results are copied at the end
 #   UPSTREAM_PORT=18080 UPSTREAM_TLS_PORT=18443 NODERED_PORT=1880 FLOWBOT_PORT=18088 PPROF_PORT=16060
@@ -64,6 +72,8 @@ FLOW_SIZES=${FLOW_SIZES:-"100,1000,10000"}
 FLOW_REPEATS=${FLOW_REPEATS:-5}
 PROFILE_SECONDS=${PROFILE_SECONDS:-20}
 PROFILE_CONCURRENCY=${PROFILE_CONCURRENCY:-16}
+POOL_MIN=${POOL_MIN:-64}
+POOL_FACTOR=${POOL_FACTOR:-4}
 NODERED_VERSION=${NODERED_VERSION:-4.1.15}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18080}
 UPSTREAM_TLS_PORT=${UPSTREAM_TLS_PORT:-18443}
@@ -75,6 +85,7 @@ RESULTS_DIR=${RESULTS_DIR:-$HERE/results/$STAMP}
 
 NODERED_PREFIX=/tmp/nodered
 WRK_LUA=$HERE/load/turn.lua
+FLOWBOT_LUA=$HERE/load/flowbot-turn.lua
 BODY='{"order":"42"}'
 # a fresh random admin token per run (never printed into results)
 ADMIN_TOKEN=fbk_bench_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -88,6 +99,8 @@ mkdir -p "$WORK"/{bin,logs,pids,results}
 rm -f "$WORK"/results/*
 RESULTS=$WORK/results/compare.md
 CA=$WORK/upstream.pem
+# flowbot conversations and their bearer tokens for wrk (kept out of results/)
+CONVS=$WORK/flowbot-convs.txt
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -339,13 +352,119 @@ bench_wrk_target() { # target
 	done
 }
 
+# ---------------------------------------------------------------- flowbot under wrk
+pool_size() { # conns -> conversations in the round-robin pool for that level
+	local p=$((POOL_FACTOR * $1))
+	((p < POOL_MIN)) && p=$POOL_MIN
+	echo "$p"
+}
+
+max_pool() { # levels... -> the largest pool any of them (or the c=16 warm-up) uses
+	local c m
+	m=$(pool_size 16)
+	for c in "$@"; do (($(pool_size "$c") > m)) && m=$(pool_size "$c"); done
+	echo "$m"
+}
+
+stat_fields() { # pid -> the fields of /proc/pid/stat after "(comm)": 1=state ... 12=utime 13=stime 14=cutime 15=cstime
+	local s
+	s=$(cat /proc/"$1"/stat 2>/dev/null) || { echo 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; return; }
+	echo "${s##*) }"
+}
+
+cpu_ticks() { # pid -> utime+stime (clock ticks) of pid
+	local f
+	read -ra f <<<"$(stat_fields "$1")"
+	echo $((f[11] + f[12]))
+}
+
+children_ticks() { # -> cutime+cstime of this shell: CPU of its waited-for children (wrk)
+	local f
+	read -ra f <<<"$(stat_fields $$)"
+	echo $((f[13] + f[14]))
+}
+
+status_mib() { # pid key -> that /proc/pid/status line in MiB
+	awk -v k="$2:" '$1 == k {printf "%.1f", $2 / 1024}' /proc/"$1"/status 2>/dev/null || true
+}
+
+us_per() { # ticks requests -> µs per request
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6; else print "-" }'
+}
+
+# prepare_flowbot LOG ARGS...: `flowbot-load prepare -out $CONVS ARGS...` (outside any measured time)
+prepare_flowbot() {
+	local out=$1
+	shift
+	rm -f "$CONVS"
+	run_load "$out" prepare -url "http://127.0.0.1:$FLOWBOT_PORT" -upstream "https://127.0.0.1:$UPSTREAM_TLS_PORT" \
+		-out "$CONVS" "$@"
+}
+
+# run_flowbot_wrk PID CONNS DURATION: wrk with flowbot-turn.lua over the first
+# pool_size(CONNS) conversations of $CONVS. Sets R (the RESULT line), and
+# SRV_TICKS / WRK_TICKS, the CPU time flowbot and wrk used during the run.
+run_flowbot_wrk() {
+	local pid=$1 c=$2 d=$3 out=$WORK/logs/wrk-last.txt s0 w0
+	s0=$(cpu_ticks "$pid")
+	w0=$(children_ticks)
+	FLOWBOT_CONVS=$CONVS FLOWBOT_POOL=$(pool_size "$c") \
+		wrk -t1 -c"$c" -d"$d" --timeout 30s -s "$FLOWBOT_LUA" "http://127.0.0.1:$FLOWBOT_PORT/" >"$out" 2>&1 &
+	LOAD_PID=$!
+	wait "$LOAD_PID" || true
+	LOAD_PID=
+	SRV_TICKS=$(($(cpu_ticks "$pid") - s0))
+	WRK_TICKS=$(($(children_ticks) - w0))
+	R=$(grep '^RESULT' "$out" || echo "RESULT failed")
+	grep -E '^first bad reply|Socket errors|Non-2xx' "$out" | sed 's/^/  wrk: /' >&2 || true
+}
+
+# flowbot_wrk_levels TARGET PID ROWS DURATION WARMUP LEVELS...: the peers'
+# procedure (warm-up at c=16, then 2 s idle before each level) with wrk on
+# the prepared conversations. Appends one compare-table row per level to
+# ROWS (bad replies go in the non-2xx column) and the CPU/RSS figures to
+# $WORK/results/flowbot-levels.txt.
+flowbot_wrk_levels() {
+	local t=$1 pid=$2 rows=$3 d=$4 warm=$5 c r n bad line
+	shift 5
+	if [[ ! $warm =~ ^0+[a-z]*$ ]]; then
+		log "$t: warm-up $warm at c=16 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		run_flowbot_wrk "$pid" 16 "$warm"
+		log "  warm-up $R"
+	fi
+	for c in "$@"; do
+		sleep 2
+		log "$t: c=$c for $d, pool $(pool_size "$c") conversations"
+		run_flowbot_wrk "$pid" "$c" "$d"
+		r=$R
+		log "  $r"
+		n=$(field "$r" requests)
+		bad=$(field "$r" bad)
+		[[ ${bad:-x} == 0 ]] || log "  WARNING: $t c=$c: bad replies ($bad); see $WORK/logs/wrk-last.txt"
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$c" \
+			"$(field "$r" rps)" "$(field "$r" p50_ms)" "$(field "$r" p90_ms)" "$(field "$r" p99_ms)" \
+			"$(field "$r" max_ms)" "$bad" "$(field "$r" errors)" "$(status_mib "$pid" VmHWM | cut -d. -f1)" >>"$rows"
+		line="$t c=$c pool=$(pool_size "$c") duration=$d ${r#RESULT }"
+		line+=" server_cpu_s=$(awk -v t="$SRV_TICKS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}')"
+		line+=" server_us_per_turn=$(us_per "$SRV_TICKS" "${n:-0}")"
+		line+=" wrk_cpu_s=$(awk -v t="$WRK_TICKS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}')"
+		line+=" wrk_us_per_turn=$(us_per "$WRK_TICKS" "${n:-0}")"
+		line+=" rss_mib=$(status_mib "$pid" VmRSS) anon_mib=$(status_mib "$pid" RssAnon) peak_mib=$(status_mib "$pid" VmHWM)"
+		line+=" loadavg=$(cut -d' ' -f1 /proc/loadavg)"
+		echo "$line" >>"$WORK/results/flowbot-levels.txt"
+		log "  server $(us_per "$SRV_TICKS" "${n:-0}") µs/turn, wrk $(us_per "$WRK_TICKS" "${n:-0}") µs/turn"
+	done
+}
+
 bench_flowbot() {
-	log "flowbot: warm-up $WARMUP at c=16, then c=$CONCURRENCY for $DURATION each (load $(cut -d' ' -f1-3 /proc/loadavg))"
-	run_load "$WORK/logs/flowbot-compare.txt" -url "http://127.0.0.1:$FLOWBOT_PORT" \
-		-upstream "https://127.0.0.1:$UPSTREAM_TLS_PORT" -concurrency "${CONCURRENCY// /,}" \
-		-duration "$DURATION" -warmup "$WARMUP" -warmup-conns 16 -pause 2s -pid "${PID[flowbot]}" \
-		-json "$WORK/results/flowbot-compare.json" -md-rows "$RESULTS" -md-target flowbot -label "compare $STAMP" ||
-		printf '| flowbot | - | failed (see logs/flowbot-compare.txt) | | | | | | | |\n' >>"$RESULTS"
+	local pid=${PID[flowbot]} levels
+	read -ra levels <<<"$CONCURRENCY"
+	log "flowbot: prepare $(max_pool "${levels[@]}") conversations (outside the measured time)"
+	if ! prepare_flowbot "$WORK/logs/flowbot-prepare.txt" -conversations "$(max_pool "${levels[@]}")"; then
+		printf '| flowbot | - | failed (see logs/flowbot-prepare.txt) | | | | | | | |\n' >>"$RESULTS"
+		return
+	fi
+	flowbot_wrk_levels flowbot "$pid" "$RESULTS" "$DURATION" "$WARMUP" "${levels[@]}"
 }
 
 # ---------------------------------------------------------------- phases
@@ -357,7 +476,7 @@ phase_compare() {
 		echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 		echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "- wrk targets: wrk -t1 -cN -d$DURATION --timeout 30s, keep-alive, after a discarded $WARMUP warm-up at c=16"
-		echo "- flowbot: cmd/flowbot-load, N workers = N conversations = N keep-alive connections, -duration $DURATION, after a discarded $WARMUP warm-up at c=16; every turn is stored (bbolt, fsync) before the reply"
+		echo "- flowbot: the same wrk with bench/load/flowbot-turn.lua, round-robin over max($POOL_MIN, $POOL_FACTOR×N) conversations that \`flowbot-load prepare\` started before (outside the measured time); a reply is good only if 200 with the success text, bad replies are in the non-2xx column; every turn is stored (bbolt, fsync) before the reply"
 		echo "- versions: $(go version | awk '{print $3}'); flowbot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'); Node-RED $(installed_version "$NODERED_PREFIX" node-red) on node $(node --version); $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
 		echo
 		echo "| target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | sock errs | peak RSS MiB |"
@@ -378,6 +497,13 @@ phase_compare() {
 		echo
 		echo "peak RSS = VmHWM of the serving process since its start, read after each level."
 		printf 'RSS right after start (MiB): upstream %s, nodered %s, flowbot %s\n' "${RSS_IDLE[upstream]:-?}" "${RSS_IDLE[nodered]:-?}" "${idle_fb:-?}"
+		if [[ -s $WORK/results/flowbot-levels.txt ]]; then
+			printf 'flowbot CPU per turn, server / wrk (µs, from /proc):'
+			awk '$1 == "flowbot" { split($2, c, "="); s = w = ""
+				for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "server_us_per_turn") s = kv[2]; if (kv[1] == "wrk_us_per_turn") w = kv[2] }
+				printf " c=%s %s / %s;", c[2], s, w }' "$WORK/results/flowbot-levels.txt"
+			echo
+		fi
 		echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >>"$RESULTS"
 	cat "$RESULTS" >&2
@@ -392,21 +518,24 @@ phase_flowsize() {
 }
 
 phase_scale() {
-	local stored=0 step delta data=$WORK/data-scale
+	local stored=0 step delta data=$WORK/data-scale levels pid
+	read -ra levels <<<"${SCALE_CONCURRENCY//,/ }"
 	stop_name flowbot
 	start_flowbot flowbot-scale "$data"
+	pid=${PID[flowbot-scale]}
 	: >"$WORK/results/scale.md"
 	for step in $SCALE_STEPS; do
 		delta=$((step - stored))
 		((delta > 0)) || continue
-		log "scale: preload $delta more waiting conversations (to $step), then c=$SCALE_CONCURRENCY for $SCALE_DURATION"
-		run_load "$WORK/logs/flowbot-scale-$step.txt" -url "http://127.0.0.1:$FLOWBOT_PORT" \
-			-upstream "https://127.0.0.1:$UPSTREAM_TLS_PORT" -preload "$delta" -preload-conns 32 \
-			-concurrency "$SCALE_CONCURRENCY" -duration "$SCALE_DURATION" -warmup 0s -pause 2s \
-			-pid "${PID[flowbot-scale]}" -json "$WORK/results/flowbot-scale-$step.json" \
-			-md-rows "$WORK/results/scale.md" -md-target "flowbot ($step stored)" -label "scale $step $STAMP" || true
+		log "scale: preload $delta more waiting conversations (to $step), prepare $(max_pool "${levels[@]}") more, then wrk c=${levels[*]} for $SCALE_DURATION"
+		if prepare_flowbot "$WORK/logs/flowbot-scale-$step.txt" -preload "$delta" -conns 32 -pid "$pid" \
+			-conversations "$(max_pool "${levels[@]}")"; then
+			flowbot_wrk_levels "flowbot ($step stored)" "$pid" "$WORK/results/scale.md" "$SCALE_DURATION" 0s "${levels[@]}"
+		else
+			printf '| flowbot (%s stored) | - | failed (see logs/flowbot-scale-%s.txt) | | | | | | | |\n' "$step" "$step" >>"$WORK/results/scale.md"
+		fi
 		stored=$step
-		echo "$step stored: db $(du -m "$data/flowbot.db" | cut -f1) MiB, server $(rss_mib "${PID[flowbot-scale]}" | awk '{print "peak " $1 " MiB, now " $3 " MiB"}')" \
+		echo "$step stored: db $(du -m "$data/flowbot.db" | cut -f1) MiB, server $(rss_mib "$pid" | awk '{print "peak " $1 " MiB, now " $3 " MiB"}')" \
 			>>"$WORK/results/scale-db.txt"
 	done
 	stop_name flowbot-scale
