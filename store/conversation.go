@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/flowbot/flowbot/flow"
@@ -86,9 +87,8 @@ func (r *conversationRecord) conversation(tokenHash []byte) *flow.Conversation {
 	}
 }
 
-// preparedTurn is a turn encoded for the commit queue: every key and value
-// is built in the caller's goroutine so the shared commit only copies
-// bytes into bbolt.
+// preparedTurn is a turn encoded for the turn log: every key and value is
+// built in the caller's goroutine so the shared commit only copies bytes.
 type preparedTurn struct {
 	mustExist  bool
 	id         []byte
@@ -103,22 +103,23 @@ type preparedTurn struct {
 type keyValue struct{ k, v []byte }
 
 // SaveTurn stores the conversation's state with the turn's new transcript
-// and log entries in one transaction, fsynced before it returns; the first
-// save of a conversation creates it. A zero CreatedAt or UpdatedAt is set
-// to the store's clock. A non-empty TokenHash replaces the stored one; an
-// empty one keeps it. Turns from many conversations share one commit (see
-// commitQueue). ctx bounds only the wait for a place in the commit queue:
-// once queued, SaveTurn waits for the commit. Returns EINVALID for a
-// missing conversation, a bad id or Seq, ECONFLICT if the token hash
-// belongs to another conversation, and an error wrapping
-// bbolt.ErrDatabaseNotOpen after Close.
+// and log entries as one journal record, fdatasynced before it returns;
+// the first save of a conversation creates it. A zero CreatedAt or
+// UpdatedAt is set to the store's clock. A non-empty TokenHash replaces the
+// stored one; an empty one keeps it. Turns from many conversations share
+// one journal write (see turnLog), and reach the bbolt file at the next
+// checkpoint. ctx bounds only the wait for a place in the queue: once
+// queued, SaveTurn waits for the write. Returns EINVALID for a missing
+// conversation, a bad id or Seq, ECONFLICT if the token hash belongs to
+// another conversation, ENOTFOUND for a turn that must continue a
+// conversation that is gone, and an error wrapping bbolt.ErrDatabaseNotOpen
+// after Close.
 func (d *DB) SaveTurn(ctx context.Context, t *flow.TurnRecord) error {
 	p, err := d.prepareTurn(t)
 	if err != nil {
 		return storeErr("save turn", err)
 	}
-	err = d.queue.do(ctx, func(tx *bolt.Tx) error { return applyTurn(tx, p) })
-	return storeErr("save turn", err)
+	return storeErr("save turn", d.turns.save(ctx, p))
 }
 
 // prepareTurn checks and encodes t outside any transaction.
@@ -180,71 +181,6 @@ func encodeEntry(id []byte, seq int, e any) (keyValue, error) {
 	return keyValue{entryKey(id, uint64(seq)), v}, nil
 }
 
-// applyTurn writes a prepared turn inside the commit queue's transaction.
-// Its only domain error (ECONFLICT) comes before any write, as the commit
-// queue requires.
-func applyTurn(tx *bolt.Tx, p *preparedTurn) error {
-	convs := tx.Bucket(bucketConversations)
-	byToken := tx.Bucket(bucketConversationsByToken)
-	byUpdated := tx.Bucket(bucketConversationsByUpdated)
-
-	// Read everything first; the token is copied because the old value is
-	// about to be replaced.
-	var (
-		exists     bool
-		oldUpdated uint64
-		oldToken   []byte
-	)
-	if v := convs.Get(p.id); v != nil {
-		h, err := decodeStateHeader(v)
-		if err != nil {
-			return fmt.Errorf("conversation %s: %w", p.id, err)
-		}
-		exists, oldUpdated, oldToken = true, h.updated, bytes.Clone(h.tokenHash)
-	}
-	if !exists && p.mustExist {
-		return flow.Errorf(flow.ENOTFOUND, "conversation %s not found: it was removed (retention) while this turn ran", p.id)
-	}
-	token, state := p.tokenHash, p.state
-	if len(token) == 0 && len(oldToken) > 0 {
-		token, state = oldToken, encodeState(p.updated, oldToken, p.record)
-	}
-	tokenChanged := !bytes.Equal(token, oldToken)
-	if tokenChanged && len(token) > 0 {
-		if owner := byToken.Get(token); owner != nil && !bytes.Equal(owner, p.id) {
-			return flow.Errorf(flow.ECONFLICT, "conversation token is already in use")
-		}
-	}
-
-	if exists && oldUpdated != p.updated {
-		if err := byUpdated.Delete(updatedKey(oldUpdated, p.id)); err != nil {
-			return err
-		}
-	}
-	if tokenChanged {
-		if len(oldToken) > 0 {
-			if err := byToken.Delete(oldToken); err != nil {
-				return err
-			}
-		}
-		if len(token) > 0 {
-			if err := byToken.Put(token, p.id); err != nil {
-				return err
-			}
-		}
-	}
-	if err := convs.Put(p.id, state); err != nil {
-		return err
-	}
-	if err := byUpdated.Put(updatedKey(p.updated, p.id), []byte{}); err != nil {
-		return err
-	}
-	if err := putAll(tx.Bucket(bucketTranscripts), p.transcript); err != nil {
-		return err
-	}
-	return putAll(tx.Bucket(bucketLogs), p.log)
-}
-
 func putAll(b *bolt.Bucket, kvs []keyValue) error {
 	for _, kv := range kvs {
 		if err := b.Put(kv.k, kv.v); err != nil {
@@ -256,6 +192,10 @@ func putAll(b *bolt.Bucket, kvs []keyValue) error {
 
 // Conversation returns a conversation's state. Returns ENOTFOUND.
 func (d *DB) Conversation(ctx context.Context, id string) (*flow.Conversation, error) {
+	if st := d.turns.overlayState(id); st != nil {
+		c, err := decodeConversation([]byte(id), st)
+		return c, storeErr("read conversation", err)
+	}
 	var c *flow.Conversation
 	err := d.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -271,37 +211,32 @@ func (d *DB) Conversation(ctx context.Context, id string) (*flow.Conversation, e
 // ConversationByTokenHash returns the conversation whose token hashes to
 // h. Returns ENOTFOUND.
 func (d *DB) ConversationByTokenHash(ctx context.Context, h []byte) (*flow.Conversation, error) {
-	var c *flow.Conversation
-	err := d.db.View(func(tx *bolt.Tx) error {
-		var id []byte
-		if len(h) > 0 {
-			id = tx.Bucket(bucketConversationsByToken).Get(h)
-		}
-		if id == nil {
-			return flow.Errorf(flow.ENOTFOUND, "no conversation has this token")
-		}
-		var err error
-		c, err = getConversation(tx, id)
-		return err
-	})
+	id, err := d.ConversationIDByTokenHash(ctx, h)
 	if err != nil {
-		return nil, storeErr("read conversation by token", err)
+		return nil, err
 	}
-	return c, nil
+	return d.Conversation(ctx, id)
 }
 
 // ConversationIDByTokenHash returns the id of the conversation whose token
 // hashes to h, from the token index alone (no record is decoded: this runs
 // on every widget message). Returns ENOTFOUND.
 func (d *DB) ConversationIDByTokenHash(ctx context.Context, h []byte) (string, error) {
+	notFound := flow.Errorf(flow.ENOTFOUND, "no conversation has this token")
+	if len(h) == 0 {
+		return "", notFound
+	}
+	if id, ok := d.turns.overlayToken(h); ok {
+		if id == "" {
+			return "", notFound
+		}
+		return id, nil
+	}
 	var id string
 	err := d.db.View(func(tx *bolt.Tx) error {
-		var v []byte
-		if len(h) > 0 {
-			v = tx.Bucket(bucketConversationsByToken).Get(h)
-		}
+		v := tx.Bucket(bucketConversationsByToken).Get(h)
 		if v == nil {
-			return flow.Errorf(flow.ENOTFOUND, "no conversation has this token")
+			return notFound
 		}
 		id = string(v) // string() copies out of the transaction
 		return nil
@@ -316,15 +251,13 @@ func (d *DB) ConversationIDByTokenHash(ctx context.Context, h []byte) (string, e
 // transcript is an empty, non-nil slice. Returns ENOTFOUND.
 func (d *DB) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {
 	out := []flow.Entry{}
-	err := d.db.View(func(tx *bolt.Tx) error {
-		return scanEntries(tx, bucketTranscripts, []byte(id), func(v []byte) error {
-			var e flow.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode transcript entry of %s: %w", id, err)
-			}
-			out = append(out, e)
-			return nil
-		})
+	err := d.entries(id, false, func(v []byte) error {
+		var e flow.Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode transcript entry of %s: %w", id, err)
+		}
+		out = append(out, e)
+		return nil
 	})
 	if err != nil {
 		return nil, storeErr("read transcript", err)
@@ -336,20 +269,74 @@ func (d *DB) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {
 // is an empty, non-nil slice. Returns ENOTFOUND.
 func (d *DB) Log(ctx context.Context, id string) ([]flow.LogEntry, error) {
 	out := []flow.LogEntry{}
-	err := d.db.View(func(tx *bolt.Tx) error {
-		return scanEntries(tx, bucketLogs, []byte(id), func(v []byte) error {
-			var e flow.LogEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode log entry of %s: %w", id, err)
-			}
-			out = append(out, e)
-			return nil
-		})
+	err := d.entries(id, true, func(v []byte) error {
+		var e flow.LogEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode log entry of %s: %w", id, err)
+		}
+		out = append(out, e)
+		return nil
 	})
 	if err != nil {
 		return nil, storeErr("read log", err)
 	}
 	return out, nil
+}
+
+// entries calls fn with each transcript (or log) value of conversation id,
+// in key order, merging what bbolt holds with what only the overlays hold
+// (an overlay's value wins for a key in both: it is newer). The overlays
+// are read first: a checkpoint that commits in between then has its
+// entries in bbolt as well, with the same values.
+func (d *DB) entries(id string, log bool, fn func(v []byte) error) error {
+	pending, inOverlay := d.turns.overlayEntries(id, log)
+	pending = latestByKey(pending)
+	name := bucketTranscripts
+	if log {
+		name = bucketLogs
+	}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		err := scanEntries(tx, name, []byte(id), func(k, v []byte) error {
+			for len(pending) > 0 && bytes.Compare(pending[0].k, k) <= 0 {
+				same := bytes.Equal(pending[0].k, k)
+				if err := fn(pending[0].v); err != nil {
+					return err
+				}
+				pending = pending[1:]
+				if same {
+					return nil
+				}
+			}
+			return fn(v)
+		})
+		if flow.ErrorCode(err) == flow.ENOTFOUND && inOverlay {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, kv := range pending {
+		if err := fn(kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latestByKey sorts kvs by key and keeps, of equal keys, the one added
+// last (as a later Put would).
+func latestByKey(kvs []keyValue) []keyValue {
+	slices.SortStableFunc(kvs, func(a, b keyValue) int { return bytes.Compare(a.k, b.k) })
+	out := kvs[:0]
+	for i, kv := range kvs {
+		if i+1 < len(kvs) && bytes.Equal(kv.k, kvs[i+1].k) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // DeleteConversationsBefore removes conversations last updated before t,
@@ -361,6 +348,11 @@ func (d *DB) DeleteConversationsBefore(ctx context.Context, t time.Time) (int, e
 	if t.Before(time.Unix(0, 0)) {
 		return 0, nil // nothing is stored as older than 1970
 	}
+	// Bring bbolt up to date first, so the retention index sees every
+	// turn saved before this call.
+	if err := d.turns.checkpoint(ctx); err != nil {
+		return 0, storeErr("delete conversations", err)
+	}
 	cutoff := unixNanos(t)
 	total := 0
 	for {
@@ -369,16 +361,24 @@ func (d *DB) DeleteConversationsBefore(ctx context.Context, t time.Time) (int, e
 		}
 		var n int
 		var more bool
+		var claimed [][]byte
 		err := d.db.Update(func(tx *bolt.Tx) error {
 			var err error
-			n, more, err = deleteConversationsChunk(tx, cutoff)
+			n, more, err = deleteConversationsChunk(tx, cutoff, func(ids [][]byte) [][]byte {
+				claimed = d.turns.beginDelete(ids)
+				return claimed
+			})
 			return err
 		})
+		d.turns.endDelete(claimed)
 		if err != nil {
 			return total, storeErr("delete conversations", err)
 		}
 		total += n
-		if !more {
+		// A chunk that removed nothing held only conversations with a turn
+		// running or not yet checkpointed: they are no longer idle, and
+		// the next sweep sees their new time.
+		if !more || n == 0 {
 			return total, nil
 		}
 	}
@@ -386,8 +386,9 @@ func (d *DB) DeleteConversationsBefore(ctx context.Context, t time.Time) (int, e
 
 // deleteConversationsChunk deletes the oldest conversations updated
 // before cutoff (unix nanos), up to the chunk limits, and reports whether
-// more may be left.
-func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64) (n int, more bool, err error) {
+// more may be left. claim gets the candidates' ids and returns those that
+// may be deleted (see turnLog.beginDelete).
+func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64, claim func(ids [][]byte) [][]byte) (n int, more bool, err error) {
 	// Collect first: deleting under a bbolt cursor makes it skip keys.
 	var old [][]byte
 	c := tx.Bucket(bucketConversationsByUpdated).Cursor()
@@ -401,8 +402,19 @@ func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64) (n int, more bool, err
 		}
 		old = append(old, bytes.Clone(k))
 	}
+	ids := make([][]byte, len(old))
+	for i, k := range old {
+		ids[i] = k[8:]
+	}
+	ok := map[string]bool{}
+	for _, id := range claim(ids) {
+		ok[string(id)] = true
+	}
 	keys := 0
 	for _, k := range old {
+		if !ok[string(k[8:])] {
+			continue
+		}
 		if keys >= deleteChunkKeys {
 			return n, true, nil
 		}
@@ -477,13 +489,18 @@ func getConversation(tx *bolt.Tx, id []byte) (*flow.Conversation, error) {
 	if v == nil {
 		return nil, flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
 	}
+	return decodeConversation(id, v)
+}
+
+// decodeConversation decodes a state value. The result shares no memory
+// with v (which may belong to a bbolt transaction).
+func decodeConversation(id, v []byte) (*flow.Conversation, error) {
 	h, err := decodeStateHeader(v)
 	if err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
 	var rec conversationRecord
-	// Unmarshal copies what it keeps; the token is copied by hand, so
-	// nothing refers to v after the tx.
+	// Unmarshal copies what it keeps; the token is copied by hand.
 	if err := json.Unmarshal(h.record, &rec); err != nil {
 		return nil, fmt.Errorf("decode conversation %s: %w", id, err)
 	}
@@ -494,17 +511,17 @@ func getConversation(tx *bolt.Tx, id []byte) (*flow.Conversation, error) {
 	return rec.conversation(token), nil
 }
 
-// scanEntries calls fn with each value stored under id in the bucket
-// name, in key order. Returns ENOTFOUND if the conversation does not
-// exist.
-func scanEntries(tx *bolt.Tx, name, id []byte, fn func(v []byte) error) error {
+// scanEntries calls fn with each key and value stored under id in the
+// bucket name, in key order. Returns ENOTFOUND if the conversation does
+// not exist.
+func scanEntries(tx *bolt.Tx, name, id []byte, fn func(k, v []byte) error) error {
 	if tx.Bucket(bucketConversations).Get(id) == nil {
 		return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
 	}
 	prefix := entryPrefix(id)
 	c := tx.Bucket(name).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if err := fn(v); err != nil {
+		if err := fn(k, v); err != nil {
 			return err
 		}
 	}

@@ -88,37 +88,50 @@ func mustLog(tb testing.TB, db *DB, id string) []flow.LogEntry {
 	return got
 }
 
-// blockCommitter occupies the commit queue's committer with a request
-// that waits until the returned func is called, so the requests that
-// follow pile up in the queue and form the next batch.
+// blockCommitter holds the turn log's committer inside the commit of a
+// first turn (conversation "blocker") until the returned func is called,
+// so the turns that follow pile up in the queue and form the next batch.
 func blockCommitter(tb testing.TB, db *DB) (release func()) {
 	tb.Helper()
+	return blockCommitterOn(tb, db, nextTurn(sampleConversation("blocker", "", convEpoch)))
+}
+
+// blockCommitterOn is blockCommitter with the first turn given.
+func blockCommitterOn(tb testing.TB, db *DB, first *flow.TurnRecord) (release func()) {
+	tb.Helper()
 	inside, rel, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func() { once.Do(func() { close(inside); <-rel }) }
+	db.turns.beforeCommit.Store(&hook)
 	go func() {
 		defer close(done)
-		_ = db.queue.do(context.Background(), func(tx *bolt.Tx) error {
-			close(inside)
-			<-rel
-			return nil
-		})
+		if err := db.SaveTurn(context.Background(), first); err != nil {
+			tb.Errorf("held turn: %v", err)
+		}
 	}()
 	<-inside
-	var once sync.Once
-	release = func() { once.Do(func() { close(rel); <-done }) }
+	var relOnce sync.Once
+	release = func() { relOnce.Do(func() { close(rel); <-done }) }
 	tb.Cleanup(release)
 	return release
 }
 
-// waitQueued waits until n requests wait in the commit queue's buffer.
+// waitQueued waits until n turns wait in the turn log's queue.
 func waitQueued(tb testing.TB, db *DB, n int) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(db.queue.reqs) < n {
+	for len(db.turns.reqs) < n {
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d requests queued, want %d", len(db.queue.reqs), n)
+			tb.Fatalf("%d turns queued, want %d", len(db.turns.reqs), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// journalStats returns how many journal writes (each one fdatasync) the
+// turn log made and how many turns they held.
+func journalStats(db *DB) (syncs, turns uint64) {
+	return db.turns.stats.syncs.Load(), db.turns.stats.turns.Load()
 }
 
 func TestSaveTurn(t *testing.T) {
@@ -395,6 +408,9 @@ func TestSaveTurnConcurrent(t *testing.T) {
 // each hold n keys.
 func mustIndexSize(tb testing.TB, db *DB, n int) {
 	tb.Helper()
+	if err := db.turns.checkpoint(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
 	err := db.db.View(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketConversations, bucketConversationsByUpdated} {
 			if got := tx.Bucket(name).Stats().KeyN; got != n {
@@ -428,12 +444,12 @@ func TestGroupCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		commits, writes := db.queue.stats()
+		commits, writes := journalStats(db)
 		// The blocker took one commit, the savers one more.
 		if writes != savers+1 || commits != 2 {
 			t.Fatalf("%d writes in %d commits, want %d in 2", writes, commits, savers+1)
 		}
-		mustIndexSize(t, db, savers)
+		mustIndexSize(t, db, savers+1) // the savers' conversations and the blocker's
 	})
 
 	t.Run("ConcurrentSaversBatch", func(t *testing.T) {
@@ -457,7 +473,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		commits, writes := db.queue.stats()
+		commits, writes := journalStats(db)
 		t.Logf("%d turns in %d commits", writes, commits)
 		if writes != savers*turns || commits >= writes {
 			t.Fatalf("%d turns in %d commits: want fewer commits than turns", writes, commits)
@@ -469,7 +485,7 @@ func TestGroupCommit(t *testing.T) {
 		c := sampleConversation("c1", "", convEpoch)
 		for i := 1; i <= 3; i++ {
 			mustSaveTurn(t, db, nextTurn(c))
-			if commits, writes := db.queue.stats(); commits != uint64(i) || writes != uint64(i) {
+			if commits, writes := journalStats(db); commits != uint64(i) || writes != uint64(i) {
 				t.Fatalf("after %d turns: %d commits of %d turns", i, commits, writes)
 			}
 		}
@@ -501,7 +517,7 @@ func TestGroupCommit(t *testing.T) {
 			t.Fatalf("%d conflicts, want 1", conflicts)
 		}
 		// The owner's turn, the blocker, then one batch of three.
-		if commits, _ := db.queue.stats(); commits != 3 {
+		if commits, _ := journalStats(db); commits != 3 {
 			t.Errorf("%d commits, want 3 (the conflict must not break the batch)", commits)
 		}
 		for _, id := range []string{"a", "b"} {
@@ -513,54 +529,25 @@ func TestGroupCommit(t *testing.T) {
 		wantCode(t, err, flow.ENOTFOUND, "")
 	})
 
-	t.Run("FailedBatchRetriesEachAlone", func(t *testing.T) {
+	t.Run("JournalFailureStopsTurnsKeepsReads", func(t *testing.T) {
 		db := mustOpen(t)
-		release := blockCommitter(t, db)
-		boom := errors.New("boom")
-		put := func(key string, fail bool) func(tx *bolt.Tx) error {
-			return func(tx *bolt.Tx) error {
-				if err := tx.Bucket(bucketMeta).Put([]byte(key), []byte("v")); err != nil {
-					return err
-				}
-				if fail {
-					return boom
-				}
-				return nil
-			}
-		}
-		type result struct {
-			key string
-			err error
-		}
-		results := make(chan result, 3)
-		for _, key := range []string{"good1", "bad", "good2"} {
-			go func() { results <- result{key, db.queue.do(ctx, put(key, key == "bad"))} }()
-		}
-		waitQueued(t, db, 3)
-		release()
-		for range 3 {
-			r := <-results
-			if r.key == "bad" && !errors.Is(r.err, boom) || r.key != "bad" && r.err != nil {
-				t.Errorf("%s: err = %v", r.key, r.err)
-			}
-		}
-		// The blocker, then the failed batch's two good requests alone.
-		if commits, _ := db.queue.stats(); commits != 3 {
-			t.Errorf("%d commits, want 3", commits)
-		}
-		err := db.db.View(func(tx *bolt.Tx) error {
-			for _, key := range []string{"good1", "good2"} {
-				if tx.Bucket(bucketMeta).Get([]byte(key)) == nil {
-					return fmt.Errorf("%s was not committed", key)
-				}
-			}
-			if tx.Bucket(bucketMeta).Get([]byte("bad")) != nil {
-				return errors.New("the failed request's write was committed")
-			}
-			return nil
-		})
-		if err != nil {
+		mustSaveTurn(t, db, nextTurn(sampleConversation("c1", "hash-1", convEpoch)))
+		// Make the next journal write fail, as a full or failing disk would.
+		if err := db.turns.j.cur.f.Close(); err != nil {
 			t.Fatal(err)
+		}
+		for _, id := range []string{"c2", "c3"} {
+			if err := db.SaveTurn(ctx, nextTurn(sampleConversation(id, "", convEpoch))); err == nil || flow.ErrorCode(err) != flow.EINTERNAL {
+				t.Fatalf("turn %s after a failed journal write: err = %v, want EINTERNAL", id, err)
+			}
+			_, err := db.Conversation(ctx, id)
+			wantCode(t, err, flow.ENOTFOUND, "")
+		}
+		if err := db.Ping(ctx); err == nil {
+			t.Error("Ping passes with a failed journal")
+		}
+		if c, err := db.ConversationByTokenHash(ctx, []byte("hash-1")); err != nil || c.ID != "c1" {
+			t.Errorf("read after journal failure: %v, %v", c, err)
 		}
 	})
 
@@ -594,7 +581,7 @@ func TestGroupCommit(t *testing.T) {
 			}
 		}
 		db = mustOpenPath(t, path)
-		mustIndexSize(t, db, savers)
+		mustIndexSize(t, db, savers+1) // the savers' conversations and the blocker's
 	})
 }
 
@@ -672,7 +659,7 @@ func TestDeleteConversationsBefore(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := applyTurn(tx, p); err != nil {
+				if err := applyState(tx, p.id, p.state, p.transcript, p.log); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,7 @@ const schemaVersion = 1
 var (
 	keySchemaVersion = []byte("schema_version")
 	keyKeyCheck      = []byte("key_check")
+	keyJournalLSN    = []byte("journal_lsn") // u64: the last journal record checkpointed into bbolt
 )
 
 // initSchema creates missing buckets and records or checks the schema

@@ -1,0 +1,484 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
+)
+
+// noCheckpoints keeps every turn in the journal only: no checkpoint runs
+// unless a test asks for one.
+var noCheckpoints = turnLogOptions{maxTurns: 1 << 30, maxBytes: 1 << 30, maxAge: time.Hour, segmentSize: defaultSegmentSize}
+
+func mustOpenWith(tb testing.TB, path string, opts turnLogOptions) *DB {
+	tb.Helper()
+	db, err := openWith(path, defaultLockTimeout, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.Now = newTestClock().Now
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// crashImage copies the database file and its journal, as a process
+// killed at this moment would leave them, into a new folder and returns
+// the copy's database path. The caller makes sure no checkpoint runs.
+func crashImage(tb testing.TB, db *DB) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "flowbot.db")
+	copyFile(tb, db.Path(), dst)
+	if err := os.Mkdir(journalDir(dst), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	segs, err := filepath.Glob(filepath.Join(journalDir(db.Path()), "*.wal"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range segs {
+		copyFile(tb, s, filepath.Join(journalDir(dst), filepath.Base(s)))
+	}
+	return dst
+}
+
+func copyFile(tb testing.TB, src, dst string) {
+	tb.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// storedConversations counts the conversations in the bbolt file at path
+// itself, without the journal.
+func storedConversations(tb testing.TB, path string) int {
+	tb.Helper()
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer bdb.Close()
+	n := 0
+	_ = bdb.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketConversations).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// saveConversations saves turns for n conversations, turns each, and
+// returns them as saved.
+func saveConversations(tb testing.TB, db *DB, n, turns int) []*flow.Conversation {
+	tb.Helper()
+	convs := make([]*flow.Conversation, n)
+	for i := range convs {
+		convs[i] = sampleConversation(fmt.Sprint("c", i), fmt.Sprint("hash-", i), convEpoch)
+	}
+	for range turns {
+		for _, c := range convs {
+			c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
+			mustSaveTurn(tb, db, nextTurn(c))
+		}
+	}
+	return convs
+}
+
+// wantConversation checks that db holds conversation c at turn turns, with
+// its token, transcript and log.
+func wantConversation(tb testing.TB, db *DB, c *flow.Conversation, turns int) {
+	tb.Helper()
+	got, err := db.ConversationByTokenHash(context.Background(), c.TokenHash)
+	if err != nil {
+		tb.Fatalf("%s: %v", c.ID, err)
+	}
+	if got.ID != c.ID || got.Turns != turns || !got.UpdatedAt.Equal(c.UpdatedAt) && got.Turns == c.Turns {
+		tb.Fatalf("%s: got %s at turn %d, want turn %d", c.ID, got.ID, got.Turns, turns)
+	}
+	if tr, lg := mustTranscript(tb, db, c.ID), mustLog(tb, db, c.ID); len(tr) != 2*turns || len(lg) != turns {
+		tb.Fatalf("%s: %d transcript and %d log entries, want %d and %d", c.ID, len(tr), len(lg), 2*turns, turns)
+	}
+}
+
+func TestJournalReplay(t *testing.T) {
+	t.Run("TurnsOnlyInTheJournalSurviveACrash", func(t *testing.T) {
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+		convs := saveConversations(t, db, 5, 3)
+		img := crashImage(t, db)
+		if n := storedConversations(t, img); n != 0 {
+			t.Fatalf("the bbolt file already holds %d conversations: the test would not exercise replay", n)
+		}
+		re := mustOpenPath(t, img)
+		for _, c := range convs {
+			wantConversation(t, re, c, 3)
+		}
+		mustIndexSize(t, re, len(convs))
+		mustCheck(t, re)
+		// Replay moved everything into bbolt: a second open replays
+		// nothing and sees the same.
+		if err := re.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := storedConversations(t, img); n != len(convs) {
+			t.Fatalf("bbolt holds %d conversations after replay and close, want %d", n, len(convs))
+		}
+		again := mustOpenPath(t, img)
+		for _, c := range convs {
+			wantConversation(t, again, c, 3)
+		}
+	})
+
+	t.Run("SkipsWhatACheckpointStored", func(t *testing.T) {
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+		convs := saveConversations(t, db, 4, 2)
+		if err := db.turns.checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range convs[:2] {
+			c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
+			mustSaveTurn(t, db, nextTurn(c))
+		}
+		img := crashImage(t, db)
+		if n := storedConversations(t, img); n != 4 {
+			t.Fatalf("bbolt holds %d conversations after the checkpoint, want 4", n)
+		}
+		re := mustOpenPath(t, img)
+		// Replaying the first two turns again would double their entries.
+		wantConversation(t, re, convs[0], 3)
+		wantConversation(t, re, convs[1], 3)
+		wantConversation(t, re, convs[2], 2)
+		wantConversation(t, re, convs[3], 2)
+		mustIndexSize(t, re, 4)
+		mustCheck(t, re)
+	})
+
+	t.Run("TornTailIsDropped", func(t *testing.T) {
+		for name, damage := range map[string]func(b []byte) []byte{
+			"Truncated":  func(b []byte) []byte { return b[:len(b)-3] },
+			"BitFlipped": func(b []byte) []byte { b[len(b)-5] ^= 0x40; return b },
+		} {
+			t.Run(name, func(t *testing.T) {
+				db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+				convs := saveConversations(t, db, 3, 2)
+				last := convs[2]
+				img := crashImage(t, db)
+				seg := filepath.Join(journalDir(img), segmentName(0))
+				b, err := os.ReadFile(seg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The last record is the second turn of the last
+				// conversation: the write that was torn.
+				if err := os.WriteFile(seg, damage(b), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				re := mustOpenPath(t, img)
+				wantConversation(t, re, convs[0], 2)
+				wantConversation(t, re, convs[1], 2)
+				got, err := re.Conversation(context.Background(), last.ID)
+				if err != nil || got.Turns != 1 {
+					t.Fatalf("%s after a torn last turn: %+v, %v; want its first turn", last.ID, got, err)
+				}
+				mustCheck(t, re)
+				// New turns go on after the torn record.
+				last.Turns = 1
+				mustSaveTurn(t, re, nextTurn(last))
+				wantConversation(t, re, last, 2)
+			})
+		}
+	})
+
+	t.Run("AcrossRecycledSegments", func(t *testing.T) {
+		// Tiny segments and a checkpoint every 7 turns: the journal moves
+		// through many segments and writes over old ones, which still
+		// hold records of their earlier use.
+		opts := turnLogOptions{maxTurns: 7, maxBytes: 1 << 30, maxAge: time.Hour, segmentSize: 4 << 10}
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), opts)
+		convs := saveConversations(t, db, 6, 40)
+		segs, err := filepath.Glob(filepath.Join(journalDir(db.Path()), "*.wal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The current segment, the spares, and the few full segments a
+		// running checkpoint may still need.
+		if len(segs) > 1+maxSpareSegments+4 {
+			t.Fatalf("%d journal segments after 240 turns: segments are not reused", len(segs))
+		}
+		if syncs, _ := journalStats(db); syncs != 240 {
+			t.Fatalf("%d journal writes, want 240", syncs)
+		}
+		// Wait for the running checkpoint so the bbolt file is not copied
+		// in the middle of a transaction.
+		for db.turns.stats.checkpoints.Load() < 240/7 {
+			time.Sleep(time.Millisecond)
+		}
+		img := crashImage(t, db)
+		re := mustOpenPath(t, img)
+		for _, c := range convs {
+			wantConversation(t, re, c, 40)
+		}
+		mustCheck(t, re)
+	})
+}
+
+func TestCheckpoint(t *testing.T) {
+	t.Run("IdleTurnsLeaveMemory", func(t *testing.T) {
+		opts := defaultTurnLogOptions
+		opts.maxAge = 20 * time.Millisecond
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), opts)
+		convs := saveConversations(t, db, 3, 1)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			db.turns.mu.RLock()
+			empty := db.turns.active.turns == 0 && db.turns.frozen == nil
+			db.turns.mu.RUnlock()
+			if empty {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("waiting turns still in memory after 10 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		err := db.db.View(func(tx *bolt.Tx) error {
+			for _, c := range convs {
+				if tx.Bucket(bucketConversations).Get([]byte(c.ID)) == nil {
+					return fmt.Errorf("%s is not in bbolt", c.ID)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range convs {
+			wantConversation(t, db, c, 1)
+		}
+	})
+
+	t.Run("ReadsMergeBboltAndJournal", func(t *testing.T) {
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+		c := saveConversations(t, db, 1, 2)[0]
+		if err := db.turns.checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
+		mustSaveTurn(t, db, nextTurn(c)) // in the overlay only
+		wantConversation(t, db, c, 3)
+		tr := mustTranscript(t, db, c.ID)
+		for i := 1; i < len(tr); i++ {
+			if tr[i].Seq <= tr[i-1].Seq {
+				t.Fatalf("transcript out of order at %d: %d after %d", i, tr[i].Seq, tr[i-1].Seq)
+			}
+		}
+	})
+
+	t.Run("CloseCheckpointsEverything", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "flowbot.db")
+		db := mustOpenWith(t, path, noCheckpoints)
+		convs := saveConversations(t, db, 4, 2)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := storedConversations(t, path); n != len(convs) {
+			t.Fatalf("bbolt holds %d conversations after Close, want %d", n, len(convs))
+		}
+	})
+}
+
+// TestJournalSegments drives the journal directly: a segment is reused
+// after its records are applied, and the records of its earlier use
+// that lie beyond the new ones, whole and with valid CRCs, are not read
+// back.
+func TestJournalSegments(t *testing.T) {
+	dir := t.TempDir()
+	payload := func(lsn int) []byte {
+		b := make([]byte, 100)
+		copy(b, fmt.Sprintf("record %d", lsn))
+		return b
+	}
+	const rec = recordHeaderSize + 100
+	j, err := openJournal(dir, 1, nil, segmentHeaderSize+3*rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	appendLSN := func(lsns ...int) {
+		t.Helper()
+		var ps [][]byte
+		for _, n := range lsns {
+			ps = append(ps, payload(n))
+		}
+		first, err := j.append(ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first != uint64(lsns[0]) {
+			t.Fatalf("append gave LSN %d, want %d", first, lsns[0])
+		}
+	}
+	appendLSN(1, 2, 3) // fills segment 0
+	appendLSN(4)       // segment 1
+	if err := j.release(3); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.spare) != 1 || j.spare[0].path != filepath.Join(dir, segmentName(0)) {
+		t.Fatalf("spares after release: %+v", j.spare)
+	}
+	appendLSN(5)
+	appendLSN(6) // segment 1 is full
+	appendLSN(7) // reuses segment 0; records 2 and 3 of its first use follow
+	if j.cur.path != filepath.Join(dir, segmentName(0)) {
+		t.Fatalf("record 7 went to %s, want the reused %s", j.cur.path, segmentName(0))
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.wal")); len(files) != 2 {
+		t.Fatalf("%d segment files, want 2", len(files))
+	}
+
+	var got []string
+	next, files, err := replayJournal(dir, 3, func(lsn uint64, p []byte) error {
+		got = append(got, fmt.Sprintf("%d:%s", lsn, p[:8]))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"4:record 4", "5:record 5", "6:record 6", "7:record 7"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || next != 8 || len(files) != 2 {
+		t.Fatalf("replay after 3 = %v, next %d, %d files; want %v, next 8, 2 files", got, next, len(files), want)
+	}
+	// Nothing to replay past the end.
+	got = nil
+	if next, _, err := replayJournal(dir, 7, func(lsn uint64, p []byte) error {
+		got = append(got, string(p[:8]))
+		return nil
+	}); err != nil || next != 8 || len(got) != 0 {
+		t.Fatalf("replay after 7: %v, next %d, err %v", got, next, err)
+	}
+}
+
+func TestSweepAndTurns(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ClaimedConversationRefusesTurns", func(t *testing.T) {
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+		x := saveConversations(t, db, 1, 1)[0]
+		if err := db.turns.checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		y := sampleConversation("y", "hash-y", convEpoch)
+		mustSaveTurn(t, db, nextTurn(y)) // only in the overlay
+
+		claimed := db.turns.beginDelete([][]byte{[]byte(x.ID), []byte(y.ID)})
+		if len(claimed) != 1 || string(claimed[0]) != x.ID {
+			t.Fatalf("claimed %q, want only %s (y's newest state is not in bbolt)", claimed, x.ID)
+		}
+		turn := nextTurn(x)
+		turn.MustExist = true
+		wantCode(t, db.SaveTurn(ctx, turn), flow.ENOTFOUND, "removed (retention)")
+		db.turns.endDelete(claimed)
+		x.Turns-- // the refused turn did not happen
+		turn = nextTurn(x)
+		turn.MustExist = true
+		mustSaveTurn(t, db, turn)
+		wantConversation(t, db, x, 2)
+	})
+
+	t.Run("TurnInFlightIsNotClaimed", func(t *testing.T) {
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+		x := saveConversations(t, db, 1, 1)[0]
+		if err := db.turns.checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The committer holds x's next turn between its checks and the
+		// journal write: a sweep must not take x now, or the turn would
+		// bring back part of a deleted conversation.
+		turn := nextTurn(x)
+		turn.MustExist = true
+		release := blockCommitterOn(t, db, turn)
+		if claimed := db.turns.beginDelete([][]byte{[]byte(x.ID)}); len(claimed) != 0 {
+			t.Fatalf("claimed %q while its turn is in flight", claimed)
+		}
+		release()
+		wantConversation(t, db, x, 2)
+	})
+
+	t.Run("ConcurrentSweepLeavesWholeConversations", func(t *testing.T) {
+		// Turns on conversations whose times are all old race with
+		// sweeps. Each conversation must end either gone entirely or
+		// whole: its state, index keys, transcript and log in step.
+		opts := defaultTurnLogOptions
+		opts.maxAge = 5 * time.Millisecond
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), opts)
+		const n = 20
+		convs := saveConversations(t, db, n, 1)
+		done := make(chan struct{})
+		acked := make([]int, n)
+		go func() {
+			defer close(done)
+			for round := 0; round < 30; round++ {
+				for i, c := range convs {
+					turn := nextTurn(c)
+					turn.MustExist = true
+					err := db.SaveTurn(ctx, turn)
+					switch flow.ErrorCode(err) {
+					case "":
+						acked[i] = c.Turns
+					case flow.ENOTFOUND:
+						c.Turns--
+					default:
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+		swept := 0
+		for {
+			select {
+			case <-done:
+			default:
+				k, err := db.DeleteConversationsBefore(ctx, convEpoch.Add(24*time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				swept += k
+				continue
+			}
+			break
+		}
+		t.Logf("swept %d of %d conversations while turns ran", swept, n)
+		for i, c := range convs {
+			got, err := db.Conversation(ctx, c.ID)
+			if flow.ErrorCode(err) == flow.ENOTFOUND {
+				for _, err := range []error{
+					func() error { _, err := db.Transcript(ctx, c.ID); return err }(),
+					func() error { _, err := db.ConversationByTokenHash(ctx, c.TokenHash); return err }(),
+				} {
+					wantCode(t, err, flow.ENOTFOUND, "")
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Turns != acked[i] {
+				t.Errorf("%s at turn %d, acknowledged %d", c.ID, got.Turns, acked[i])
+			}
+			if tr := mustTranscript(t, db, c.ID); len(tr) != 2*got.Turns {
+				t.Errorf("%s at turn %d has %d transcript entries: a sweep removed part of it", c.ID, got.Turns, len(tr))
+			}
+		}
+		if err := db.turns.checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mustCheck(t, db)
+	})
+}
