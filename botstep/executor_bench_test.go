@@ -2,11 +2,19 @@ package botstep
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"runtime"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowbot/flowbot/connections"
 
 	"github.com/flowbot/flowbot/flow"
 )
@@ -130,4 +138,58 @@ func BenchmarkExecuteOverhead(b *testing.B) {
 		b.ReportMetric(float64(tExec.Nanoseconds())/float64(b.N), "execute-ns/op")
 		b.ReportMetric(float64(tExec)/float64(tBare), "ratio")
 	})
+}
+
+// BenchmarkExecuteParallel runs the benchmark turn's api_call (GET
+// /orders/{{order}}, two variables) from 16 and 64 goroutines at once
+// against one TLS upstream that offers HTTP/2, with the guarded client
+// as it is (HTTP/2 where offered) and with HTTP/2 turned off (one
+// HTTP/1.1 keep-alive connection per concurrent call). cpu-µs/op is the
+// process's CPU time per call, the upstream's included.
+func BenchmarkExecuteParallel(b *testing.B) {
+	const answer = `{"id":"42","status":"shipped","eta":"2026-12-01"}` + "\n"
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	b.Cleanup(up.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(up.Certificate())
+	s := exStep("GET", up.URL+"/orders/{{order}}", withVars("status", "$.status", "eta", "$.eta"))
+	vals := exLookup(map[string]string{"order": "42"})
+	for _, proto := range []string{"HTTP2", "HTTP1"} {
+		for _, conc := range []int{16, 64} {
+			b.Run(proto+"/"+strconv.Itoa(conc), func(b *testing.B) {
+				client := connections.NewGuardedClient(true)
+				tr := client.Transport.(*http.Transport)
+				tr.TLSClientConfig.RootCAs = pool
+				if proto == "HTTP1" {
+					tr.ForceAttemptHTTP2 = false
+					tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+					tr.MaxIdleConnsPerHost = 256
+				}
+				b.Cleanup(tr.CloseIdleConnections)
+				x := &Executor{Client: client}
+				ctx := context.Background()
+				b.SetParallelism(max(1, conc/runtime.GOMAXPROCS(0)))
+				b.ReportAllocs()
+				var ru0 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if o := x.Execute(ctx, s, vals); !o.Success || o.Saved["eta"] != "2026-12-01" {
+							b.Errorf("outcome %+v", o)
+							return
+						}
+					}
+				})
+				var ru1 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+				b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-µs/op")
+			})
+		}
+	}
 }

@@ -31,7 +31,7 @@ const adminToken = "test-admin-token-0123456789abcdef"
 
 // env is a real server on a real bbolt file in a temp dir.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *web.Server
 	db       *store.DB
 	dir      string
@@ -85,7 +85,7 @@ func spec(t testing.TB) (*openapi3.T, routers.Router) {
 
 type envOption func(*web.Deps, *env)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "flowbot.db"))
@@ -129,21 +129,21 @@ type resp struct {
 	Body   []byte
 }
 
-func (r resp) json(t *testing.T, v any) {
+func (r resp) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("response %d is not JSON: %v\n%s", r.Code, err, r.Body)
 	}
 }
 
-func (r resp) m(t *testing.T) map[string]any {
+func (r resp) m(t testing.TB) map[string]any {
 	var m map[string]any
 	r.json(t, &m)
 	return m
 }
 
 // errCode returns the error code of an error response.
-func (r resp) errCode(t *testing.T) string {
+func (r resp) errCode(t testing.TB) string {
 	var b web.ErrorBody
 	r.json(t, &b)
 	return b.Error.Code
@@ -184,7 +184,7 @@ func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 	return r
 }
 
-func checkSpec(t *testing.T, method, path string, reqBody []byte, h http.Header, r resp) {
+func checkSpec(t testing.TB, method, path string, reqBody []byte, h http.Header, r resp) {
 	t.Helper()
 	_, router := spec(t)
 	vreq := httptest.NewRequest(method, "http://localhost"+path, bytes.NewReader(reqBody))
