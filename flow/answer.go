@@ -78,7 +78,7 @@ func (r *run) answer(st *Step, in Input) (next string, ok bool) {
 
 // reask says why the reply was not taken and keeps waiting on the step.
 func (r *run) reask(st *Step, msg, outcome string) {
-	r.say(st.ID, Interpolate(msg, r.conv.Lookup()))
+	r.say(st.ID, Interpolate(msg, r.vars))
 	r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: outcome})
 }
 
@@ -136,7 +136,7 @@ func (r *run) options(st *Step) []AwaitOption {
 	if st.OptionsFrom == nil || len(st.Options) > 0 {
 		opts := make([]AwaitOption, len(st.Options))
 		for i, o := range st.Options {
-			opts[i] = AwaitOption{ID: o.ID, Label: Interpolate(o.Label, r.conv.Lookup())}
+			opts[i] = AwaitOption{ID: o.ID, Label: Interpolate(o.Label, r.vars)}
 		}
 		return opts
 	}

@@ -32,6 +32,8 @@ type run struct {
 	e    *Engine
 	c    *Compiled
 	conv *Conversation
+	// vars is conv's variable lookup; it reads conv as it is at each call.
+	vars Lookup
 	t    *Turn
 	now  time.Time
 }
@@ -76,7 +78,10 @@ func (e *Engine) newRun(c *Compiled, conv *Conversation) *run {
 	if conv.Vars == nil {
 		conv.Vars = map[string]string{}
 	}
-	return &run{e: e, c: c, conv: conv, t: &Turn{}, now: now().UTC()}
+	// Sized for a usual turn (an answer, an api_call, a message, the next
+	// question), so appending does not regrow and copy the entries.
+	t := &Turn{Messages: make([]Message, 0, 2), Transcript: make([]Entry, 0, 4), Log: make([]LogEntry, 0, 4)}
+	return &run{e: e, c: c, conv: conv, vars: conv.Lookup(), t: t, now: now().UTC()}
 }
 
 // runFrom runs steps from id until one waits, the flow ends, or the
@@ -116,7 +121,7 @@ func (r *run) finish(status string) {
 // step runs one step; it returns the next step's id, or wait=true when
 // the step waits for input.
 func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
-	vars := r.conv.Lookup()
+	vars := r.vars
 	entry := LogEntry{StepID: st.ID, StepType: st.Type, Outcome: "ok"}
 	switch st.Type {
 	case TypeMessage:

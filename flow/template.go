@@ -12,22 +12,31 @@ type TemplateRef struct {
 // ScanTemplate finds every {{name}} reference in s, in order. An opening
 // "{{" without a closing "}}" is reported by unclosed (its offset, or -1).
 func ScanTemplate(s string) (refs []TemplateRef, unclosed int) {
-	unclosed = -1
-	i := 0
-	for {
-		j := strings.Index(s[i:], "{{")
-		if j < 0 {
-			return refs, unclosed
+	for i := 0; ; {
+		r, ok := nextRef(s, i)
+		if !ok {
+			return refs, r.Start
 		}
-		start := i + j
-		k := strings.Index(s[start+2:], "}}")
-		if k < 0 {
-			return refs, start
-		}
-		end := start + 2 + k + 2
-		refs = append(refs, TemplateRef{Start: start, End: end, Name: strings.TrimSpace(s[start+2 : end-2])})
-		i = end
+		refs = append(refs, r)
+		i = r.End
 	}
+}
+
+// nextRef is the one template scanner: it finds the first {{name}}
+// reference in s at or after byte i. When there is none it returns
+// ok=false, with Start the offset of an unclosed "{{" or -1.
+func nextRef(s string, i int) (r TemplateRef, ok bool) {
+	j := strings.Index(s[i:], "{{")
+	if j < 0 {
+		return TemplateRef{Start: -1}, false
+	}
+	start := i + j
+	k := strings.Index(s[start+2:], "}}")
+	if k < 0 {
+		return TemplateRef{Start: start}, false
+	}
+	end := start + 2 + k + 2
+	return TemplateRef{Start: start, End: end, Name: strings.TrimSpace(s[start+2 : end-2])}, true
 }
 
 // Interpolate replaces every {{name}} in tmpl by its value; an unset
@@ -37,16 +46,17 @@ func Interpolate(tmpl string, vars Lookup) string { return Expand(tmpl, vars, ni
 
 // Expand is Interpolate with an escape applied to each inserted value
 // (when escape is not nil), e.g. JSON string escaping for a JSON body. An
-// unclosed "{{" and everything after it is kept as typed.
+// unclosed "{{" and everything after it is kept as typed. It scans as it
+// writes, so the only allocation is the result.
 func Expand(tmpl string, vars Lookup, escape func(string) string) string {
-	refs, _ := ScanTemplate(tmpl)
-	if len(refs) == 0 {
+	r, ok := nextRef(tmpl, 0)
+	if !ok {
 		return tmpl
 	}
 	var b strings.Builder
-	b.Grow(len(tmpl))
+	b.Grow(len(tmpl) + 32)
 	last := 0
-	for _, r := range refs {
+	for ok {
 		b.WriteString(tmpl[last:r.Start])
 		var v string
 		if vars != nil {
@@ -57,6 +67,7 @@ func Expand(tmpl string, vars Lookup, escape func(string) string) string {
 		}
 		b.WriteString(v)
 		last = r.End
+		r, ok = nextRef(tmpl, last)
 	}
 	b.WriteString(tmpl[last:])
 	return b.String()
