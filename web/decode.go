@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/flowbot/flowbot/flow"
 	"github.com/go-playground/validator/v10"
@@ -52,8 +53,9 @@ func decodeBytes(body []byte, v any, readOnly ...string) error {
 	if p := unknownFields(generic, reflect.TypeOf(v), "", readOnly); len(p) > 0 {
 		return &flow.Error{Code: flow.EINVALID, Message: p[0].Message, Details: p}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	// The body is known to be one valid JSON value, so Unmarshal reports
+	// what a Decoder would, without copying the body into its buffer.
+	if err := json.Unmarshal(body, v); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			ptr := "/" + strings.ReplaceAll(ute.Field, ".", "/")
@@ -103,32 +105,63 @@ func unknownFields(v any, t reflect.Type, ptr string, skip []string) flow.Proble
 	case map[string]any:
 		switch t.Kind() {
 		case reflect.Struct:
-			fields := jsonFields(t)
+			fields := cachedJSONFields(t)
 			for k, val := range x {
-				p := ptr + flow.Pointer(k)
 				ft, ok := fields[k]
 				if !ok {
 					if ptr == "" && slices.Contains(skip, k) {
 						continue
 					}
+					p := ptr + flow.Pointer(k)
 					out.Add(p, "unknown_field", fmt.Sprintf("unknown field %q at %s", k, p))
 					continue
 				}
-				out = append(out, unknownFields(val, ft, p, nil)...)
+				if nested(val) {
+					out = append(out, unknownFields(val, ft, ptr+flow.Pointer(k), nil)...)
+				}
 			}
 		case reflect.Map:
 			for k, val := range x {
-				out = append(out, unknownFields(val, t.Elem(), ptr+flow.Pointer(k), nil)...)
+				if nested(val) {
+					out = append(out, unknownFields(val, t.Elem(), ptr+flow.Pointer(k), nil)...)
+				}
 			}
 		}
 	case []any:
 		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 			for i, val := range x {
-				out = append(out, unknownFields(val, t.Elem(), ptr+"/"+strconv.Itoa(i), nil)...)
+				if nested(val) {
+					out = append(out, unknownFields(val, t.Elem(), ptr+"/"+strconv.Itoa(i), nil)...)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// nested reports whether v is an object or array, the only values in
+// which unknownFields can find anything; the pointer of a scalar member
+// is not built.
+func nested(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// fieldCache holds jsonFields by struct type: request types are few and
+// fixed, and every request body of a type walks the same fields.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// cachedJSONFields is jsonFields, computed once per type. The map is
+// shared: callers only read it.
+func cachedJSONFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m, _ := fieldCache.LoadOrStore(t, jsonFields(t))
+	return m.(map[string]reflect.Type)
 }
 
 // jsonFields returns a struct's JSON member names and types, including the
