@@ -187,15 +187,18 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		o.fail(ErrCodeInvalidStep, "the URL could not be used: "+err.Error())
 		return false
 	}
-	// A copy: Authorize adds the credential to it, and br.header, shared
-	// by every attempt, must never hold one (a later attempt whose
-	// Authorize fails shows its header as it is).
-	req.Header = br.header.Clone()
+	// With a connection, a copy: Authorize adds the credential to it, and
+	// br.header, shared by every attempt, must never hold one (a later
+	// attempt whose Authorize fails shows its header as it is). Without
+	// one nothing writes to the header (the client copies it for a
+	// redirect), so it is shared.
+	req.Header = br.header
 	if len(br.body) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	var conn *connections.Connection
 	if s.Connection != "" {
+		req.Header = br.header.Clone()
 		if x.Connections == nil {
 			o.fail(ErrCodeConnection, "connection "+s.Connection+" is not available")
 			return false
