@@ -1,8 +1,12 @@
 package connections
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
-// credentialHeaders always carry credentials (SPEC §3 rule 5).
+// credentialHeaders always carry credentials (SPEC §3 rule 5); they are
+// written in canonical form.
 var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key"}
 
 // RedactHeaders returns a copy of h, fit to show or log, in which every
@@ -14,16 +18,16 @@ func RedactHeaders(h http.Header, conn *Connection) http.Header {
 	if out == nil {
 		return http.Header{}
 	}
-	names := credentialHeaders
+	// Each name is put in canonical form once, not once per pair.
+	extra := ""
 	if conn != nil && conn.Type == TypeAPIKey && conn.Public["header"] != "" {
-		names = append(names[:len(names):len(names)], conn.Public["header"])
+		extra = http.CanonicalHeaderKey(conn.Public["header"])
 	}
 	for k, vs := range out {
-		for _, n := range names {
-			if http.CanonicalHeaderKey(n) == http.CanonicalHeaderKey(k) {
-				for i := range vs {
-					vs[i] = Redacted
-				}
+		ck := http.CanonicalHeaderKey(k)
+		if (extra != "" && ck == extra) || slices.Contains(credentialHeaders, ck) {
+			for i := range vs {
+				vs[i] = Redacted
 			}
 		}
 	}
