@@ -21,23 +21,21 @@ import (
 //	transcripts              id + 0x00 + u64 seq -> flow.Entry JSON
 //	logs                     id + 0x00 + u64 seq -> flow.LogEntry JSON
 //
-// A state value is a small binary header followed by a conversationRecord
-// in JSON:
+// A state value is a small binary header followed by the conversation's
+// record:
 //
-//	[0]      format, stateFormat
+//	[0]      format: stateFormatBinary (record.go), or stateFormatJSON
+//	         (a conversationRecord in JSON, written by earlier versions)
 //	[1:9]    updated_at, u64 unix nanos, big-endian
 //	[9]      n, the token hash's length
 //	[10:10+n] token hash
-//	[10+n:]  conversationRecord JSON
+//	[10+n:]  record
 //
 // The header holds what a save must know about the previous state (its
 // retention key and its token) so the commit, which runs while other
 // turns wait, never decodes JSON. Entry keys end in the big-endian seq so
 // a cursor reads them back oldest first; ids never contain 0x00, so
 // "id + 0x00" is a prefix of that conversation's keys only.
-
-// stateFormat is the first byte of every state value.
-const stateFormat = 1
 
 // Limits checked before a turn is queued.
 const (
@@ -54,8 +52,8 @@ const (
 	deleteChunkKeys          = 20000
 )
 
-// conversationRecord is a conversation as stored, without its token hash
-// (which the value's header holds).
+// conversationRecord is a conversation as the JSON state format stored
+// it, without its token hash (which the value's header holds).
 type conversationRecord struct {
 	ID        string            `json:"id"`
 	BotID     string            `json:"bot_id"`
@@ -69,14 +67,6 @@ type conversationRecord struct {
 	Seq       int               `json:"seq"`
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
-}
-
-func newConversationRecord(c *flow.Conversation) *conversationRecord {
-	return &conversationRecord{
-		ID: c.ID, BotID: c.BotID, Version: c.Version, Status: c.Status, Waiting: c.Waiting,
-		Awaiting: c.Awaiting, Vars: c.Vars, User: c.User, Turns: c.Turns, Seq: c.Seq,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
 }
 
 func (r *conversationRecord) conversation(tokenHash []byte) *flow.Conversation {
@@ -94,7 +84,7 @@ type preparedTurn struct {
 	id         []byte
 	updated    uint64 // updated_at unix nanos
 	tokenHash  []byte
-	record     []byte // conversationRecord JSON
+	record     []byte // binary record (record.go)
 	state      []byte // header + record
 	transcript []keyValue
 	log        []keyValue
@@ -143,18 +133,17 @@ func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
 			c.UpdatedAt = now
 		}
 	}
-	rec, err := json.Marshal(newConversationRecord(c))
-	if err != nil {
-		return nil, fmt.Errorf("encode conversation %s: %w", c.ID, err)
-	}
 	p := &preparedTurn{
 		mustExist: t.MustExist,
 		id:        []byte(c.ID),
 		updated:   unixNanos(c.UpdatedAt),
 		tokenHash: c.TokenHash,
-		record:    rec,
 	}
-	p.state = encodeState(p.updated, p.tokenHash, rec)
+	p.state = appendStateHeader(make([]byte, 0, 10+len(p.tokenHash)+recordSize(c)), p.updated, p.tokenHash)
+	header := len(p.state)
+	p.state = appendRecord(p.state, c)
+	p.record = p.state[header:]
+	var err error
 	p.transcript = make([]keyValue, len(t.Transcript))
 	for i := range t.Transcript {
 		if p.transcript[i], err = encodeEntry(p.id, t.Transcript[i].Seq, &t.Transcript[i]); err != nil {
@@ -499,16 +488,15 @@ func decodeConversation(id, v []byte) (*flow.Conversation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
 	}
-	var rec conversationRecord
-	// Unmarshal copies what it keeps; the token is copied by hand.
-	if err := json.Unmarshal(h.record, &rec); err != nil {
+	// The decoders copy what they keep; the token is copied by hand.
+	c, err := decodeStateRecord(h.format, h.record)
+	if err != nil {
 		return nil, fmt.Errorf("decode conversation %s: %w", id, err)
 	}
-	var token []byte
 	if len(h.tokenHash) > 0 {
-		token = bytes.Clone(h.tokenHash)
+		c.TokenHash = bytes.Clone(h.tokenHash)
 	}
-	return rec.conversation(token), nil
+	return c, nil
 }
 
 // scanEntries calls fn with each key and value stored under id in the
@@ -546,22 +534,28 @@ func checkConversationID(id string) error {
 // stateHeader is the decoded header of a state value; its slices point
 // into the value.
 type stateHeader struct {
+	format    byte
 	updated   uint64
 	tokenHash []byte
 	record    []byte
 }
 
+// encodeState makes a state value from its header fields and a binary
+// record.
 func encodeState(updated uint64, tokenHash, record []byte) []byte {
-	v := make([]byte, 0, 10+len(tokenHash)+len(record))
-	v = append(v, stateFormat)
-	v = binary.BigEndian.AppendUint64(v, updated)
-	v = append(v, byte(len(tokenHash)))
-	v = append(v, tokenHash...)
+	v := appendStateHeader(make([]byte, 0, 10+len(tokenHash)+len(record)), updated, tokenHash)
 	return append(v, record...)
 }
 
+func appendStateHeader(v []byte, updated uint64, tokenHash []byte) []byte {
+	v = append(v, stateFormatBinary)
+	v = binary.BigEndian.AppendUint64(v, updated)
+	v = append(v, byte(len(tokenHash)))
+	return append(v, tokenHash...)
+}
+
 func decodeStateHeader(v []byte) (stateHeader, error) {
-	if len(v) < 10 || v[0] != stateFormat {
+	if len(v) < 10 || v[0] != stateFormatBinary && v[0] != stateFormatJSON {
 		return stateHeader{}, fmt.Errorf("bad state value header")
 	}
 	n := int(v[9])
@@ -569,6 +563,7 @@ func decodeStateHeader(v []byte) (stateHeader, error) {
 		return stateHeader{}, fmt.Errorf("state value shorter than its token hash")
 	}
 	return stateHeader{
+		format:    v[0],
 		updated:   binary.BigEndian.Uint64(v[1:9]),
 		tokenHash: v[10 : 10+n],
 		record:    v[10+n:],

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +69,14 @@ func BenchmarkSaveTurnBoltBatch(b *testing.B) {
 	}
 }
 
+// processCPU returns the user and system CPU time this process has used,
+// the fdatasync work in the kernel included.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchSaveTurn(b *testing.B, db *DB, conc int, save func(context.Context, *flow.TurnRecord) error, commits func() uint64) {
 	ctx := context.Background()
 	convs := make([]*flow.Conversation, conc)
@@ -78,7 +87,7 @@ func benchSaveTurn(b *testing.B, db *DB, conc int, save func(context.Context, *f
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, before := time.Now(), commits()
+	start, before, cpu0 := time.Now(), commits(), processCPU()
 	for g := range conc {
 		wg.Add(1)
 		go func() {
@@ -94,9 +103,10 @@ func benchSaveTurn(b *testing.B, db *DB, conc int, save func(context.Context, *f
 		}()
 	}
 	wg.Wait()
-	elapsed, n := time.Since(start), commits()-before
+	elapsed, n, cpu := time.Since(start), commits()-before, processCPU()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "turns/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/turn")
 	if n > 0 {
 		b.ReportMetric(float64(b.N)/float64(n), "turns/commit")
 	}

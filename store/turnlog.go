@@ -61,6 +61,8 @@ type turnLog struct {
 	ckptErr     error           // the last checkpoint's error, nil once one commits
 	applied     atomic.Uint64   // LSN of the last turn in bbolt
 	ckptBusy    bool            // committer only: an overlay is with the checkpointer
+	lastSync    time.Time       // committer only: when the last journal write started
+	lastBatch   int             // committer only: how many turns it took
 	stats       turnStats
 	// beforeCommit, when set, runs in every commit once the batch's
 	// conversations are marked in flight; tests use it to hold the
@@ -80,17 +82,25 @@ type turnStats struct {
 
 // turnLogOptions say when the committer freezes the active overlay for
 // a checkpoint: when it holds maxTurns turns or maxBytes bytes, or when
-// its oldest turn is maxAge old; and how big a journal segment grows.
+// its oldest turn is maxAge old; how big a journal segment grows; and
+// the shortest time between the starts of two journal writes.
 type turnLogOptions struct {
 	maxTurns    int
 	maxBytes    int
 	maxAge      time.Duration
 	segmentSize int64
+	// minSyncInterval: a turn that arrives sooner than this after the
+	// previous journal write started waits for the rest of the interval,
+	// collecting company. An fdatasync costs ~140 µs of CPU on this kind
+	// of VM (virtio), as much as a third of a turn, so under load fewer,
+	// bigger writes leave more CPU for turns; an idle store still writes
+	// a turn at once.
+	minSyncInterval time.Duration
 }
 
 var defaultTurnLogOptions = turnLogOptions{
 	maxTurns: 8192, maxBytes: 16 << 20, maxAge: 500 * time.Millisecond,
-	segmentSize: defaultSegmentSize,
+	segmentSize: defaultSegmentSize, minSyncInterval: time.Millisecond,
 }
 
 // maxBatch caps how many turns one journal write takes. It is also the
@@ -295,7 +305,8 @@ func (l *turnLog) run() {
 	for {
 		select {
 		case r := <-l.reqs:
-			batch = l.fill(append(batch, r))
+			batch = l.gather(append(batch, r))
+			l.lastSync, l.lastBatch = time.Now(), len(batch)
 			l.commit(batch)
 			batch = resetBatch(batch)
 		case ch := <-l.flushNow:
@@ -440,6 +451,28 @@ func (l *turnLog) checkpointer() {
 		l.mu.Unlock()
 		l.checkpointd <- struct{}{}
 	}
+}
+
+// gather adds to batch the turns already queued and, when the last
+// journal write carried more than one turn (turns are arriving
+// concurrently), those that arrive until minSyncInterval has passed since
+// that write started; up to maxBatch. A lone writer never waits.
+func (l *turnLog) gather(batch []*turnReq) []*turnReq {
+	wait := l.limits.minSyncInterval - time.Since(l.lastSync)
+	if wait <= 0 || l.lastBatch < 2 {
+		return l.fill(batch)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		case <-t.C:
+			return l.fill(batch)
+		}
+	}
+	return batch
 }
 
 // fill appends turns already queued, without waiting, up to maxBatch.
