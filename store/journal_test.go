@@ -215,15 +215,20 @@ func TestJournalReplay(t *testing.T) {
 		if syncs, _ := journalStats(db); syncs != 240 {
 			t.Fatalf("%d journal writes, want 240", syncs)
 		}
-		// Wait for the running checkpoint so the bbolt file is not copied
-		// in the middle of a transaction.
-		for db.turns.stats.checkpoints.Load() < 240/7 {
-			time.Sleep(time.Millisecond)
+		// Checkpoint everything (so the bbolt file is not copied in the
+		// middle of a transaction), then add one turn per conversation,
+		// fewer than maxTurns, that only the journal holds.
+		if err := db.turns.checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range convs {
+			c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
+			mustSaveTurn(t, db, nextTurn(c))
 		}
 		img := crashImage(t, db)
 		re := mustOpenPath(t, img)
 		for _, c := range convs {
-			wantConversation(t, re, c, 40)
+			wantConversation(t, re, c, 41)
 		}
 		mustCheck(t, re)
 	})
