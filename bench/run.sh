@@ -566,7 +566,7 @@ phase_profile() {
 		return 1
 	}
 	start_bg flowbot-profiled "$WORK/bin/flowbot-load" "$WORK/logs/flowbot-profiled.log" \
-		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
+		env GOGC=400 FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
 		"$WORK/bin/flowbot-load" serve -addr "127.0.0.1:$FLOWBOT_PORT" -data "$data" \
 		-pprof "127.0.0.1:$PPROF_PORT" -block-rate 10000 -mutex-fraction 5
 	wait_http "http://127.0.0.1:$FLOWBOT_PORT/healthz" 30
