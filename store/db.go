@@ -82,6 +82,30 @@ func Open(path string) (*DB, error) {
 	return open(path, defaultLockTimeout)
 }
 
+// Options tune how the store writes conversation turns.
+type Options struct {
+	// CommitDelay is the shortest time between the starts of two journal
+	// writes while turns arrive concurrently: a turn that comes sooner
+	// waits for the rest of it, so more turns share one fdatasync. 0
+	// writes at once. A lone writer never waits. Default 1ms.
+	CommitDelay time.Duration
+}
+
+// DefaultOptions are the options Open uses.
+func DefaultOptions() Options {
+	return Options{CommitDelay: defaultTurnLogOptions.minSyncInterval}
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*DB, error) {
+	if o.CommitDelay < 0 {
+		return nil, fmt.Errorf("commit delay must not be negative, got %s", o.CommitDelay)
+	}
+	opts := defaultTurnLogOptions
+	opts.minSyncInterval = o.CommitDelay
+	return openWith(path, defaultLockTimeout, opts)
+}
+
 func open(path string, lockTimeout time.Duration) (*DB, error) {
 	return openWith(path, lockTimeout, defaultTurnLogOptions)
 }

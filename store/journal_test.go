@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -486,4 +487,22 @@ func TestSweepAndTurns(t *testing.T) {
 		}
 		mustCheck(t, db)
 	})
+}
+
+func TestOpenWith(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flowbot.db")
+	if _, err := OpenWith(path, Options{CommitDelay: -time.Millisecond}); err == nil || !strings.Contains(err.Error(), "commit delay") {
+		t.Fatalf("negative commit delay: err = %v", err)
+	}
+	db, err := OpenWith(path, Options{CommitDelay: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.turns.limits.minSyncInterval != 0 {
+		t.Fatalf("commit delay %s, want 0", db.turns.limits.minSyncInterval)
+	}
+	if DefaultOptions().CommitDelay != time.Millisecond {
+		t.Fatalf("default commit delay %s, want 1ms", DefaultOptions().CommitDelay)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowbot/flowbot/store"
 	"github.com/flowbot/flowbot/web"
 )
 
@@ -26,7 +27,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Retention is how long ended and idle conversations are kept.
 	Retention time.Duration
-	LogLevel  string
+	// CommitDelay lets concurrent turns share a journal fdatasync (see
+	// store.Options).
+	CommitDelay time.Duration
+	LogLevel    string
 	// IPRateLimit limits conversation starts per client address;
 	// ConversationRateLimit limits messages per conversation.
 	IPRateLimit           web.RateLimit
@@ -39,6 +43,7 @@ func defaultConfig() Config {
 		DataDir:               "./data",
 		ShutdownTimeout:       15 * time.Second,
 		Retention:             30 * 24 * time.Hour,
+		CommitDelay:           store.DefaultOptions().CommitDelay,
 		LogLevel:              "info",
 		IPRateLimit:           web.RateLimit{PerSecond: 5, Burst: 20},
 		ConversationRateLimit: web.RateLimit{PerSecond: 5, Burst: 10},
@@ -71,6 +76,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		cfg.Retention = d
 	}
+	if v := getenv("FLOWBOT_COMMIT_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("FLOWBOT_COMMIT_DELAY must be a duration such as 1ms, got %q", v)
+		}
+		cfg.CommitDelay = d
+	}
 	if v := getenv("FLOWBOT_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
@@ -83,6 +95,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		"let api_call reach private and loopback addresses: development and tests only (FLOWBOT_ALLOW_PRIVATE_NETWORKS)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long conversations are kept (FLOWBOT_RETENTION)")
+	fs.DurationVar(&cfg.CommitDelay, "commit-delay", cfg.CommitDelay,
+		"while turns arrive concurrently, start journal writes at most this often so more turns share one fdatasync; 0: at once (FLOWBOT_COMMIT_DELAY)")
 	fs.Float64Var(&cfg.IPRateLimit.PerSecond, "rate-limit-ip", cfg.IPRateLimit.PerSecond, "conversation starts per second per client address (0: off)")
 	fs.IntVar(&cfg.IPRateLimit.Burst, "rate-limit-ip-burst", cfg.IPRateLimit.Burst, "burst of conversation starts per client address")
 	fs.Float64Var(&cfg.ConversationRateLimit.PerSecond, "rate-limit-conversation", cfg.ConversationRateLimit.PerSecond, "messages per second per conversation (0: off)")
@@ -113,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < time.Hour {
 		return errors.New("--retention must be at least 1h")
+	}
+	if c.CommitDelay < 0 || c.CommitDelay > 50*time.Millisecond {
+		return fmt.Errorf("--commit-delay must be between 0 and 50ms, got %s", c.CommitDelay)
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return errors.New("FLOWBOT_ADMIN_TOKEN must be at least 16 characters")

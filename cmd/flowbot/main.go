@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		return fmt.Errorf("cannot create data folder %s: %w", cfg.DataDir, err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "flowbot.db")
-	db, err := store.Open(dbPath)
+	db, err := store.OpenWith(dbPath, store.Options{CommitDelay: cfg.CommitDelay})
 	if err != nil {
 		return fmt.Errorf("cannot open the database %s: %w", dbPath, err)
 	}

@@ -189,6 +189,15 @@ func TestParseConfig(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:7000" || cfg.DataDir != "/tmp/x" || !cfg.AllowPrivateNetworks || cfg.Retention != 30*24*time.Hour {
 		t.Fatalf("%+v", cfg)
 	}
+	if cfg.CommitDelay != time.Millisecond {
+		t.Fatalf("default commit delay %s, want 1ms", cfg.CommitDelay)
+	}
+	for _, edge := range []string{"0s", "50ms"} {
+		cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"FLOWBOT_COMMIT_DELAY": edge}[k] }, io.Discard)
+		if err != nil || cfg.CommitDelay.String() != edge {
+			t.Fatalf("FLOWBOT_COMMIT_DELAY=%s: %v, %v", edge, cfg.CommitDelay, err)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -200,6 +209,9 @@ func TestParseConfig(t *testing.T) {
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
 		{"ErrRetentionTooShort", []string{"--retention", "10m"}, nil, "--retention"},
 		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"ErrCommitDelayNegative", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},
+		{"ErrCommitDelayTooLong", []string{"--commit-delay", "51ms"}, nil, "--commit-delay"},
+		{"ErrCommitDelayEnv", nil, map[string]string{"FLOWBOT_COMMIT_DELAY": "soon"}, "FLOWBOT_COMMIT_DELAY"},
 		{"ErrExtraArgument", []string{"serve"}, nil, "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
