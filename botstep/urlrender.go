@@ -45,15 +45,20 @@ func (t *URLTemplate) Render(vars func(name string) (string, bool)) (string, err
 		return v
 	}
 	var b strings.Builder
+	// Room for a usual URL, so the builder does not regrow while writing.
+	b.Grow(128)
 	b.WriteString(t.Scheme)
 	b.WriteString("://")
 	if strings.Contains(t.Host, ":") {
-		b.WriteString("[" + t.Host + "]")
+		b.WriteByte('[')
+		b.WriteString(t.Host)
+		b.WriteByte(']')
 	} else {
 		b.WriteString(t.Host)
 	}
 	if t.Port != "" {
-		b.WriteString(":" + t.Port)
+		b.WriteByte(':')
+		b.WriteString(t.Port)
 	}
 	for _, seg := range t.Path {
 		b.WriteByte('/')
