@@ -126,10 +126,13 @@ func (o *Outcome) Log() flow.APICallLog {
 			l.Headers[k] = strings.Join(v, ", ")
 		}
 	}
-	for k := range o.Saved {
-		l.Saved = append(l.Saved, k)
+	if len(o.Saved) > 0 {
+		l.Saved = make([]string, 0, len(o.Saved))
+		for k := range o.Saved {
+			l.Saved = append(l.Saved, k)
+		}
+		sort.Strings(l.Saved)
 	}
-	sort.Strings(l.Saved)
 	return l
 }
 
