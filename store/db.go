@@ -141,6 +141,19 @@ func (d *DB) Close() error {
 	return errors.Join(d.turns.close(), d.db.Close())
 }
 
+// Stats are the store's running totals since Open.
+type Stats struct {
+	JournalWrites uint64 // journal writes, each one fdatasync
+	JournalTurns  uint64 // turns in them
+	Checkpoints   uint64 // transactions that moved journaled turns into bbolt
+}
+
+// Stats returns the store's running totals.
+func (d *DB) Stats() Stats {
+	st := &d.turns.stats
+	return Stats{JournalWrites: st.syncs.Load(), JournalTurns: st.turns.Load(), Checkpoints: st.checkpoints.Load()}
+}
+
 // journalDir is the folder of the turn journal of the database at path.
 func journalDir(path string) string {
 	return path + ".journal"

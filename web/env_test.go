@@ -107,7 +107,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ex := &botstep.Executor{Client: client, Connections: e.conns}
 	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: ex}}
 	d := web.Deps{Bots: db, Keys: db, Audit: db, Connections: e.conns, Conversations: db, Runtime: rt, Executor: ex,
-		AdminToken: adminToken, OpenAPI: flowbot.OpenAPI, Ready: db.Ping}
+		AdminToken: adminToken, OpenAPI: flowbot.OpenAPI, Ready: db.Ping,
+		StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) }}
 	for _, o := range opts {
 		o(&d, e)
 	}

@@ -25,8 +25,32 @@ type metrics struct {
 	conversations *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+// StoreStats are the store's running totals, exported on /metrics.
+type StoreStats struct {
+	// JournalWrites counts journal writes, each one fdatasync.
+	JournalWrites uint64
+	// JournalTurns counts the turns those writes carried.
+	JournalTurns uint64
+	// Checkpoints counts the transactions that moved journaled turns
+	// into the database file.
+	Checkpoints uint64
+}
+
+func newMetrics(storeStats func() StoreStats) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
+	if storeStats != nil {
+		for _, c := range []struct {
+			name, help string
+			get        func(StoreStats) uint64
+		}{
+			{"flowbot_journal_writes_total", "Journal writes, each one fdatasync; turns that arrive together share one.", func(s StoreStats) uint64 { return s.JournalWrites }},
+			{"flowbot_journal_turns_total", "Turns made durable by journal writes.", func(s StoreStats) uint64 { return s.JournalTurns }},
+			{"flowbot_checkpoints_total", "Checkpoints that moved journaled turns into the database file.", func(s StoreStats) uint64 { return s.Checkpoints }},
+		} {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+				func() float64 { return float64(c.get(storeStats())) }))
+		}
+	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_http_requests_total", Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"})
 	m.requestTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flowbot_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
 	m.turns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbot_turns_total", Help: "Conversation turns (start or message) by resulting conversation status."}, []string{"kind", "status"})

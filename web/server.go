@@ -40,8 +40,10 @@ type Deps struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	// Ready reports whether the service can serve (the store answers).
-	Ready     func(ctx context.Context) error
-	BodyLimit int64
+	Ready func(ctx context.Context) error
+	// StoreStats, when set, gives the store's running totals for /metrics.
+	StoreStats func() StoreStats
+	BodyLimit  int64
 }
 
 // Server serves flowbot's HTTP API.
@@ -92,7 +94,7 @@ func New(d Deps) *Server {
 	if d.BodyLimit == 0 {
 		d.BodyLimit = DefaultBodyLimit
 	}
-	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator(), metrics: newMetrics()}
+	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator(), metrics: newMetrics(d.StoreStats)}
 	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit), newLimiters(d.ConversationRateLimit)
 	if d.AdminToken != "" {
 		s.adminHash = hashToken(d.AdminToken)

@@ -151,6 +151,7 @@ func newFlowbot(ctx context.Context, dataDir, token string, outbound *http.Clien
 		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: rt, Executor: executor,
 		IPRateLimit: web.RateLimit{}, ConversationRateLimit: web.RateLimit{},
 		AdminToken: token, OpenAPI: flowbot.OpenAPI, Logger: log, Ready: db.Ping,
+		StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
 	})
 	return srv, db.Close, nil
 }

@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: runtime, Executor: executor,
 		IPRateLimit: cfg.IPRateLimit, ConversationRateLimit: cfg.ConversationRateLimit,
 		AdminToken: cfg.AdminToken, OpenAPI: flowbot.OpenAPI, Logger: log,
-		Ready: db.Ping,
+		Ready: db.Ping, StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
