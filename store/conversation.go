@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -18,8 +19,9 @@ import (
 //	conversations            id -> state value (below)
 //	conversations_by_token   token hash -> id
 //	conversations_by_updated u64 updated_at unix nanos + id -> "" (retention order)
-//	transcripts              id + 0x00 + u64 seq -> flow.Entry JSON
-//	logs                     id + 0x00 + u64 seq -> flow.LogEntry JSON
+//	turns                    id + 0x00 + u64 first entry seq -> a turn's transcript and log entries (encodeTurnEntries)
+//	transcripts, logs        id + 0x00 + u64 seq -> flow.Entry / flow.LogEntry JSON, one per key:
+//	                         written by earlier versions, still read and swept
 //
 // A state value is a small binary header followed by the conversation's
 // record:
@@ -80,14 +82,13 @@ func (r *conversationRecord) conversation(tokenHash []byte) *flow.Conversation {
 // preparedTurn is a turn encoded for the turn log: every key and value is
 // built in the caller's goroutine so the shared commit only copies bytes.
 type preparedTurn struct {
-	mustExist  bool
-	id         []byte
-	updated    uint64 // updated_at unix nanos
-	tokenHash  []byte
-	record     []byte // binary record (record.go)
-	state      []byte // header + record
-	transcript []keyValue
-	log        []keyValue
+	mustExist bool
+	id        []byte
+	updated   uint64 // updated_at unix nanos
+	tokenHash []byte
+	record    []byte     // binary record (record.go)
+	state     []byte     // header + record
+	turn      []keyValue // the turn's entries as one value (none if it has none)
 }
 
 type keyValue struct{ k, v []byte }
@@ -143,32 +144,86 @@ func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
 	header := len(p.state)
 	p.state = appendRecord(p.state, c)
 	p.record = p.state[header:]
-	var err error
-	p.transcript = make([]keyValue, len(t.Transcript))
-	for i := range t.Transcript {
-		if p.transcript[i], err = encodeEntry(p.id, t.Transcript[i].Seq, &t.Transcript[i]); err != nil {
+	if len(t.Transcript)+len(t.Log) > 0 {
+		kv, err := encodeTurnEntries(p.id, t.Transcript, t.Log)
+		if err != nil {
 			return nil, err
 		}
-	}
-	p.log = make([]keyValue, len(t.Log))
-	for i := range t.Log {
-		if p.log[i], err = encodeEntry(p.id, t.Log[i].Seq, &t.Log[i]); err != nil {
-			return nil, err
-		}
+		p.turn = []keyValue{kv}
 	}
 	return p, nil
 }
 
-func encodeEntry(id []byte, seq int, e any) (keyValue, error) {
+// encodeTurnEntries encodes a turn's transcript and log entries as one
+// value of the turns bucket, keyed by the conversation id and the turn's
+// lowest entry seq:
+//
+//	uvarint count, then each transcript entry as uvarint length + JSON
+//	uvarint count, then each log entry the same way
+//
+// One value per turn instead of one per entry: a checkpoint puts one key
+// per turn (a turn of the benchmark bot has seven entries).
+func encodeTurnEntries(id []byte, transcript []flow.Entry, log []flow.LogEntry) (keyValue, error) {
+	first := -1
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(transcript)))
+	for i := range transcript {
+		var err error
+		if b, first, err = appendEntry(b, first, transcript[i].Seq, &transcript[i]); err != nil {
+			return keyValue{}, fmt.Errorf("encode transcript entry of %s: %w", id, err)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(log)))
+	for i := range log {
+		var err error
+		if b, first, err = appendEntry(b, first, log[i].Seq, &log[i]); err != nil {
+			return keyValue{}, fmt.Errorf("encode log entry of %s: %w", id, err)
+		}
+	}
+	return keyValue{entryKey(id, uint64(first)), b}, nil
+}
+
+// appendEntry appends e as JSON with its length and returns the lowest
+// seq seen so far (first, -1 before any).
+func appendEntry(b []byte, first, seq int, e any) ([]byte, int, error) {
 	if seq < 0 {
-		return keyValue{}, flow.Errorf(flow.EINVALID, "entry seq %d is negative", seq)
+		return nil, 0, flow.Errorf(flow.EINVALID, "entry seq %d is negative", seq)
 	}
 	v, err := json.Marshal(e)
 	if err != nil {
-		return keyValue{}, fmt.Errorf("encode entry %d of %s: %w", seq, id, err)
+		return nil, 0, err
 	}
-	return keyValue{entryKey(id, uint64(seq)), v}, nil
+	if first < 0 || seq < first {
+		first = seq
+	}
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...), first, nil
 }
+
+// turnEntries calls fn with the JSON of each transcript entry (or, with
+// log set, each log entry) of a turns-bucket value.
+func turnEntries(v []byte, log bool, fn func(e []byte) error) error {
+	d := decoder{b: v}
+	for part := range 2 {
+		n := d.count(1)
+		for range n {
+			e := d.bytes()
+			if d.err {
+				break
+			}
+			if (part == 1) == log {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if d.err {
+		return errBadTurnValue
+	}
+	return nil
+}
+
+var errBadTurnValue = errors.New("malformed turn value")
 
 func putAll(b *bolt.Bucket, kvs []keyValue) error {
 	for _, kv := range kvs {
@@ -272,23 +327,32 @@ func (d *DB) Log(ctx context.Context, id string) ([]flow.LogEntry, error) {
 	return out, nil
 }
 
-// entries calls fn with each transcript (or log) value of conversation id,
-// in key order, merging what bbolt holds with what only the overlays hold
-// (an overlay's value wins for a key in both: it is newer). The overlays
-// are read first: a checkpoint that commits in between then has its
-// entries in bbolt as well, with the same values.
+// entries calls fn with each transcript (or log) entry of conversation
+// id, oldest first: those of the per-entry buckets that flowbot wrote
+// before the turns bucket existed, then the turns bucket's, merged in key
+// order with the turns only the overlays hold (an overlay's value wins for
+// a key in both: it is newer). The overlays are read first: a checkpoint
+// that commits in between then has its turns in bbolt as well, with the
+// same values. Returns ENOTFOUND for an unknown conversation.
 func (d *DB) entries(id string, log bool, fn func(v []byte) error) error {
-	pending, inOverlay := d.turns.overlayEntries(id, log)
+	pending, inOverlay := d.turns.overlayEntries(id)
 	pending = latestByKey(pending)
-	name := bucketTranscripts
+	legacy := bucketTranscripts
 	if log {
-		name = bucketLogs
+		legacy = bucketLogs
 	}
+	turn := func(v []byte) error { return turnEntries(v, log, fn) }
 	err := d.db.View(func(tx *bolt.Tx) error {
-		err := scanEntries(tx, name, []byte(id), func(k, v []byte) error {
+		if !inOverlay && tx.Bucket(bucketConversations).Get([]byte(id)) == nil {
+			return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
+		}
+		if err := scanPrefix(tx.Bucket(legacy), entryPrefix([]byte(id)), func(_, v []byte) error { return fn(v) }); err != nil {
+			return err
+		}
+		return scanPrefix(tx.Bucket(bucketTurns), entryPrefix([]byte(id)), func(k, v []byte) error {
 			for len(pending) > 0 && bytes.Compare(pending[0].k, k) <= 0 {
 				same := bytes.Equal(pending[0].k, k)
-				if err := fn(pending[0].v); err != nil {
+				if err := turn(pending[0].v); err != nil {
 					return err
 				}
 				pending = pending[1:]
@@ -296,18 +360,14 @@ func (d *DB) entries(id string, log bool, fn func(v []byte) error) error {
 					return nil
 				}
 			}
-			return fn(v)
+			return turn(v)
 		})
-		if flow.ErrorCode(err) == flow.ENOTFOUND && inOverlay {
-			return nil
-		}
-		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, kv := range pending {
-		if err := fn(kv.v); err != nil {
+		if err := turn(kv.v); err != nil {
 			return err
 		}
 	}
@@ -447,7 +507,7 @@ func deleteConversation(tx *bolt.Tx, id, updated []byte) (int, error) {
 		return 0, err
 	}
 	keys++
-	for _, name := range [][]byte{bucketTranscripts, bucketLogs} {
+	for _, name := range [][]byte{bucketTurns, bucketTranscripts, bucketLogs} {
 		n, err := deletePrefix(tx.Bucket(name), entryPrefix(id))
 		if err != nil {
 			return 0, err
@@ -499,15 +559,10 @@ func decodeConversation(id, v []byte) (*flow.Conversation, error) {
 	return c, nil
 }
 
-// scanEntries calls fn with each key and value stored under id in the
-// bucket name, in key order. Returns ENOTFOUND if the conversation does
-// not exist.
-func scanEntries(tx *bolt.Tx, name, id []byte, fn func(k, v []byte) error) error {
-	if tx.Bucket(bucketConversations).Get(id) == nil {
-		return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
-	}
-	prefix := entryPrefix(id)
-	c := tx.Bucket(name).Cursor()
+// scanPrefix calls fn with each key and value of b whose key starts with
+// prefix, in key order.
+func scanPrefix(b *bolt.Bucket, prefix []byte, fn func(k, v []byte) error) error {
+	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if err := fn(k, v); err != nil {
 			return err

@@ -57,7 +57,7 @@ func BenchmarkSaveTurnBoltBatch(b *testing.B) {
 						commits++
 					}
 					mu.Unlock()
-					return applyState(tx, p.id, p.state, p.transcript, p.log)
+					return applyState(tx, p.id, p.state, p.turn)
 				})
 			}
 			benchSaveTurn(b, db, n, save, func() uint64 {

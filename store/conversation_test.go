@@ -627,10 +627,11 @@ func TestDeleteConversationsBefore(t *testing.T) {
 		mustEqual(t, "transcript of c0", len(mustTranscript(t, db, "c0")), 6)
 		// Nothing of c1 and c2 is left in any bucket.
 		err = db.db.View(func(tx *bolt.Tx) error {
-			// c0 has three turns; c3, c4 and c5 two each.
+			// c0 has three turns; c3, c4 and c5 two each: one turns-bucket
+			// value per turn.
 			for name, want := range map[string]int{
 				"conversations": 4, "conversations_by_token": 4, "conversations_by_updated": 4,
-				"transcripts": 3*2 + 3*2*2, "logs": 3 + 3*2,
+				"turns": 3 + 3*2, "transcripts": 0, "logs": 0,
 			} {
 				if got := tx.Bucket([]byte(name)).Stats().KeyN; got != want {
 					return fmt.Errorf("bucket %s holds %d keys, want %d", name, got, want)
@@ -659,7 +660,7 @@ func TestDeleteConversationsBefore(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := applyState(tx, p.id, p.state, p.transcript, p.log); err != nil {
+				if err := applyState(tx, p.id, p.state, p.turn); err != nil {
 					return err
 				}
 			}
@@ -681,8 +682,8 @@ func TestDeleteConversationsBefore(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = db.db.View(func(tx *bolt.Tx) error {
-			if got := tx.Bucket(bucketTranscripts).Stats().KeyN; got != 2 {
-				return fmt.Errorf("%d transcript entries left, want 2", got)
+			if got := tx.Bucket(bucketTurns).Stats().KeyN; got != 1 {
+				return fmt.Errorf("%d turns left, want 1", got)
 			}
 			return nil
 		})

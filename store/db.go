@@ -49,15 +49,16 @@ var (
 	bucketConversations          = []byte("conversations")            // conversation id -> state header + conversationRecord
 	bucketConversationsByToken   = []byte("conversations_by_token")   // token hash -> conversation id
 	bucketConversationsByUpdated = []byte("conversations_by_updated") // u64 updated_at nanos + id -> ""
-	bucketTranscripts            = []byte("transcripts")              // id + 0x00 + u64 seq -> flow.Entry
-	bucketLogs                   = []byte("logs")                     // id + 0x00 + u64 seq -> flow.LogEntry
+	bucketTurns                  = []byte("turns")                    // id + 0x00 + u64 first seq -> a turn's entries
+	bucketTranscripts            = []byte("transcripts")              // id + 0x00 + u64 seq -> flow.Entry (earlier versions)
+	bucketLogs                   = []byte("logs")                     // id + 0x00 + u64 seq -> flow.LogEntry (earlier versions)
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketBots, bucketBotsBySeq, bucketVersions, bucketConnectionBots,
 	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections,
 	bucketConversations, bucketConversationsByToken, bucketConversationsByUpdated,
-	bucketTranscripts, bucketLogs,
+	bucketTurns, bucketTranscripts, bucketLogs,
 }
 
 // DB is flowbot's bbolt-backed store. It is safe for concurrent use.

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -113,7 +115,7 @@ func TestReadsJSONStateFormat(t *testing.T) {
 	state := encodeState(unixNanos(c.UpdatedAt), c.TokenHash, rec)
 	state[0] = stateFormatJSON
 	err = db.db.Update(func(tx *bolt.Tx) error {
-		return applyState(tx, []byte(c.ID), state, nil, nil)
+		return applyState(tx, []byte(c.ID), state, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,4 +138,106 @@ func TestReadsJSONStateFormat(t *testing.T) {
 		return nil
 	})
 	wantConversation(t, db, got, got.Turns)
+}
+
+// TestReadsPerEntryBuckets checks conversations stored by earlier
+// versions, with one key per transcript and log entry: their entries are
+// read before the new turns' and swept with the conversation, and a
+// journal record of the first format, which carries such entries, is
+// replayed into them.
+func TestReadsPerEntryBuckets(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+	c := sampleConversation("old", "hash-old", convEpoch)
+	old := nextTurn(c) // seq 1–3: two transcript entries, one log entry
+	put := func(tx *bolt.Tx, name []byte, seq int, e any) error {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(name).Put(entryKey([]byte(c.ID), uint64(seq)), v)
+	}
+	err := db.db.Update(func(tx *bolt.Tx) error {
+		p, err := db.prepareTurn(old)
+		if err != nil {
+			return err
+		}
+		if err := applyState(tx, p.id, p.state, nil); err != nil {
+			return err
+		}
+		for _, e := range old.Transcript {
+			if err := put(tx, bucketTranscripts, e.Seq, e); err != nil {
+				return err
+			}
+		}
+		for _, e := range old.Log {
+			if err := put(tx, bucketLogs, e.Seq, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSaveTurn(t, db, nextTurn(c)) // a new turn, in the turns bucket (overlay first)
+	check := func(db *DB) {
+		t.Helper()
+		wantConversation(t, db, c, 2)
+		tr := mustTranscript(t, db, c.ID)
+		for i := 1; i < len(tr); i++ {
+			if tr[i].Seq <= tr[i-1].Seq {
+				t.Fatalf("transcript out of order at %d: %+v", i, tr)
+			}
+		}
+	}
+	check(db)
+	if err := db.turns.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(db)
+
+	// A first-format journal record (transcript and log lists, no turns
+	// list), as an earlier version left it, replays into the per-entry
+	// buckets.
+	c2 := sampleConversation("old2", "hash-old2", convEpoch)
+	third := nextTurn(c2)
+	p, err := db.prepareTurn(third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var legacyT, legacyL []keyValue
+	for _, e := range third.Transcript {
+		v, _ := json.Marshal(e)
+		legacyT = append(legacyT, keyValue{entryKey(p.id, uint64(e.Seq)), v})
+	}
+	for _, e := range third.Log {
+		v, _ := json.Marshal(e)
+		legacyL = append(legacyL, keyValue{entryKey(p.id, uint64(e.Seq)), v})
+	}
+	rec := appendBytes(appendBytes(nil, p.id), p.state)
+	for _, kvs := range [][]keyValue{legacyT, legacyL} {
+		rec = binary.AppendUvarint(rec, uint64(len(kvs)))
+		for _, kv := range kvs {
+			rec = appendBytes(appendBytes(rec, kv.k), kv.v)
+		}
+	}
+	if _, err := db.turns.j.append([][]byte{rec}); err != nil {
+		t.Fatal(err)
+	}
+	re := mustOpenPath(t, crashImage(t, db))
+	check(re)
+	wantConversation(t, re, c2, 1)
+
+	if n, err := re.DeleteConversationsBefore(ctx, convEpoch.Add(24*time.Hour)); n != 2 || err != nil {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	_ = re.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTurns, bucketTranscripts, bucketLogs} {
+			if n := tx.Bucket(name).Stats().KeyN; n != 0 {
+				t.Errorf("bucket %s keeps %d keys of the swept conversation", name, n)
+			}
+		}
+		return nil
+	})
 }

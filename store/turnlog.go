@@ -129,9 +129,8 @@ type overlay struct {
 // pendingConv is a conversation's newest state and the entries added
 // since the overlay started.
 type pendingConv struct {
-	state      []byte // state value as bbolt stores it (header + record)
-	transcript []keyValue
-	log        []keyValue
+	state []byte     // state value as bbolt stores it (header + record)
+	turns []keyValue // turns-bucket values added since the overlay started
 }
 
 func newOverlay() *overlay {
@@ -200,7 +199,15 @@ func replayInto(db *bolt.DB, dir string, applied uint64) (uint64, []string, erro
 		}
 		err := db.Update(func(tx *bolt.Tx) error {
 			for _, t := range batch {
-				if err := applyState(tx, t.id, t.state, t.transcript, t.log); err != nil {
+				if err := applyState(tx, t.id, t.state, t.turns); err != nil {
+					return err
+				}
+				// Records of the first journal format carry entries
+				// for the per-entry buckets.
+				if err := putAll(tx.Bucket(bucketTranscripts), t.legacyTranscript); err != nil {
+					return err
+				}
+				if err := putAll(tx.Bucket(bucketLogs), t.legacyLog); err != nil {
 					return err
 				}
 			}
@@ -420,7 +427,7 @@ func (l *turnLog) checkpointer() {
 		for {
 			err := l.db.Update(func(tx *bolt.Tx) error {
 				for id, pc := range o.convs {
-					if err := applyState(tx, []byte(id), pc.state, pc.transcript, pc.log); err != nil {
+					if err := applyState(tx, []byte(id), pc.state, pc.turns); err != nil {
 						return err
 					}
 				}
@@ -608,7 +615,7 @@ func (l *turnLog) commit(batch []*turnReq) {
 			}
 		}
 		res.oldToken = pv.token
-		payloads = append(payloads, encodeJournalTurn(p.id, res.state, p.transcript, p.log))
+		payloads = append(payloads, encodeJournalTurn(p.id, res.state, p.turn))
 		ok = append(ok, r)
 		finals = append(finals, res)
 	}
@@ -644,8 +651,7 @@ func (l *turnLog) commit(batch []*turnReq) {
 			a.convs[string(p.id)] = pc
 		}
 		pc.state = res.state
-		pc.transcript = append(pc.transcript, p.transcript...)
-		pc.log = append(pc.log, p.log...)
+		pc.turns = append(pc.turns, p.turn...)
 		if !bytes.Equal(res.token, res.oldToken) {
 			if len(res.oldToken) > 0 {
 				a.tokens[string(res.oldToken)] = ""
@@ -745,10 +751,10 @@ func (l *turnLog) overlayStateLocked(id string) []byte {
 	return nil
 }
 
-// overlayEntries returns the transcript (or log) entries of conversation
-// id held in the overlays, oldest first, and whether an overlay holds the
+// overlayEntries returns the turns-bucket values of conversation id held
+// in the overlays, oldest first, and whether an overlay holds the
 // conversation at all.
-func (l *turnLog) overlayEntries(id string, log bool) ([]keyValue, bool) {
+func (l *turnLog) overlayEntries(id string) ([]keyValue, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []keyValue
@@ -759,11 +765,7 @@ func (l *turnLog) overlayEntries(id string, log bool) ([]keyValue, bool) {
 		}
 		if pc := o.convs[id]; pc != nil {
 			found = true
-			if log {
-				out = append(out, pc.log...)
-			} else {
-				out = append(out, pc.transcript...)
-			}
+			out = append(out, pc.turns...)
 		}
 	}
 	return out, found
@@ -800,10 +802,10 @@ func (l *turnLog) endDelete(ids [][]byte) {
 	}
 }
 
-// applyState writes a conversation's state and new entries into bbolt,
-// keeping the token and retention indexes in step. The turn's rules were
-// checked before it was journaled.
-func applyState(tx *bolt.Tx, id, state []byte, transcript, log []keyValue) error {
+// applyState writes a conversation's state and new turns-bucket values
+// into bbolt, keeping the token and retention indexes in step. The turn's
+// rules were checked before it was journaled.
+func applyState(tx *bolt.Tx, id, state []byte, turns []keyValue) error {
 	h, err := decodeStateHeader(state)
 	if err != nil {
 		return fmt.Errorf("conversation %s: %w", id, err)
@@ -850,37 +852,36 @@ func applyState(tx *bolt.Tx, id, state []byte, transcript, log []keyValue) error
 			return err
 		}
 	}
-	if err := putAll(tx.Bucket(bucketTranscripts), transcript); err != nil {
-		return err
-	}
-	return putAll(tx.Bucket(bucketLogs), log)
+	return putAll(tx.Bucket(bucketTurns), turns)
 }
 
 // journalTurn is a decoded journal record.
 type journalTurn struct {
-	id, state       []byte
-	transcript, log []keyValue
+	id, state []byte
+	turns     []keyValue
+	// legacyTranscript and legacyLog are the per-entry values of records
+	// written before the turns bucket existed.
+	legacyTranscript, legacyLog []keyValue
 }
 
 // encodeJournalTurn encodes a turn as a journal record's payload:
-// uvarint-length-prefixed id and state, then the transcript and the log as
-// a uvarint count of length-prefixed key/value pairs.
-func encodeJournalTurn(id, state []byte, transcript, log []keyValue) []byte {
-	n := 3*binary.MaxVarintLen32 + len(id) + len(state)
-	for _, kv := range transcript {
+// uvarint-length-prefixed id and state, then three lists, each a uvarint
+// count of length-prefixed key/value pairs: transcript entries and log
+// entries of the first format (always empty now), then turns-bucket
+// values. A record of the first format ends after the second list.
+func encodeJournalTurn(id, state []byte, turns []keyValue) []byte {
+	n := 5*binary.MaxVarintLen32 + len(id) + len(state)
+	for _, kv := range turns {
 		n += 2*binary.MaxVarintLen32 + len(kv.k) + len(kv.v)
 	}
-	for _, kv := range log {
-		n += 2*binary.MaxVarintLen32 + len(kv.k) + len(kv.v)
-	}
-	b := make([]byte, 0, n+binary.MaxVarintLen32)
+	b := make([]byte, 0, n)
 	b = appendBytes(b, id)
 	b = appendBytes(b, state)
-	for _, kvs := range [][]keyValue{transcript, log} {
-		b = binary.AppendUvarint(b, uint64(len(kvs)))
-		for _, kv := range kvs {
-			b = appendBytes(appendBytes(b, kv.k), kv.v)
-		}
+	b = binary.AppendUvarint(b, 0) // no transcript entries of the first format
+	b = binary.AppendUvarint(b, 0) // nor log entries
+	b = binary.AppendUvarint(b, uint64(len(turns)))
+	for _, kv := range turns {
+		b = appendBytes(appendBytes(b, kv.k), kv.v)
 	}
 	return b
 }
@@ -894,11 +895,12 @@ var errBadRecord = errors.New("malformed journal record")
 func decodeJournalTurn(b []byte) (*journalTurn, error) {
 	d := decoder{b: b}
 	t := &journalTurn{id: d.bytes(), state: d.bytes()}
-	for _, dst := range []*[]keyValue{&t.transcript, &t.log} {
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			return nil, errBadRecord
+	lists := []*[]keyValue{&t.legacyTranscript, &t.legacyLog, &t.turns}
+	for i, dst := range lists {
+		if i == 2 && len(d.b) == 0 {
+			break // a record of the first format
 		}
+		n := d.count(2)
 		for range n {
 			*dst = append(*dst, keyValue{d.bytes(), d.bytes()})
 		}
