@@ -53,7 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "flowbot:", err)
 		return 2
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	logs := newLogBuffer(stdout, 64<<10, 100*time.Millisecond)
+	defer logs.Close()
+	log := newLogger(logs, cfg.LogLevel)
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("flowbot stopped", "err", err.Error())
 		fmt.Fprintln(stderr, "flowbot:", err)

@@ -135,9 +135,15 @@ func TestRun_ZeroConfigFirstStartPrintsTokenOnce(t *testing.T) {
 	if code, _ := get(t, r.url+"/v1/bots", "wrong"); code != 401 {
 		t.Fatal(code)
 	}
-	// Logs are JSON lines with a request id.
-	if !strings.Contains(r.out.String(), `"request_id":"`) || !strings.Contains(r.out.String(), `"msg":"request"`) {
-		t.Fatalf("no JSON request log: %s", r.out.String())
+	// Logs are JSON lines with a request id, written in batches at most
+	// 100ms late.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(r.out.String(), `"request_id":"`) && strings.Contains(r.out.String(), `"msg":"request"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no JSON request log: %s", r.out.String())
+		}
 	}
 	if code := r.shutdown(t); code != 0 {
 		t.Fatalf("exit %d: %s", code, r.errOut.String())
