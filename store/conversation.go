@@ -151,8 +151,19 @@ func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
 		}
 		p.turn = []keyValue{kv}
 	}
+	size := len(p.id) + len(p.state)
+	for _, kv := range p.turn {
+		size += len(kv.k) + len(kv.v)
+	}
+	if size > maxTurnSize {
+		return nil, flow.Errorf(flow.EINVALID, "turn of conversation %s is %d bytes stored, over the %d-byte limit", c.ID, size, maxTurnSize)
+	}
 	return p, nil
 }
+
+// maxTurnSize bounds what one turn stores, so it always fits one journal
+// record.
+const maxTurnSize = maxRecordSize - 1<<10
 
 // encodeTurnEntries encodes a turn's transcript and log entries as one
 // value of the turns bucket, keyed by the conversation id and the turn's

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,8 +102,12 @@ func wantConversation(tb testing.TB, db *DB, c *flow.Conversation, turns int) {
 	if err != nil {
 		tb.Fatalf("%s: %v", c.ID, err)
 	}
-	if got.ID != c.ID || got.Turns != turns || !got.UpdatedAt.Equal(c.UpdatedAt) && got.Turns == c.Turns {
+	if got.ID != c.ID || got.Turns != turns {
 		tb.Fatalf("%s: got %s at turn %d, want turn %d", c.ID, got.ID, got.Turns, turns)
+	}
+	// When c is the newest state, its time must have survived too.
+	if turns == c.Turns && !got.UpdatedAt.Equal(c.UpdatedAt) {
+		tb.Fatalf("%s: updated_at %s, want %s", c.ID, got.UpdatedAt, c.UpdatedAt)
 	}
 	if tr, lg := mustTranscript(tb, db, c.ID), mustLog(tb, db, c.ID); len(tr) != 2*turns || len(lg) != turns {
 		tb.Fatalf("%s: %d transcript and %d log entries, want %d and %d", c.ID, len(tr), len(lg), 2*turns, turns)
@@ -504,5 +509,188 @@ func TestOpenWith(t *testing.T) {
 	}
 	if DefaultOptions().CommitDelay != time.Millisecond {
 		t.Fatalf("default commit delay %s, want 1ms", DefaultOptions().CommitDelay)
+	}
+}
+
+func TestTurnLogFaults(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("FullQueueDoesNotDeadlock", func(t *testing.T) {
+		// More savers than the queue holds wait while the committer is
+		// busy; none of them may hold a lock the committer or readers
+		// need.
+		db := mustOpen(t)
+		release := blockCommitter(t, db)
+		const savers = maxBatch + 50
+		errs := make(chan error, savers)
+		for g := range savers {
+			go func() {
+				errs <- db.SaveTurn(ctx, nextTurn(sampleConversation(fmt.Sprint("q", g), "", convEpoch)))
+			}()
+		}
+		waitQueued(t, db, maxBatch)
+		read := make(chan error, 1)
+		go func() { _, err := db.Conversation(ctx, "nope"); read <- err }()
+		select {
+		case err := <-read:
+			wantCode(t, err, flow.ENOTFOUND, "")
+		case <-time.After(10 * time.Second):
+			t.Fatal("a read hangs while the turn queue is full")
+		}
+		release()
+		for range savers {
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("turns hang after the committer was released")
+			}
+		}
+	})
+
+	t.Run("FailingCheckpointLosesNothing", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "flowbot.db")
+		db := mustOpenWith(t, path, noCheckpoints)
+		// The checkpoint holding a's turn (LSN 1) fails, every time; later
+		// ones would succeed. Committing a later one would record LSN 2 as
+		// stored and lose a's turn.
+		boom := errors.New("disk says no")
+		fault := func(lastLSN uint64) error {
+			if lastLSN == 1 {
+				return boom
+			}
+			return nil
+		}
+		db.turns.checkpointFault.Store(&fault)
+		a := saveConversations(t, db, 1, 1)[0]
+		waited := make(chan error, 1)
+		go func() { waited <- db.turns.checkpoint(ctx) }() // fails, retried every second
+		deadline := time.Now().Add(10 * time.Second)
+		for db.Ping(ctx) == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("Ping still passes while checkpoints fail")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// A turn after the failed freeze sits in the active overlay.
+		b := sampleConversation("b", "hash-b", convEpoch)
+		mustSaveTurn(t, db, nextTurn(b))
+		wantConversation(t, db, a, 1)
+		wantConversation(t, db, b, 1)
+		if err := db.Close(); err == nil || !errors.Is(err, boom) {
+			t.Fatalf("Close = %v, want the checkpoint's error", err)
+		}
+		if err := <-waited; err == nil {
+			t.Fatal("a Checkpoint call waiting on the failed checkpoint got no error")
+		}
+		// Nothing acknowledged is lost: the journal still has both turns.
+		re := mustOpenPath(t, path)
+		wantConversation(t, re, a, 1)
+		wantConversation(t, re, b, 1)
+		mustCheck(t, re)
+	})
+
+	t.Run("RefusesTurnsWhenCheckpointsFallBehind", func(t *testing.T) {
+		opts := noCheckpoints
+		opts.maxBytes = 4 << 10 // turns may wait in memory up to 16 × 4 KiB
+		opts.maxAge = 10 * time.Millisecond
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), opts)
+		fault := func(uint64) error { return errors.New("disk says no") }
+		db.turns.checkpointFault.Store(&fault)
+		var err error
+		for i := 0; i < 1000 && err == nil; i++ {
+			err = db.SaveTurn(ctx, nextTurn(sampleConversation(fmt.Sprint("c", i), "", convEpoch)))
+		}
+		if err == nil || !strings.Contains(err.Error(), "refusing new turns") {
+			t.Fatalf("1000 turns with failing checkpoints: err = %v, want a refusal", err)
+		}
+		db.turns.checkpointFault.Store(nil)
+		deadline := time.Now().Add(10 * time.Second)
+		for db.SaveTurn(ctx, nextTurn(sampleConversation("after", "", convEpoch))) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("turns still refused after checkpoints recovered")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	t.Run("OversizedTurnIsRefusedAlone", func(t *testing.T) {
+		db := mustOpen(t)
+		c := sampleConversation("big", "", convEpoch)
+		turn := nextTurn(c)
+		turn.Transcript[0].Text = strings.Repeat("x", maxTurnSize)
+		wantCode(t, db.SaveTurn(ctx, turn), flow.EINVALID, "over the")
+		mustSaveTurn(t, db, nextTurn(sampleConversation("small", "", convEpoch)))
+		if err := db.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("GapInTheJournalStopsOpen", func(t *testing.T) {
+		opts := noCheckpoints
+		opts.segmentSize = 4 << 10
+		db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), opts)
+		saveConversations(t, db, 4, 10) // many segments
+		img := crashImage(t, db)
+		// Damage a record in the middle of the first segment: the
+		// records after it, in later segments, were acknowledged.
+		seg := filepath.Join(journalDir(img), segmentName(0))
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(seg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := filepath.Glob(filepath.Join(journalDir(img), "*.wal"))
+		if _, err := Open(img); err == nil || !strings.Contains(err.Error(), "missing or damaged") {
+			t.Fatalf("Open with a damaged journal: err = %v", err)
+		}
+		after, _ := filepath.Glob(filepath.Join(journalDir(img), "*.wal"))
+		if len(after) != len(before) {
+			t.Fatalf("journal files %d → %d: the evidence was touched", len(before), len(after))
+		}
+	})
+}
+
+// TestJournalNonce writes a segment, then reuses it from the same LSN (as
+// after a torn tail) with a record of the same size: the earlier use's
+// next records then sit exactly where the reader looks, with the LSNs it
+// expects. Only the nonce tells them apart.
+func TestJournalNonce(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(s string) []byte { return []byte(fmt.Sprintf("%-40s", s)) }
+	j, err := openJournal(dir, 5, nil, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.append([][]byte{rec("first use 5"), rec("first use 6"), rec("first use 7")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	j, err = openJournal(dir, 5, files, 1<<20) // reuses the file from LSN 5
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if _, err := j.append([][]byte{rec("second use 5")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	next, _, err := replayJournal(dir, 4, func(lsn uint64, p []byte) error {
+		got = append(got, strings.TrimSpace(string(p)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[second use 5]" || next != 6 {
+		t.Fatalf("replay = %q, next %d; want only the second use's record 5", got, next)
 	}
 }

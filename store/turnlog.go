@@ -41,6 +41,16 @@ type turnLog struct {
 
 	reqs chan *turnReq
 
+	// qmu guards closed. Callers hold it for reading while they wait to
+	// enqueue, so once close has set closed under the write lock nothing
+	// more enters reqs. Nothing else takes qmu: a caller blocked on a full
+	// queue must never hold a lock the committer needs.
+	qmu    sync.RWMutex
+	closed bool
+	// closeErr is what close returns; set once, by the first close.
+	closeOnce sync.Once
+	closeErr  error
+
 	// mu guards the fields below it. The committer is the only goroutine
 	// that changes active; readers and the retention sweep hold mu for
 	// reading or writing briefly.
@@ -49,8 +59,7 @@ type turnLog struct {
 	frozen   *overlay            // turns being checkpointed, or nil
 	inflight map[string]int      // conversations with a turn between its check and the overlay
 	deleting map[string]struct{} // conversations the retention sweep is removing
-	closed   bool
-	broken   error // set when a journal write failed: no turn is accepted after it
+	broken   error               // set when a journal write failed: no turn is accepted after it
 
 	checkpoints chan *overlay   // committer -> checkpointer, one at a time
 	checkpointd chan struct{}   // checkpointer -> committer: frozen dropped
@@ -61,6 +70,7 @@ type turnLog struct {
 	ckptErr     error           // the last checkpoint's error, nil once one commits
 	applied     atomic.Uint64   // LSN of the last turn in bbolt
 	ckptBusy    bool            // committer only: an overlay is with the checkpointer
+	abandoned   bool            // committer only: a checkpoint was given up at close; none may follow it
 	lastSync    time.Time       // committer only: when the last journal write started
 	lastBatch   int             // committer only: how many turns it took
 	stats       turnStats
@@ -68,9 +78,13 @@ type turnLog struct {
 	// conversations are marked in flight; tests use it to hold the
 	// committer there while turns queue up.
 	beforeCommit atomic.Pointer[func()]
-	limits       turnLogOptions
-	waiters      []chan error // Checkpoint calls waiting for the current freeze
-	pendingWait  []chan error // Checkpoint calls waiting for the next freeze
+	// checkpointFault, when set, runs inside every checkpoint transaction
+	// with the LSN of the overlay's last turn; an error it returns fails
+	// the checkpoint (tests).
+	checkpointFault atomic.Pointer[func(lastLSN uint64) error]
+	limits          turnLogOptions
+	waiters         []chan error // Checkpoint calls waiting for the current freeze
+	pendingWait     []chan error // Checkpoint calls waiting for the next freeze
 }
 
 // turnStats counts the journal's work, for benchmarks and metrics.
@@ -102,6 +116,11 @@ var defaultTurnLogOptions = turnLogOptions{
 	maxTurns: 8192, maxBytes: 16 << 20, maxAge: 500 * time.Millisecond,
 	segmentSize: defaultSegmentSize, minSyncInterval: time.Millisecond,
 }
+
+// maxOverlayFactor × maxBytes is how much journaled turns may wait in
+// memory for checkpoints before new turns are refused: a checkpoint that
+// keeps failing must not grow memory without bound.
+const maxOverlayFactor = 16
 
 // maxBatch caps how many turns one journal write takes. It is also the
 // queue's buffer: when that many turns wait, further callers wait to
@@ -247,18 +266,18 @@ func (l *turnLog) save(ctx context.Context, p *preparedTurn) error {
 		return err
 	}
 	r := &turnReq{p: p, done: make(chan struct{})}
-	l.mu.RLock()
+	l.qmu.RLock()
 	if l.closed {
-		l.mu.RUnlock()
+		l.qmu.RUnlock()
 		return bolt.ErrDatabaseNotOpen
 	}
 	select {
 	case l.reqs <- r:
 	case <-ctx.Done():
-		l.mu.RUnlock()
+		l.qmu.RUnlock()
 		return ctx.Err()
 	}
-	l.mu.RUnlock()
+	l.qmu.RUnlock()
 	<-r.done
 	return r.err
 }
@@ -283,23 +302,23 @@ func (l *turnLog) checkpoint(ctx context.Context) error {
 }
 
 // close refuses new turns, journals the queued ones, checkpoints
-// everything into bbolt and closes the journal. Safe to call twice.
+// everything into bbolt and closes the journal. It returns the error of a
+// checkpoint it had to give up (the turns stay in the journal, and Open
+// replays them). Safe to call more than once, also concurrently.
 func (l *turnLog) close() error {
-	l.mu.Lock()
-	already := l.closed
-	l.closed = true
-	l.mu.Unlock()
-	if !already {
+	l.closeOnce.Do(func() {
+		l.qmu.Lock()
+		l.closed = true
+		l.qmu.Unlock()
 		close(l.stop)
-	}
-	<-l.done
-	<-l.ckptDone
-	if l.j == nil {
-		return nil
-	}
-	err := l.j.close()
-	l.j = nil
-	return err
+		<-l.done
+		<-l.ckptDone
+		l.mu.RLock()
+		ckptErr := l.ckptErr
+		l.mu.RUnlock()
+		l.closeErr = errors.Join(ckptErr, l.j.close())
+	})
+	return l.closeErr
 }
 
 // run is the committer.
@@ -349,7 +368,7 @@ func (l *turnLog) drainCheckpoints() {
 		l.mu.RLock()
 		empty := l.active.turns == 0
 		l.mu.RUnlock()
-		if empty {
+		if empty || l.abandoned {
 			l.maybeFreeze(true) // answers waiting Checkpoint calls
 			return
 		}
@@ -362,10 +381,22 @@ func (l *turnLog) drainCheckpoints() {
 // Checkpoint calls that waited for it.
 func (l *turnLog) finishCheckpoint() {
 	l.ckptBusy = false
-	// A file that could not be removed is tried again at the next release.
-	_ = l.j.release(l.applied.Load())
+	l.mu.RLock()
+	err := l.ckptErr
+	l.mu.RUnlock()
+	if err != nil {
+		// The checkpointer gave up (closing). Committing a newer overlay
+		// would record a journal LSN past turns bbolt lacks, and let
+		// their segments be reused: freeze nothing more.
+		l.abandoned = true
+		err = fmt.Errorf("checkpoint turns into bbolt: %w", err)
+	} else {
+		// A file that could not be removed is tried again at the next
+		// release.
+		_ = l.j.release(l.applied.Load())
+	}
 	for _, ch := range l.waiters {
-		ch <- nil
+		ch <- err
 	}
 	l.waiters = l.waiters[:0]
 }
@@ -375,6 +406,13 @@ func (l *turnLog) finishCheckpoint() {
 // Checkpoint call waits (or force is set).
 func (l *turnLog) maybeFreeze(force bool) {
 	if l.ckptBusy {
+		return
+	}
+	if l.abandoned {
+		for _, ch := range l.pendingWait {
+			ch <- errors.New("checkpoint turns into bbolt: given up at close; the journal keeps the turns")
+		}
+		l.pendingWait = l.pendingWait[:0]
 		return
 	}
 	a := l.active // only the committer changes active
@@ -426,6 +464,11 @@ func (l *turnLog) checkpointer() {
 	for o := range l.checkpoints {
 		for {
 			err := l.db.Update(func(tx *bolt.Tx) error {
+				if f := l.checkpointFault.Load(); f != nil {
+					if err := (*f)(o.lastLSN); err != nil {
+						return err
+					}
+				}
 				for id, pc := range o.convs {
 					if err := applyState(tx, []byte(id), pc.state, pc.turns); err != nil {
 						return err
@@ -531,6 +574,14 @@ func (l *turnLog) commit(batch []*turnReq) {
 		}
 		return
 	}
+	if held := l.overlayBytesLocked(); held > maxOverlayFactor*l.limits.maxBytes {
+		l.mu.Unlock()
+		err := fmt.Errorf("turns are not reaching the database file (checkpoints failing or behind, %d MiB waiting): refusing new turns until they do", held>>20)
+		for _, r := range batch {
+			r.err = err
+		}
+		return
+	}
 	for i, r := range batch {
 		id := string(r.p.id)
 		if _, ok := l.deleting[id]; ok {
@@ -569,7 +620,8 @@ func (l *turnLog) commit(batch []*turnReq) {
 			if v := convs.Get(r.p.id); v != nil {
 				h, err := decodeStateHeader(v)
 				if err != nil {
-					return fmt.Errorf("conversation %s: %w", r.p.id, err)
+					r.err = fmt.Errorf("conversation %s: %w", r.p.id, err) // this turn only
+					continue
 				}
 				prev[i] = prevState{exists: true, token: bytes.Clone(h.tokenHash)}
 			}
@@ -729,6 +781,15 @@ func (l *turnLog) overlayToken(h []byte) (id string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// overlayBytesLocked is the journal bytes of the turns the overlays hold.
+func (l *turnLog) overlayBytesLocked() int {
+	n := l.active.bytes
+	if l.frozen != nil {
+		n += l.frozen.bytes
+	}
+	return n
 }
 
 // overlayState returns the newest state value of conversation id held in
