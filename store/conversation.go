@@ -176,38 +176,35 @@ const maxTurnSize = maxRecordSize - 1<<10
 // per turn (a turn of the benchmark bot has seven entries).
 func encodeTurnEntries(id []byte, transcript []flow.Entry, log []flow.LogEntry) (keyValue, error) {
 	first := -1
-	var b []byte
+	var b, scratch []byte
 	b = binary.AppendUvarint(b, uint64(len(transcript)))
 	for i := range transcript {
-		var err error
-		if b, first, err = appendEntry(b, first, transcript[i].Seq, &transcript[i]); err != nil {
-			return keyValue{}, fmt.Errorf("encode transcript entry of %s: %w", id, err)
+		e := &transcript[i]
+		if e.Seq < 0 {
+			return keyValue{}, flow.Errorf(flow.EINVALID, "entry seq %d is negative", e.Seq)
 		}
+		scratch = appendEntryJSON(scratch[:0], e)
+		b, first = appendEntry(b, first, e.Seq, scratch)
 	}
 	b = binary.AppendUvarint(b, uint64(len(log)))
 	for i := range log {
-		var err error
-		if b, first, err = appendEntry(b, first, log[i].Seq, &log[i]); err != nil {
-			return keyValue{}, fmt.Errorf("encode log entry of %s: %w", id, err)
+		e := &log[i]
+		if e.Seq < 0 {
+			return keyValue{}, flow.Errorf(flow.EINVALID, "entry seq %d is negative", e.Seq)
 		}
+		scratch = appendLogEntryJSON(scratch[:0], e)
+		b, first = appendEntry(b, first, e.Seq, scratch)
 	}
 	return keyValue{entryKey(id, uint64(first)), b}, nil
 }
 
-// appendEntry appends e as JSON with its length and returns the lowest
-// seq seen so far (first, -1 before any).
-func appendEntry(b []byte, first, seq int, e any) ([]byte, int, error) {
-	if seq < 0 {
-		return nil, 0, flow.Errorf(flow.EINVALID, "entry seq %d is negative", seq)
-	}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return nil, 0, err
-	}
+// appendEntry appends an entry's JSON with its length and returns the
+// lowest seq seen so far (first, -1 before any).
+func appendEntry(b []byte, first, seq int, v []byte) ([]byte, int) {
 	if first < 0 || seq < first {
 		first = seq
 	}
-	return append(binary.AppendUvarint(b, uint64(len(v))), v...), first, nil
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...), first
 }
 
 // turnEntries calls fn with the JSON of each transcript entry (or, with

@@ -19,6 +19,9 @@ import (
 func fillAll(t *testing.T, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
 		fillAll(t, v.Elem(), path)
 	case reflect.Struct:
 		if v.Type() == reflect.TypeOf(time.Time{}) {
@@ -34,6 +37,8 @@ func fillAll(t *testing.T, v reflect.Value, path string) {
 		v.SetInt(int64(-len(path) * 1000))
 	case reflect.Bool:
 		v.SetBool(true)
+	case reflect.Float64:
+		v.SetFloat(float64(len(path)) + 0.125)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			v.SetBytes([]byte("bytes of " + path))
