@@ -64,6 +64,10 @@ type BotStore interface {
 	// revision equals revision (the one that was validated).
 	// Returns ENOTFOUND, or ECONFLICT when the draft changed meanwhile.
 	Publish(ctx context.Context, id string, revision int64, by string) (*Version, error)
+	// PublishedVersion returns the number of the bot's latest published
+	// version, 0 if it was never published, without reading its draft.
+	// Returns ENOTFOUND.
+	PublishedVersion(ctx context.Context, botID string) (int, error)
 	// Versions lists a bot's versions, newest first. Returns ENOTFOUND.
 	Versions(ctx context.Context, botID string) ([]*Version, error)
 	// Version returns version n of a bot. Returns ENOTFOUND.

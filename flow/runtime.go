@@ -77,20 +77,20 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 	if p := ValidateStart(&req); len(p) > 0 {
 		return nil, nil, &Error{Code: EUNPROCESSABLE, Message: p[0].Message, Details: p}
 	}
-	b, err := rt.Bots.Bot(ctx, botID)
+	published, err := rt.Bots.PublishedVersion(ctx, botID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if b.PublishedVersion == 0 {
+	if published == 0 {
 		return nil, nil, Errorf(ENOTFOUND, "bot %s has no published version yet: publish it first", botID)
 	}
-	c, err := rt.version(ctx, b.ID, b.PublishedVersion)
+	c, err := rt.version(ctx, botID, published)
 	if err != nil {
 		return nil, nil, err
 	}
 	now := rt.now()
 	conv := &Conversation{
-		ID: uuid.NewString(), BotID: b.ID, Version: b.PublishedVersion, TokenHash: req.TokenHash,
+		ID: uuid.NewString(), BotID: botID, Version: published, TokenHash: req.TokenHash,
 		Status: StatusActive, Vars: map[string]string{}, User: req.User, CreatedAt: now, UpdatedAt: now,
 	}
 	for k, v := range req.Variables {

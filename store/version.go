@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -111,7 +112,7 @@ func (d *DB) Versions(ctx context.Context, botID string) ([]*flow.Version, error
 func (d *DB) Version(ctx context.Context, botID string, n int) (*flow.Version, error) {
 	var v *flow.Version
 	err := d.db.View(func(tx *bolt.Tx) error {
-		if _, err := getBot(tx, botID); err != nil {
+		if err := botExists(tx, botID); err != nil {
 			return err
 		}
 		var val []byte
@@ -252,4 +253,37 @@ func deleteVersions(tx *bolt.Tx, id string) error {
 		return nil
 	}
 	return vb.DeleteBucket([]byte(id))
+}
+
+// PublishedVersion returns the number of the bot's latest published
+// version, 0 if it was never published: the last key of its versions
+// bucket. Neither the bot record nor its draft is decoded (a conversation
+// start calls this, and a 10,000-step draft took 22 ms to decode).
+// Returns ENOTFOUND.
+func (d *DB) PublishedVersion(ctx context.Context, botID string) (int, error) {
+	var n int
+	err := d.db.View(func(tx *bolt.Tx) error {
+		if err := botExists(tx, botID); err != nil {
+			return err
+		}
+		if b := tx.Bucket(bucketVersions).Bucket([]byte(botID)); b != nil {
+			if k, _ := b.Cursor().Last(); len(k) == 8 {
+				n = int(binary.BigEndian.Uint64(k))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, storeErr("read published version", err)
+	}
+	return n, nil
+}
+
+// botExists returns ENOTFOUND unless the bot id is stored; it decodes
+// nothing.
+func botExists(tx *bolt.Tx, id string) error {
+	if tx.Bucket(bucketBots).Get([]byte(id)) == nil {
+		return flow.Errorf(flow.ENOTFOUND, "bot %s not found", id)
+	}
+	return nil
 }

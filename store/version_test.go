@@ -143,6 +143,34 @@ func TestVersions(t *testing.T) {
 	})
 }
 
+func TestPublishedVersion(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	b := mustCreateBot(t, db, "Orders", sampleFlow(""))
+	if n, err := db.PublishedVersion(ctx, b.ID); n != 0 || err != nil {
+		t.Fatalf("never published: %d, %v; want 0", n, err)
+	}
+	// Ten and more: the last key must be the highest number (10 after 9).
+	for i := 1; i <= 11; i++ {
+		if _, err := db.Publish(ctx, b.ID, 1, "d"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.PublishedVersion(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := db.Bot(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != i || stored.PublishedVersion != i {
+			t.Fatalf("after %d publishes: PublishedVersion %d, bot record %d", i, n, stored.PublishedVersion)
+		}
+	}
+	_, err := db.PublishedVersion(ctx, uuid.NewString())
+	wantCode(t, err, flow.ENOTFOUND, "bot")
+}
+
 func TestVersion(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
