@@ -15,7 +15,7 @@
 #   nodered, nodered-tls    wrk -> Node-RED POST /turn(-tls) -> upstream (http / https)
 #   flowbot                 wrk -> flowbot POST /v1/conversations/{id}/messages
 #                           (ask -> api_call https upstream -> message -> ask);
-#                           the turn is on disk (bbolt, fsync) before the reply.
+#                           the turn is on disk (journal, fdatasync) before the reply.
 # flowbot is driven by the same wrk (-t1, same connection counts, warm-up,
 # durations and pauses) with bench/load/flowbot-turn.lua. Each turn needs a
 # conversation and its bearer token, so first, outside the measured time,
@@ -476,7 +476,7 @@ phase_compare() {
 		echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 		echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "- wrk targets: wrk -t1 -cN -d$DURATION --timeout 30s, keep-alive, after a discarded $WARMUP warm-up at c=16"
-		echo "- flowbot: the same wrk with bench/load/flowbot-turn.lua, round-robin over max($POOL_MIN, $POOL_FACTOR×N) conversations that \`flowbot-load prepare\` started before (outside the measured time); a reply is good only if 200 with the success text, bad replies are in the non-2xx column; every turn is stored (bbolt, fsync) before the reply"
+		echo "- flowbot: the same wrk with bench/load/flowbot-turn.lua, round-robin over max($POOL_MIN, $POOL_FACTOR×N) conversations that \`flowbot-load prepare\` started before (outside the measured time); a reply is good only if 200 with the success text, bad replies are in the non-2xx column; every turn is stored (journal write + fdatasync) before the reply"
 		echo "- versions: $(go version | awk '{print $3}'); flowbot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'); Node-RED $(installed_version "$NODERED_PREFIX" node-red) on node $(node --version); $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
 		echo
 		echo "| target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | sock errs | peak RSS MiB |"
