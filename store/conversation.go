@@ -302,35 +302,29 @@ func (d *DB) ConversationIDByTokenHash(ctx context.Context, h []byte) (string, e
 // Transcript returns a conversation's transcript, oldest first; an empty
 // transcript is an empty, non-nil slice. Returns ENOTFOUND.
 func (d *DB) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {
-	out := []flow.Entry{}
-	err := d.entries(id, false, func(v []byte) error {
-		var e flow.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("decode transcript entry of %s: %w", id, err)
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, storeErr("read transcript", err)
-	}
-	return out, nil
+	return readEntries[flow.Entry](d, id, false, "transcript")
 }
 
 // Log returns a conversation's execution log, oldest first; an empty log
 // is an empty, non-nil slice. Returns ENOTFOUND.
 func (d *DB) Log(ctx context.Context, id string) ([]flow.LogEntry, error) {
-	out := []flow.LogEntry{}
-	err := d.entries(id, true, func(v []byte) error {
-		var e flow.LogEntry
+	return readEntries[flow.LogEntry](d, id, true, "log")
+}
+
+// readEntries decodes the transcript (or, with log set, the log) entries
+// of conversation id; what names them in errors.
+func readEntries[T any](d *DB, id string, log bool, what string) ([]T, error) {
+	out := []T{}
+	err := d.entries(id, log, func(v []byte) error {
+		var e T
 		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("decode log entry of %s: %w", id, err)
+			return fmt.Errorf("decode %s entry of %s: %w", what, id, err)
 		}
 		out = append(out, e)
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr("read log", err)
+		return nil, storeErr("read "+what, err)
 	}
 	return out, nil
 }
