@@ -552,7 +552,10 @@ phase_waiting() {
 	run_load "$WORK/logs/flowbot-waiting.txt" -url "http://127.0.0.1:$FLOWBOT_PORT" \
 		-upstream "https://127.0.0.1:$UPSTREAM_TLS_PORT" -concurrency "" -preload "$WAITING" -preload-conns 32 \
 		-pid "${PID[flowbot-waiting]}" -json "$WORK/results/flowbot-waiting.json" -label "waiting $STAMP" || true
-	echo "$WAITING waiting: db $(du -m "$data/flowbot.db" | cut -f1) MiB; $(grep -E '^(VmRSS|RssAnon|RssFile|VmHWM)' /proc/"${PID[flowbot-waiting]}"/status | tr -s ' \t' ' ' | tr '\n' ';')" \
+	# Read memory once the last starts have been checkpointed out of the
+	# journal overlay (it is frozen at least every 0.5 s).
+	sleep 2
+	echo "$WAITING waiting (2 s after the last start): db $(du -m "$data/flowbot.db" | cut -f1) MiB; $(grep -E '^(VmRSS|RssAnon|RssFile|VmHWM)' /proc/"${PID[flowbot-waiting]}"/status | tr -s ' \t' ' ' | tr '\n' ';')" \
 		>>"$WORK/results/waiting.txt"
 	stop_name flowbot-waiting
 }
