@@ -16,10 +16,11 @@ import (
 // benchConcurrency are the numbers of goroutines saving turns at once.
 var benchConcurrency = []int{1, 16, 64, 256}
 
-// BenchmarkSaveTurn measures SaveTurn through the commit queue with 1 to
-// 256 goroutines, each on its own conversation, saving a typical turn
-// (state, two transcript lines, one api_call log entry). It reports
-// turns/s and turns/commit: how many turns shared one fsync.
+// BenchmarkSaveTurn measures SaveTurn through the journal with 1 to 256
+// goroutines, each on its own conversation, saving a small turn (state,
+// two transcript lines, one log entry). It reports turns/s, turns/commit
+// (how many turns shared one journal write and fdatasync) and the
+// process's CPU per turn.
 func BenchmarkSaveTurn(b *testing.B) {
 	for _, n := range benchConcurrency {
 		b.Run(fmt.Sprint("conc=", n), func(b *testing.B) {
