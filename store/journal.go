@@ -82,12 +82,15 @@ type segment struct {
 type journal struct {
 	dir         string
 	segmentSize int64
-	cur         *segment   // the segment being written
-	full        []*segment // older segments whose records may not be in bbolt yet, oldest first
-	spare       []*segment // segments whose records are all in bbolt, ready for reuse
-	nextLSN     uint64
-	nextFile    int // number in the next new segment's file name
-	buf         []byte
+	// sync makes a segment's written bytes durable: fdatasync, which tests
+	// replace to watch the order of write, sync and acknowledgement.
+	sync     func(*os.File) error
+	cur      *segment   // the segment being written
+	full     []*segment // older segments whose records may not be in bbolt yet, oldest first
+	spare    []*segment // segments whose records are all in bbolt, ready for reuse
+	nextLSN  uint64
+	nextFile int // number in the next new segment's file name
+	buf      []byte
 }
 
 // segmentName is the file name of the n-th segment created in a folder.
@@ -226,7 +229,7 @@ func openJournal(dir string, next uint64, old []string, segmentSize int64) (*jou
 			return nil, err
 		}
 	}
-	j := &journal{dir: dir, segmentSize: segmentSize, nextLSN: next}
+	j := &journal{dir: dir, segmentSize: segmentSize, nextLSN: next, sync: fdatasync}
 	slices.Sort(old)
 	for _, p := range old {
 		var n int
@@ -321,7 +324,7 @@ func (j *journal) append(payloads [][]byte) (uint64, error) {
 	if _, err := j.cur.f.WriteAt(b, j.cur.size); err != nil {
 		return 0, fmt.Errorf("write journal: %w", err)
 	}
-	if err := fdatasync(j.cur.f); err != nil {
+	if err := j.sync(j.cur.f); err != nil {
 		return 0, fmt.Errorf("sync journal: %w", err)
 	}
 	j.cur.size += int64(len(b))

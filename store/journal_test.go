@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -692,5 +693,51 @@ func TestJournalNonce(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[second use 5]" || next != 6 {
 		t.Fatalf("replay = %q, next %d; want only the second use's record 5", got, next)
+	}
+}
+
+// TestTurnWaitsForSync checks the order that makes a turn durable: the
+// journal write is synced before SaveTurn returns and before any read
+// sees the turn; a failed sync fails the turn. (The crash tests kill the
+// process, which keeps the page cache, so they cannot tell.)
+func TestTurnWaitsForSync(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	entered, release := make(chan struct{}), make(chan error)
+	var once sync.Once
+	db.turns.j.sync = func(f *os.File) error {
+		once.Do(func() { close(entered) })
+		if err := <-release; err != nil {
+			return err
+		}
+		return fdatasync(f)
+	}
+	c := sampleConversation("c1", "hash-1", convEpoch)
+	saved := make(chan error, 1)
+	go func() { saved <- db.SaveTurn(ctx, nextTurn(c)) }()
+	<-entered
+	select {
+	case err := <-saved:
+		t.Fatalf("SaveTurn returned (%v) while its journal sync was still running", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := db.Conversation(ctx, "c1"); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("a read saw the turn before its sync: %v", err)
+	}
+	release <- nil
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+	wantConversation(t, db, c, 1)
+
+	// A failed sync fails the turn, and the journal takes no more.
+	go func() { saved <- db.SaveTurn(ctx, nextTurn(c)) }()
+	release <- errors.New("EIO")
+	if err := <-saved; err == nil || !strings.Contains(err.Error(), "EIO") {
+		t.Fatalf("turn with a failed sync: err = %v", err)
+	}
+	wantConversation(t, db, c, 1)
+	if err := db.Ping(ctx); err == nil {
+		t.Fatal("Ping passes after a failed journal sync")
 	}
 }
