@@ -30,7 +30,7 @@
 #   scale     a fresh flowbot: preload 1k, 10k, 100k waiting conversations; after
 #             each, RSS, DB size and turns at c=16 and c=64
 #   waiting   a fresh flowbot with 10,000 conversations waiting for input: RSS, heap
-#   profile   flowbot's wiring in cmd/flowbot-load ("serve", with pprof) under
+#   profile   cmd/flowbot with --pprof-addr (block and mutex profiling on) under
 #             c=16 load: CPU, block and mutex profiles, top entries as text
 #
 # Needs: go, node/npm (Node-RED is installed into /tmp/nodered), wrk (apt),
@@ -568,10 +568,10 @@ phase_profile() {
 		log "port $FLOWBOT_PORT or $PPROF_PORT busy"
 		return 1
 	}
-	start_bg flowbot-profiled "$WORK/bin/flowbot-load" "$WORK/logs/flowbot-profiled.log" \
-		env GOGC=400 FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
-		"$WORK/bin/flowbot-load" serve -addr "127.0.0.1:$FLOWBOT_PORT" -data "$data" \
-		-pprof "127.0.0.1:$PPROF_PORT" -block-rate 10000 -mutex-fraction 5
+	start_bg flowbot-profiled "$WORK/bin/flowbot" "$WORK/logs/flowbot-profiled.log" \
+		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
+		"$WORK/bin/flowbot" --addr "127.0.0.1:$FLOWBOT_PORT" --data "$data" --allow-private-networks \
+		--rate-limit-ip 0 --rate-limit-conversation 0 --log-level warn --pprof-addr "127.0.0.1:$PPROF_PORT"
 	wait_http "http://127.0.0.1:$FLOWBOT_PORT/healthz" 30
 	log "profile: c=$PROFILE_CONCURRENCY load, CPU profile for ${PROFILE_SECONDS}s"
 	FLOWBOT_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/bin/flowbot-load" -url "http://127.0.0.1:$FLOWBOT_PORT" \
@@ -588,9 +588,9 @@ phase_profile() {
 	LOAD_PID=
 	cat "$WORK/logs/flowbot-profiled-load.txt" >&2
 	if [[ -s $out/cpu.pb.gz ]]; then
-		go tool pprof -top -nodecount=40 "$WORK/bin/flowbot-load" "$out/cpu.pb.gz" >"$out/cpu-top.txt" 2>/dev/null || true
-		go tool pprof -top -cum -nodecount=80 "$WORK/bin/flowbot-load" "$out/cpu.pb.gz" >"$out/cpu-top-cum.txt" 2>/dev/null || true
-		go tool pprof -top -cum -nodecount=40 "$WORK/bin/flowbot-load" "$out/block.pb.gz" >"$out/block-top-cum.txt" 2>/dev/null || true
+		go tool pprof -top -nodecount=40 "$WORK/bin/flowbot" "$out/cpu.pb.gz" >"$out/cpu-top.txt" 2>/dev/null || true
+		go tool pprof -top -cum -nodecount=80 "$WORK/bin/flowbot" "$out/cpu.pb.gz" >"$out/cpu-top-cum.txt" 2>/dev/null || true
+		go tool pprof -top -cum -nodecount=40 "$WORK/bin/flowbot" "$out/block.pb.gz" >"$out/block-top-cum.txt" 2>/dev/null || true
 	fi
 	stop_name flowbot-profiled
 }

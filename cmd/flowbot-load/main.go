@@ -29,8 +29,7 @@
 // (bench/run.sh then drives them with wrk and bench/load/flowbot-turn.lua;
 // see prepare.go).
 //
-// "flowbot-load serve" runs flowbot's own wiring in this process with a
-// net/http/pprof listener, so a load run can be profiled (see serve.go).
+// To profile flowbot under this load, run cmd/flowbot with --pprof-addr.
 //
 // Only loopback targets are expected; the tool refuses others unless
 // -allow-remote is given.
@@ -83,9 +82,6 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
-		os.Exit(serveMain(os.Args[2:]))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
@@ -106,7 +102,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flowbot-load [flags]\n"+
 			"       flowbot-load prepare -out FILE [flags]   (publish the bot, start conversations, write \"<id> <token>\" lines for wrk; see -h there)\n"+
-			"       flowbot-load serve [flags]   (in-process flowbot with pprof; see -h there)\n\n")
+			"\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "flowbot base URL")

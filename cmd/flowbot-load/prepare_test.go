@@ -38,7 +38,7 @@ func orderAPI(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// testFlowbot runs flowbot's real wiring (newFlowbot, as "serve" uses it)
+// testFlowbot runs flowbot's real wiring (newFlowbot)
 // on a loopback test server whose api_calls trust upstream's certificate.
 func testFlowbot(t *testing.T, upstream *httptest.Server) *httptest.Server {
 	outbound := connections.NewGuardedClient(true)

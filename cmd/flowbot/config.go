@@ -30,7 +30,9 @@ type Config struct {
 	// CommitDelay lets concurrent turns share a journal fdatasync (see
 	// store.Options).
 	CommitDelay time.Duration
-	LogLevel    string
+	// PprofAddr, when set, serves net/http/pprof on this loopback address.
+	PprofAddr string
+	LogLevel  string
 	// IPRateLimit limits conversation starts per client address;
 	// ConversationRateLimit limits messages per conversation.
 	IPRateLimit           web.RateLimit
@@ -83,6 +85,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		cfg.CommitDelay = d
 	}
+	cfg.PprofAddr = getenv("FLOWBOT_PPROF_ADDR")
 	if v := getenv("FLOWBOT_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
@@ -97,6 +100,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long conversations are kept (FLOWBOT_RETENTION)")
 	fs.DurationVar(&cfg.CommitDelay, "commit-delay", cfg.CommitDelay,
 		"while turns arrive concurrently, start journal writes at most this often so more turns share one fdatasync; 0: at once (FLOWBOT_COMMIT_DELAY)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", cfg.PprofAddr,
+		"serve Go profiles (net/http/pprof, with block and mutex profiling) on this loopback address; off when empty (FLOWBOT_PPROF_ADDR)")
 	fs.Float64Var(&cfg.IPRateLimit.PerSecond, "rate-limit-ip", cfg.IPRateLimit.PerSecond, "conversation starts per second per client address (0: off)")
 	fs.IntVar(&cfg.IPRateLimit.Burst, "rate-limit-ip-burst", cfg.IPRateLimit.Burst, "burst of conversation starts per client address")
 	fs.Float64Var(&cfg.ConversationRateLimit.PerSecond, "rate-limit-conversation", cfg.ConversationRateLimit.PerSecond, "messages per second per conversation (0: off)")
@@ -130,6 +135,11 @@ func (c Config) Validate() error {
 	}
 	if c.CommitDelay < 0 || c.CommitDelay > 50*time.Millisecond {
 		return fmt.Errorf("--commit-delay must be between 0 and 50ms, got %s", c.CommitDelay)
+	}
+	if c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr); err != nil {
+			return err
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return errors.New("FLOWBOT_ADMIN_TOKEN must be at least 16 characters")

@@ -123,6 +123,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		Ready: db.Ping, StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
 	})
 
+	if cfg.PprofAddr != "" {
+		paddr, stopPprof, err := startPprof(cfg.PprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+		fmt.Fprintf(stdout, "flowbot profiles on http://%s/debug/pprof/\n", paddr)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)

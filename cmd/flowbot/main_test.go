@@ -228,3 +228,53 @@ func TestParseConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestPprof(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:0", true}, {"[::1]:6061", true}, {"localhost:6061", true},
+		{":6061", false}, {"0.0.0.0:6061", false}, {"10.0.0.1:6061", false}, {"example.com:6061", false}, {"nope", false},
+	} {
+		_, err := parseConfig([]string{"--pprof-addr", tc.addr}, func(string) string { return "" }, io.Discard)
+		if tc.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "--pprof-addr") {
+			t.Errorf("--pprof-addr %s: err = %v, want ok %t", tc.addr, err, tc.ok)
+		}
+	}
+
+	// Off unless asked for; on, profiles are served on their own address.
+	r := start(t, t.TempDir(), nil)
+	if strings.Contains(r.out.String(), "profiles on") {
+		t.Fatalf("pprof is on by default: %s", r.out.String())
+	}
+	if code, _ := get(t, r.url+"/debug/pprof/", ""); code != 404 {
+		t.Fatalf("/debug/pprof/ on the service's own address: %d, want 404", code)
+	}
+	r.shutdown(t)
+
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--pprof-addr", "127.0.0.1:0"}, func(string) string { return "" }, out, io.Discard)
+	}()
+	re := regexp.MustCompile(`flowbot profiles on (http://\S+)`)
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no pprof address printed: %s", out.String())
+		}
+	}
+	if code, body := get(t, url+"goroutine?debug=1", ""); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("pprof goroutine profile: %d %.200s", code, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
