@@ -564,6 +564,7 @@ func (l *turnLog) commit(batch []*turnReq) {
 	// are in the overlay), and take what the overlays know.
 	prev := make([]prevState, len(batch))
 	known := make([]bool, len(batch))
+	owners := make([]tokenOwner, len(batch))
 	var marked []string
 	l.mu.Lock()
 	if l.broken != nil {
@@ -594,6 +595,11 @@ func (l *turnLog) commit(batch []*turnReq) {
 			h, _ := decodeStateHeader(st) // encoded by prepareTurn
 			prev[i], known[i] = prevState{exists: true, token: h.tokenHash}, true
 		}
+		// Who holds the turn's new token: the overlays are asked before
+		// bbolt (step 2), so a checkpoint in between cannot hide it.
+		if h := r.p.tokenHash; len(h) > 0 {
+			owners[i].id, owners[i].known = l.overlayTokenLocked(h)
+		}
 	}
 	l.mu.Unlock()
 	if f := l.beforeCommit.Load(); f != nil {
@@ -613,8 +619,15 @@ func (l *turnLog) commit(batch []*turnReq) {
 	// a conversation the sweep removed is seen as gone).
 	if err := l.db.View(func(tx *bolt.Tx) error {
 		convs := tx.Bucket(bucketConversations)
+		byToken := tx.Bucket(bucketConversationsByToken)
 		for i, r := range batch {
-			if r.err != nil || known[i] {
+			if r.err != nil {
+				continue
+			}
+			if h := r.p.tokenHash; len(h) > 0 && !owners[i].known {
+				owners[i] = tokenOwner{id: string(byToken.Get(h)), known: true}
+			}
+			if known[i] {
 				continue
 			}
 			if v := convs.Get(r.p.id); v != nil {
@@ -652,7 +665,7 @@ func (l *turnLog) commit(batch []*turnReq) {
 		if !seen {
 			pv = prev[i]
 		}
-		res, err := l.resolve(p, pv, localTokens)
+		res, err := resolve(p, pv, localTokens, owners[i].id)
 		if err != nil {
 			r.err = err
 			continue
@@ -730,7 +743,9 @@ type resolvedTurn struct {
 // resolve applies a turn's rules to the state before it: a turn that must
 // continue a conversation needs it to exist, an empty token hash keeps the
 // old one, and a new token must not belong to another conversation.
-func (l *turnLog) resolve(p *preparedTurn, pv prevState, localTokens map[string]string) (resolvedTurn, error) {
+// owner is who held p's token hash before this batch ("" for nobody);
+// localTokens has the batch's own changes, which come after.
+func resolve(p *preparedTurn, pv prevState, localTokens map[string]string, owner string) (resolvedTurn, error) {
 	if !pv.exists && p.mustExist {
 		return resolvedTurn{}, flow.Errorf(flow.ENOTFOUND, "conversation %s not found: it was removed (retention) while this turn ran", p.id)
 	}
@@ -739,9 +754,8 @@ func (l *turnLog) resolve(p *preparedTurn, pv prevState, localTokens map[string]
 		token, state = pv.token, encodeState(p.updated, pv.token, p.record)
 	}
 	if len(token) > 0 && !bytes.Equal(token, pv.token) {
-		owner, err := l.tokenOwner(token, localTokens)
-		if err != nil {
-			return resolvedTurn{}, err
+		if id, ok := localTokens[string(token)]; ok {
+			owner = id
 		}
 		if owner != "" && owner != string(p.id) {
 			return resolvedTurn{}, flow.Errorf(flow.ECONFLICT, "conversation token is already in use")
@@ -750,21 +764,11 @@ func (l *turnLog) resolve(p *preparedTurn, pv prevState, localTokens map[string]
 	return resolvedTurn{token: token, state: state}, nil
 }
 
-// tokenOwner returns the conversation id that token hash h belongs to, or
-// "", looking at this batch, the overlays and then bbolt.
-func (l *turnLog) tokenOwner(h []byte, localTokens map[string]string) (string, error) {
-	if id, ok := localTokens[string(h)]; ok {
-		return id, nil
-	}
-	if id, ok := l.overlayToken(h); ok {
-		return id, nil
-	}
-	var id string
-	err := l.db.View(func(tx *bolt.Tx) error {
-		id = string(tx.Bucket(bucketConversationsByToken).Get(h))
-		return nil
-	})
-	return id, err
+// tokenOwner is who holds a token hash; known is false until the overlays
+// or bbolt have said.
+type tokenOwner struct {
+	id    string
+	known bool
 }
 
 // overlayToken looks a token hash up in the overlays; ok is false when
@@ -772,6 +776,10 @@ func (l *turnLog) tokenOwner(h []byte, localTokens map[string]string) (string, e
 func (l *turnLog) overlayToken(h []byte) (id string, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	return l.overlayTokenLocked(h)
+}
+
+func (l *turnLog) overlayTokenLocked(h []byte) (id string, ok bool) {
 	for _, o := range []*overlay{l.active, l.frozen} {
 		if o == nil {
 			continue
