@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -69,28 +68,10 @@ type workerResult struct {
 // runLevel starts c conversations and drives them with c closed-loop
 // workers for d. Only turns (not the starts) are measured.
 func runLevel(ctx context.Context, cl *client, cfg *config, botID string, c int, d time.Duration) (*level, error) {
-	convs := make([]*turnReply, c)
-	{ // start the conversations first, in parallel, outside the measurement
-		var wg sync.WaitGroup
-		var firstErr atomic.Value
-		sem := make(chan struct{}, 32)
-		for i := range convs {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				conv, err := startConversation(ctx, cl, botID)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				convs[i] = conv
-			}()
-		}
-		wg.Wait()
-		if err, _ := firstErr.Load().(error); err != nil {
-			return nil, err
-		}
+	// Start the conversations first, outside the measurement.
+	convs, err := startConversations(ctx, cl, botID, c, 32)
+	if err != nil {
+		return nil, err
 	}
 
 	want := []byte(wantReply(cfg.Order))
