@@ -86,26 +86,20 @@ func (d *DB) CreateAPIKey(ctx context.Context, k *flow.APIKey) error {
 // APIKeyByHash returns the key whose token hashes to hash, expired or not.
 // Returns ENOTFOUND if there is none.
 func (d *DB) APIKeyByHash(ctx context.Context, hash []byte) (*flow.APIKey, error) {
-	var k *flow.APIKey
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "api key by hash", func(tx *bolt.Tx) (*flow.APIKey, error) {
 		var id []byte
 		if len(hash) > 0 {
 			id = tx.Bucket(bucketAPIKeysByHash).Get(hash)
 		}
 		if id == nil {
-			return flow.Errorf(flow.ENOTFOUND, "no api key with this token")
+			return nil, flow.Errorf(flow.ENOTFOUND, "no api key with this token")
 		}
 		rec, err := getAPIKey(tx, string(id))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		k = rec.key()
-		return nil
+		return rec.key(), nil
 	})
-	if err != nil {
-		return nil, storeErr("api key by hash", err)
-	}
-	return k, nil
 }
 
 // APIKeys lists every key, oldest first.

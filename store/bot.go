@@ -92,19 +92,13 @@ func (d *DB) CreateBot(ctx context.Context, b *flow.Bot) error {
 
 // Bot returns the bot with id. Returns ENOTFOUND if there is none.
 func (d *DB) Bot(ctx context.Context, id string) (*flow.Bot, error) {
-	var b *flow.Bot
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "read bot", func(tx *bolt.Tx) (*flow.Bot, error) {
 		rec, err := getBot(tx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		b = rec.bot()
-		return nil
+		return rec.bot(), nil
 	})
-	if err != nil {
-		return nil, storeErr("read bot", err)
-	}
-	return b, nil
 }
 
 // Bots returns a page of bots ordered by creation (oldest first) and the

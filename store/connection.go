@@ -76,19 +76,13 @@ func (d *DB) CreateConnection(ctx context.Context, c *connections.Connection) er
 // Connection returns the named connection with its sealed credentials.
 // Returns ENOTFOUND.
 func (d *DB) Connection(ctx context.Context, name string) (*connections.Connection, error) {
-	var c *connections.Connection
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "read connection", func(tx *bolt.Tx) (*connections.Connection, error) {
 		rec, err := getConnection(tx, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c = rec.connection()
-		return nil
+		return rec.connection(), nil
 	})
-	if err != nil {
-		return nil, storeErr("read connection", err)
-	}
-	return c, nil
 }
 
 // Connections lists every connection ordered by name.

@@ -248,16 +248,9 @@ func (d *DB) Conversation(ctx context.Context, id string) (*flow.Conversation, e
 		c, err := decodeConversation([]byte(id), st)
 		return c, storeErr("read conversation", err)
 	}
-	var c *flow.Conversation
-	err := d.db.View(func(tx *bolt.Tx) error {
-		var err error
-		c, err = getConversation(tx, []byte(id))
-		return err
+	return view(d, "read conversation", func(tx *bolt.Tx) (*flow.Conversation, error) {
+		return getConversation(tx, []byte(id))
 	})
-	if err != nil {
-		return nil, storeErr("read conversation", err)
-	}
-	return c, nil
 }
 
 // ConversationByTokenHash returns the conversation whose token hashes to
@@ -284,19 +277,13 @@ func (d *DB) ConversationIDByTokenHash(ctx context.Context, h []byte) (string, e
 		}
 		return id, nil
 	}
-	var id string
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "read conversation by token", func(tx *bolt.Tx) (string, error) {
 		v := tx.Bucket(bucketConversationsByToken).Get(h)
 		if v == nil {
-			return notFound
+			return "", notFound
 		}
-		id = string(v) // string() copies out of the transaction
-		return nil
+		return string(v), nil // string() copies out of the transaction
 	})
-	if err != nil {
-		return "", storeErr("read conversation by token", err)
-	}
-	return id, nil
 }
 
 // Transcript returns a conversation's transcript, oldest first; an empty

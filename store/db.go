@@ -189,6 +189,23 @@ func (d *DB) now() time.Time {
 	return d.Now().UTC()
 }
 
+// view runs fn in a read transaction and returns its result, or its
+// error through storeErr(op). fn must copy what it returns out of the
+// transaction.
+func view[T any](d *DB, op string, fn func(tx *bolt.Tx) (T, error)) (T, error) {
+	var out T
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, storeErr(op, err)
+	}
+	return out, nil
+}
+
 // internal wraps an unexpected storage or encoding error so the web layer
 // reports it as EINTERNAL while keeping the cause for logs.
 func internal(op string, err error) error {

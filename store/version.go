@@ -110,29 +110,23 @@ func (d *DB) Versions(ctx context.Context, botID string) ([]*flow.Version, error
 // Version returns version n of a bot. Returns ENOTFOUND if there is no
 // such bot or version.
 func (d *DB) Version(ctx context.Context, botID string, n int) (*flow.Version, error) {
-	var v *flow.Version
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "read version", func(tx *bolt.Tx) (*flow.Version, error) {
 		if err := botExists(tx, botID); err != nil {
-			return err
+			return nil, err
 		}
 		var val []byte
 		if b := tx.Bucket(bucketVersions).Bucket([]byte(botID)); b != nil && n > 0 {
 			val = b.Get(u64(uint64(n)))
 		}
 		if val == nil {
-			return flow.Errorf(flow.ENOTFOUND, "bot %s has no version %d", botID, n)
+			return nil, flow.Errorf(flow.ENOTFOUND, "bot %s has no version %d", botID, n)
 		}
 		vr, err := decodeVersion(botID, val)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		v = vr.version()
-		return nil
+		return vr.version(), nil
 	})
-	if err != nil {
-		return nil, storeErr("read version", err)
-	}
-	return v, nil
 }
 
 // BotsUsingConnection returns the names of bots whose latest published
@@ -261,22 +255,17 @@ func deleteVersions(tx *bolt.Tx, id string) error {
 // start calls this, and a 10,000-step draft took 22 ms to decode).
 // Returns ENOTFOUND.
 func (d *DB) PublishedVersion(ctx context.Context, botID string) (int, error) {
-	var n int
-	err := d.db.View(func(tx *bolt.Tx) error {
+	return view(d, "read published version", func(tx *bolt.Tx) (int, error) {
 		if err := botExists(tx, botID); err != nil {
-			return err
+			return 0, err
 		}
 		if b := tx.Bucket(bucketVersions).Bucket([]byte(botID)); b != nil {
 			if k, _ := b.Cursor().Last(); len(k) == 8 {
-				n = int(binary.BigEndian.Uint64(k))
+				return int(binary.BigEndian.Uint64(k)), nil
 			}
 		}
-		return nil
+		return 0, nil
 	})
-	if err != nil {
-		return 0, storeErr("read published version", err)
-	}
-	return n, nil
 }
 
 // botExists returns ENOTFOUND unless the bot id is stored; it decodes
