@@ -151,14 +151,19 @@ func (d *DB) prepareTurn(t *flow.TurnRecord) (*preparedTurn, error) {
 		}
 		p.turn = []keyValue{kv}
 	}
-	size := len(p.id) + len(p.state)
-	for _, kv := range p.turn {
-		size += len(kv.k) + len(kv.v)
-	}
-	if size > maxTurnSize {
+	if size := p.size(); size > maxTurnSize {
 		return nil, flow.Errorf(flow.EINVALID, "turn of conversation %s is %d bytes stored, over the %d-byte limit", c.ID, size, maxTurnSize)
 	}
 	return p, nil
+}
+
+// size is what the turn stores: its id, state, and entry keys and values.
+func (p *preparedTurn) size() int {
+	n := len(p.id) + len(p.state)
+	for _, kv := range p.turn {
+		n += len(kv.k) + len(kv.v)
+	}
+	return n
 }
 
 // maxTurnSize bounds what one turn stores, so it always fits one journal

@@ -624,6 +624,33 @@ func TestTurnLogFaults(t *testing.T) {
 		turn.Transcript[0].Text = strings.Repeat("x", maxTurnSize)
 		wantCode(t, db.SaveTurn(ctx, turn), flow.EINVALID, "over the")
 		mustSaveTurn(t, db, nextTurn(sampleConversation("small", "", convEpoch)))
+
+		// The edge: a turn of exactly maxTurnSize stored bytes is stored,
+		// one byte more is refused.
+		edge := nextTurn(sampleConversation("edge", "", convEpoch))
+		edge.Transcript[0].Text = ""
+		p, err := db.prepareTurn(edge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := maxTurnSize - p.size() // too long by the growth of the entry's length prefix
+		for {
+			edge.Transcript[0].Text = strings.Repeat("x", text)
+			if p, err = db.prepareTurn(edge); err == nil {
+				break
+			}
+			text--
+		}
+		if p.size() != maxTurnSize {
+			t.Fatalf("edge turn is %d bytes, want %d", p.size(), maxTurnSize)
+		}
+		edge.Transcript[0].Text += "x"
+		wantCode(t, db.SaveTurn(ctx, edge), flow.EINVALID, "over the")
+		edge.Transcript[0].Text = edge.Transcript[0].Text[1:]
+		mustSaveTurn(t, db, edge)
+		if tr := mustTranscript(t, db, "edge"); len(tr[0].Text) < maxTurnSize-1<<10 {
+			t.Fatalf("edge turn read back with %d bytes of text", len(tr[0].Text))
+		}
 		if err := db.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
