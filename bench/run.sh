@@ -269,6 +269,11 @@ start_nodered() {
 
 # start_flowbot NAME DATADIR: the real binary, rate limits off, api_call may
 # reach loopback, the upstream's self-signed cert trusted via SSL_CERT_FILE.
+# FLOWBOT_ENV: extra VAR=value words for the flowbot process only (e.g.
+# "GOGC=100"), so runtime settings can be compared without touching the
+# upstream, Node-RED or wrk.
+read -ra FLOWBOT_ENV_ARGS <<<"${FLOWBOT_ENV:-}"
+
 start_flowbot() {
 	local name=$1 data=$2
 	port_free "$FLOWBOT_PORT" || {
@@ -277,7 +282,7 @@ start_flowbot() {
 	}
 	rm -rf "$data"
 	start_bg "$name" "$WORK/bin/flowbot" "$WORK/logs/$name.log" \
-		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
+		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" "${FLOWBOT_ENV_ARGS[@]}" \
 		"$WORK/bin/flowbot" --addr "127.0.0.1:$FLOWBOT_PORT" --data "$data" --allow-private-networks \
 		--rate-limit-ip 0 --rate-limit-conversation 0 --log-level warn
 	wait_http "http://127.0.0.1:$FLOWBOT_PORT/healthz" 30
@@ -401,13 +406,20 @@ prepare_flowbot() {
 		-out "$CONVS" "$@"
 }
 
+machine_ticks() { # -> "busy total" clock ticks of all CPUs since boot (/proc/stat)
+	awk '$1 == "cpu" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat
+}
+
 # run_flowbot_wrk PID CONNS DURATION: wrk with flowbot-turn.lua over the first
 # pool_size(CONNS) conversations of $CONVS. Sets R (the RESULT line), and
-# SRV_TICKS / WRK_TICKS, the CPU time flowbot and wrk used during the run.
+# SRV_TICKS / WRK_TICKS / UP_TICKS, the CPU time flowbot, wrk and the
+# upstream used during the run, and BUSY_PCT, how busy the machine was.
 run_flowbot_wrk() {
-	local pid=$1 c=$2 d=$3 out=$WORK/logs/wrk-last.txt s0 w0
+	local pid=$1 c=$2 d=$3 out=$WORK/logs/wrk-last.txt s0 w0 u0 m0 m1
 	s0=$(cpu_ticks "$pid")
 	w0=$(children_ticks)
+	u0=$(cpu_ticks "${PID[upstream]}")
+	read -ra m0 <<<"$(machine_ticks)"
 	FLOWBOT_CONVS=$CONVS FLOWBOT_POOL=$(pool_size "$c") \
 		wrk -t1 -c"$c" -d"$d" --timeout 30s -s "$FLOWBOT_LUA" "http://127.0.0.1:$FLOWBOT_PORT/" >"$out" 2>&1 &
 	LOAD_PID=$!
@@ -415,6 +427,9 @@ run_flowbot_wrk() {
 	LOAD_PID=
 	SRV_TICKS=$(($(cpu_ticks "$pid") - s0))
 	WRK_TICKS=$(($(children_ticks) - w0))
+	UP_TICKS=$(($(cpu_ticks "${PID[upstream]}") - u0))
+	read -ra m1 <<<"$(machine_ticks)"
+	BUSY_PCT=$(awk -v b="$((m1[0] - m0[0]))" -v t="$((m1[1] - m0[1]))" 'BEGIN{printf "%.0f", (t > 0 ? 100 * b / t : 0)}')
 	R=$(grep '^RESULT' "$out" || echo "RESULT failed")
 	grep -E '^first bad reply|Socket errors|Non-2xx' "$out" | sed 's/^/  wrk: /' >&2 || true
 }
@@ -449,10 +464,11 @@ flowbot_wrk_levels() {
 		line+=" server_us_per_turn=$(us_per "$SRV_TICKS" "${n:-0}")"
 		line+=" wrk_cpu_s=$(awk -v t="$WRK_TICKS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}')"
 		line+=" wrk_us_per_turn=$(us_per "$WRK_TICKS" "${n:-0}")"
+		line+=" upstream_us_per_turn=$(us_per "$UP_TICKS" "${n:-0}") machine_busy_pct=$BUSY_PCT"
 		line+=" rss_mib=$(status_mib "$pid" VmRSS) anon_mib=$(status_mib "$pid" RssAnon) peak_mib=$(status_mib "$pid" VmHWM)"
 		line+=" loadavg=$(cut -d' ' -f1 /proc/loadavg)"
 		echo "$line" >>"$WORK/results/flowbot-levels.txt"
-		log "  server $(us_per "$SRV_TICKS" "${n:-0}") µs/turn, wrk $(us_per "$WRK_TICKS" "${n:-0}") µs/turn"
+		log "  server $(us_per "$SRV_TICKS" "${n:-0}") µs/turn, wrk $(us_per "$WRK_TICKS" "${n:-0}") µs/turn, upstream $(us_per "$UP_TICKS" "${n:-0}") µs/turn; machine ${BUSY_PCT}% busy"
 	done
 }
 
@@ -569,7 +585,7 @@ phase_profile() {
 		return 1
 	}
 	start_bg flowbot-profiled "$WORK/bin/flowbot" "$WORK/logs/flowbot-profiled.log" \
-		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" \
+		env FLOWBOT_ADMIN_TOKEN="$ADMIN_TOKEN" SSL_CERT_FILE="$CA" "${FLOWBOT_ENV_ARGS[@]}" \
 		"$WORK/bin/flowbot" --addr "127.0.0.1:$FLOWBOT_PORT" --data "$data" --allow-private-networks \
 		--rate-limit-ip 0 --rate-limit-conversation 0 --log-level warn --pprof-addr "127.0.0.1:$PPROF_PORT"
 	wait_http "http://127.0.0.1:$FLOWBOT_PORT/healthz" 30
