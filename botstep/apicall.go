@@ -109,7 +109,7 @@ func checkTimeout(p *flow.Problems, ms int, ptr string) {
 }
 
 // checkRetry: retries only for idempotent methods, 1 to 5 attempts, a
-// backoff of 0 to 10000 ms.
+// backoff of 0 to 10000 ms, an attempt timeout within the call's.
 func checkRetry(p *flow.Problems, s *flow.Step, ptr string) {
 	r := s.Retry
 	if r == nil {
@@ -125,4 +125,17 @@ func checkRetry(p *flow.Problems, s *flow.Step, ptr string) {
 	if r.BackoffMS < 0 || r.BackoffMS > flow.MaxRetryBackoffMS {
 		p.Add(ptr+"/backoff_ms", CodeInvalidRetryBackoff, fmt.Sprintf("backoff_ms is %d; use 0 to %d", r.BackoffMS, flow.MaxRetryBackoffMS))
 	}
+	if ms, whole := r.AttemptTimeoutMS, callTimeoutMS(s); ms != 0 && (ms < flow.MinTimeoutMS || ms > whole) {
+		p.Add(ptr+"/attempt_timeout_ms", CodeInvalidAttemptTimeout, fmt.Sprintf(
+			"attempt_timeout_ms is %d; use %d to %d (the step's timeout_ms, which bounds the whole call), or 0 for no limit of its own",
+			ms, flow.MinTimeoutMS, whole))
+	}
+}
+
+// callTimeoutMS is the step's timeout_ms, or the default when it is 0.
+func callTimeoutMS(s *flow.Step) int {
+	if s.TimeoutMS == 0 {
+		return flow.DefaultTimeoutMS
+	}
+	return s.TimeoutMS
 }

@@ -75,6 +75,24 @@ func TestValidateAPICall(t *testing.T) {
 		{name: "ErrRetryZero", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 0, BackoffMS: -1} }),
 			want: []string{"/retry/max_attempts invalid_retry_attempts", "/retry/backoff_ms invalid_retry_backoff"}},
 
+		{name: "OKAttemptTimeoutEdges", step: apiStep(func(s *flow.Step) {
+			s.TimeoutMS = 5000
+			s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 5000}
+		})},
+		{name: "OKAttemptTimeoutMin", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 1000} })},
+		{name: "OKAttemptTimeoutDefaultCall", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 10000} })},
+		{name: "ErrAttemptTimeoutOverCall", step: apiStep(func(s *flow.Step) {
+			s.TimeoutMS = 5000
+			s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 5001}
+		}), want: []string{"/retry/attempt_timeout_ms invalid_attempt_timeout"},
+			msg: "attempt_timeout_ms is 5001; use 1000 to 5000 (the step's timeout_ms, which bounds the whole call), or 0 for no limit of its own"},
+		{name: "ErrAttemptTimeoutOverDefaultCall", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 10001} }),
+			want: []string{"/retry/attempt_timeout_ms invalid_attempt_timeout"}},
+		{name: "ErrAttemptTimeout999", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 999} }),
+			want: []string{"/retry/attempt_timeout_ms invalid_attempt_timeout"}},
+		{name: "ErrAttemptTimeoutNegative", step: apiStep(func(s *flow.Step) { s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: -1} }),
+			want: []string{"/retry/attempt_timeout_ms invalid_attempt_timeout"}},
+
 		{name: "ErrFieldNotAllowed", step: apiStep(func(s *flow.Step) { s.Text = "hi"; s.Next = "x"; s.Else = "y" }),
 			want: []string{"/text field_not_allowed", "/next field_not_allowed", "/else field_not_allowed"}},
 		{name: "OKBranchesNotCheckedOnAStep", step: apiStep(func(s *flow.Step) { s.OnSuccess, s.OnFailure = "", "" })},

@@ -42,6 +42,7 @@ const (
 	CodeRetryNotAllowed       = "retry_not_allowed"            // retry on POST or PATCH
 	CodeInvalidRetryAttempts  = "invalid_retry_attempts"       // retry.max_attempts not 1–5
 	CodeInvalidRetryBackoff   = "invalid_retry_backoff"        // retry.backoff_ms not 0–10000
+	CodeInvalidAttemptTimeout = "invalid_attempt_timeout"      // retry.attempt_timeout_ms neither 0 nor 1000–timeout_ms
 )
 
 // URL problem codes, carried by *URLError (SPEC §3 rules 2 and 3).

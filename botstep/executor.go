@@ -156,13 +156,21 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 		attempts = s.Retry.MaxAttempts
 	}
 	start := time.Now()
+	// timeout_ms bounds the whole call: every attempt, redirect and
+	// backoff wait (SPEC §3 rule 11).
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(callTimeoutMS(s))*time.Millisecond)
+	defer cancel()
 	for a := 1; ; a++ {
 		o.Attempts = a
 		retry := x.attempt(ctx, s, br, o)
 		if !retry || a >= attempts || ctx.Err() != nil {
 			break
 		}
-		if !sleep(ctx, backoff(s.Retry.BackoffMS, a)) {
+		wait := backoff(s.Retry.BackoffMS, a)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) <= wait {
+			break // the next attempt could not start in time
+		}
+		if !sleep(ctx, wait) {
 			break
 		}
 	}
@@ -179,12 +187,21 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
 	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data = 0, nil, nil, 0, "", "", nil
-	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
-	if s.TimeoutMS == 0 {
-		timeout = flow.DefaultTimeoutMS * time.Millisecond
+	// ctx is bounded by the whole call's timeout (Execute); an attempt
+	// timeout bounds this attempt within it.
+	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {
+		call := ctx
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(s.Retry.AttemptTimeoutMS)*time.Millisecond)
+		defer cancel()
+		defer func() {
+			// Out of the attempt's own time, with time left for the call:
+			// say which limit was hit.
+			if o.ErrorCode == ErrCodeTimeout && ctx.Err() != nil && call.Err() == nil {
+				o.ErrorMessage = "the API did not answer within the attempt timeout (" + strconv.Itoa(s.Retry.AttemptTimeoutMS) + " ms)"
+			}
+		}()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, br.method, br.url, bytes.NewReader(br.body))
 	if err != nil {
 		o.fail(ErrCodeInvalidStep, "the URL could not be used: "+err.Error())

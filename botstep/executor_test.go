@@ -965,6 +965,102 @@ func TestExecuteRetry(t *testing.T) {
 	}
 }
 
+// TestExecuteTimeoutBoundsWholeCall: timeout_ms bounds every attempt and
+// wait of a retried call together (SPEC §3 rule 11), and
+// retry.attempt_timeout_ms bounds each attempt within it.
+func TestExecuteTimeoutBoundsWholeCall(t *testing.T) {
+	t.Parallel()
+	// /slow/N answers 503 after N ms; /first-slow sleeps 1.5 s on its
+	// first request and answers 200 at once after that.
+	var firstDone atomic.Bool
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first-slow" {
+			if firstDone.CompareAndSwap(false, true) {
+				select {
+				case <-time.After(1500 * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			jsonAnswer(200, `{"ok":"yes"}`)(w, r)
+			return
+		}
+		ms, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/slow/"))
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			jsonAnswer(503, `{}`)(w, r)
+		case <-r.Context().Done():
+		}
+	}}})
+	base := "https://" + exAPIHost
+	timed := func(s *flow.Step) (*Outcome, time.Duration) {
+		t0 := time.Now()
+		o := e.run(t, s, nil)
+		return o, time.Since(t0)
+	}
+	t.Run("ErrRetriesStopAtTheCallTimeout", func(t *testing.T) {
+		// Three 400 ms attempts do not fit in 1000 ms: the third is cut.
+		o, d := timed(exStep("GET", base+"/slow/400", withRetry(5, 0), func(s *flow.Step) { s.TimeoutMS = 1000 }))
+		wantFail(t, o, ErrCodeTimeout)
+		if d < 900*time.Millisecond || d > 1500*time.Millisecond {
+			t.Errorf("returned after %v; want about 1 s (the whole call), not 5 × 1 s", d)
+		}
+		if o.Attempts != 3 {
+			t.Errorf("attempts %d; want 3 (400 + 400 ms, then cut at 1000 ms)", o.Attempts)
+		}
+		if o.ErrorMessage != "the API did not answer within the step's timeout" {
+			t.Errorf("message %q", o.ErrorMessage)
+		}
+	})
+	t.Run("ErrNoWaitPastTheCallTimeout", func(t *testing.T) {
+		// A 503 at once, then a backoff of at least 1.5 s that would end
+		// past the 1 s budget: no wait, no second attempt.
+		o, d := timed(exStep("GET", base+"/slow/0", withRetry(3, 2000), func(s *flow.Step) { s.TimeoutMS = 1000 }))
+		wantFail(t, o, ErrCodeHTTPStatus)
+		if o.Attempts != 1 || d > 500*time.Millisecond {
+			t.Errorf("attempts %d after %v; want 1, at once", o.Attempts, d)
+		}
+	})
+	t.Run("OKAttemptTimeoutLeavesTimeForARetry", func(t *testing.T) {
+		o, d := timed(exStep("GET", base+"/first-slow", withVars("ok", "$.ok"), func(s *flow.Step) {
+			s.TimeoutMS = 3000
+			s.Retry = &flow.Retry{MaxAttempts: 2, AttemptTimeoutMS: 1000}
+		}))
+		wantOK(t, o)
+		if o.Attempts != 2 || o.Saved["ok"] != "yes" {
+			t.Errorf("attempts %d, saved %v; want 2 and ok=yes", o.Attempts, o.Saved)
+		}
+		if d < 900*time.Millisecond || d > 2500*time.Millisecond {
+			t.Errorf("returned after %v; want about 1 s (one cut attempt, one quick one)", d)
+		}
+	})
+	t.Run("ErrAttemptTimeoutNamed", func(t *testing.T) {
+		// 1000 ms attempts in a 2500 ms call: cut at 1 s, 2 s, then at
+		// 2.5 s by the call's own timeout.
+		o, d := timed(exStep("GET", base+"/slow/5000", func(s *flow.Step) {
+			s.TimeoutMS = 2500
+			s.Retry = &flow.Retry{MaxAttempts: 5, AttemptTimeoutMS: 1000}
+		}))
+		wantFail(t, o, ErrCodeTimeout)
+		if o.Attempts != 3 || d < 2400*time.Millisecond || d > 3500*time.Millisecond {
+			t.Errorf("attempts %d after %v; want 3 after about 2.5 s", o.Attempts, d)
+		}
+		if o.ErrorMessage != "the API did not answer within the step's timeout" {
+			t.Errorf("message %q; the last attempt was cut by the call's timeout", o.ErrorMessage)
+		}
+	})
+	t.Run("ErrOneSlowAttemptNamesTheAttemptTimeout", func(t *testing.T) {
+		o, _ := timed(exStep("GET", base+"/slow/5000", func(s *flow.Step) {
+			s.TimeoutMS = 5000
+			s.Retry = &flow.Retry{MaxAttempts: 1, AttemptTimeoutMS: 1000}
+		}))
+		wantFail(t, o, ErrCodeTimeout)
+		if o.ErrorMessage != "the API did not answer within the attempt timeout (1000 ms)" {
+			t.Errorf("message %q", o.ErrorMessage)
+		}
+	})
+}
+
 // zeros is a buffer of zero bytes the streaming handlers write from.
 var zeros = make([]byte, 32<<10)
 

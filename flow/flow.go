@@ -156,10 +156,15 @@ type ResponseVariable struct {
 }
 
 // Retry configures retries of an idempotent api_call (GET, PUT, DELETE) on a
-// 5xx status or a timeout, with exponential backoff starting at BackoffMS.
+// 5xx status, a network error or a timed-out attempt, with exponential
+// backoff starting at BackoffMS. The step's timeout_ms still bounds the
+// whole call, every attempt and wait included; AttemptTimeoutMS (0: no
+// limit of its own) bounds each attempt within it, so a slow attempt
+// leaves time for another.
 type Retry struct {
-	MaxAttempts int `json:"max_attempts"`
-	BackoffMS   int `json:"backoff_ms"`
+	MaxAttempts      int `json:"max_attempts"`
+	BackoffMS        int `json:"backoff_ms"`
+	AttemptTimeoutMS int `json:"attempt_timeout_ms,omitempty"`
 }
 
 // Body types of an api_call.

@@ -853,6 +853,13 @@ func TestValidation_APICallResponse(t *testing.T) {
 			pointer: "/steps/0/retry/backoff_ms", code: "invalid_retry_backoff", msg: []string{"10001", "10000"}},
 		{name: "OKRetryBackoff0", pointer: "/steps/0/retry/backoff_ms", flow: vAPI("retry", jobj{"max_attempts": 2, "backoff_ms": 0})},
 		{name: "OKRetryBackoff10000", pointer: "/steps/0/retry/backoff_ms", flow: vAPI("retry", jobj{"max_attempts": 2, "backoff_ms": 10000})},
+		{name: "OKAttemptTimeoutAtCallTimeout", pointer: "/steps/0/retry/attempt_timeout_ms",
+			flow: vAPI("timeout_ms", 4000, "retry", jobj{"max_attempts": 2, "backoff_ms": 0, "attempt_timeout_ms": 4000})},
+		{name: "ErrAttemptTimeoutOverCallTimeout", flow: vAPI("timeout_ms", 4000, "retry", jobj{"max_attempts": 2, "backoff_ms": 0, "attempt_timeout_ms": 4001}),
+			pointer: "/steps/0/retry/attempt_timeout_ms", code: "invalid_attempt_timeout", msg: []string{"attempt_timeout_ms", "4001", "1000 to 4000"}},
+		{name: "OKAttemptTimeout1000", pointer: "/steps/0/retry/attempt_timeout_ms", flow: vAPI("retry", jobj{"max_attempts": 2, "backoff_ms": 0, "attempt_timeout_ms": 1000})},
+		{name: "ErrAttemptTimeout999", flow: vAPI("retry", jobj{"max_attempts": 2, "backoff_ms": 0, "attempt_timeout_ms": 999}),
+			pointer: "/steps/0/retry/attempt_timeout_ms", code: "invalid_attempt_timeout", msg: []string{"999"}},
 
 		{name: "ErrOnSuccessMissing", flow: vAPI("on_success", nil),
 			pointer: "/steps/0/on_success", code: "missing_field", msg: []string{"on_success", "required"}},
