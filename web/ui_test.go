@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/flowbot/flowbot/flow"
 )
 
 // Browser tests drive Debian's Chromium headless against the real server
@@ -829,5 +831,102 @@ func TestUI_BotsImportKeyboardDelete(t *testing.T) {
 	e.do("GET", "/v1/bots", adminToken, nil).json(t, &list)
 	if list.Total != 1 {
 		t.Errorf("%d bots left, want the original only", list.Total)
+	}
+}
+
+// TestUI_RetryAndOptionsFromEditors: the api_call panel edits retry (only
+// for methods that may be retried) and shows the server's problem next to
+// the field; an options step switches between a fixed list and options
+// built from a variable (options_from), and each is saved as the API takes
+// it.
+func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"lookup","steps":[
+ {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","timeout_ms":4000,"on_success":"pick","on_failure":"bye"},
+ {"id":"pick","type":"options","text":"Which order?","options":[{"id":"a","label":"Apples","next":"bye"}]},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	app := uiServer(t, e)
+	b := newBrowser(t, 90*time.Second)
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	b.navigate(app.URL + "/#/bots/" + id)
+	b.visible("#canvas")
+
+	step := func(sid string) *flow.Step {
+		t.Helper()
+		var saved struct {
+			Flow flow.Flow `json:"flow"`
+		}
+		e.do("GET", "/v1/bots/"+id, adminToken, nil).json(t, &saved)
+		for i := range saved.Flow.Steps {
+			if saved.Flow.Steps[i].ID == sid {
+				return &saved.Flow.Steps[i]
+			}
+		}
+		t.Fatalf("no step %s in the saved flow", sid)
+		return nil
+	}
+	waitSaved := func() {
+		t.Helper()
+		b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	}
+	change := func(sel, v string) {
+		t.Helper()
+		b.do("choose "+v+" in "+sel, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, v)))
+	}
+
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.typeText("#f-retry-max_attempts", "3")
+	b.typeText("#f-retry-backoff_ms", "200")
+	b.typeText("#f-retry-attempt_timeout_ms", "4001") // over the step's 4000 ms
+	b.until("the attempt timeout problem next to its field",
+		`(document.querySelector('#f-retry-attempt_timeout_ms-err')?.textContent || '').includes('attempt_timeout_ms is 4001')`)
+	b.typeText("#f-retry-attempt_timeout_ms", "4000")
+	b.until("the problem gone", `document.querySelector('#f-retry-attempt_timeout_ms-err').hidden`)
+	waitSaved()
+	if r := step("lookup").Retry; r == nil || *r != (flow.Retry{MaxAttempts: 3, BackoffMS: 200, AttemptTimeoutMS: 4000}) {
+		t.Fatalf("saved retry %+v; want 3 attempts, 200 ms, 4000 ms", r)
+	}
+	b.checkLabels("retry fields")
+	// POST is never retried: the fields go, and so does the saved retry.
+	change("#f-method", "POST")
+	b.visible("#retry-off")
+	waitSaved()
+	if r := step("lookup").Retry; r != nil {
+		t.Errorf("retry %+v still saved on POST", r)
+	}
+
+	b.click(`#canvas .node[data-step="pick"] .node-title`)
+	b.waitText("#step-heading", "pick")
+	change("#f-options-source", "variable")
+	b.visible("#f-options_from-variable")
+	b.typeText("#f-options_from-variable", "orders")
+	b.typeText("#f-options_from-label_path", "$.name")
+	b.typeText("#f-options_from-value_variable", "order")
+	change("#f-options_from-next", "bye")
+	b.present(`#canvas .edge[data-from="pick"][data-port="options_from"][data-to="bye"]`)
+	waitSaved()
+	b.checkLabels("options_from fields")
+	if s := step("pick"); s.OptionsFrom == nil || *s.OptionsFrom != (flow.OptionsFrom{Variable: "orders", LabelPath: "$.name", ValueVariable: "order", Next: "bye"}) || len(s.Options) != 0 {
+		t.Fatalf("saved options_from %+v, options %+v", s.OptionsFrom, s.Options)
+	}
+	var problems struct{ Problems []flow.Problem }
+	e.do("POST", "/v1/bots/"+id+"/validate", adminToken, nil).json(t, &problems)
+	for _, p := range problems.Problems {
+		if strings.Contains(p.Pointer, "/steps/1") {
+			t.Errorf("problem on the options step: %+v", p)
+		}
+	}
+	// Back to a fixed list: the list set aside returns.
+	change("#f-options-source", "list")
+	b.visible("#f-options-0-label")
+	if got := b.value("#f-options-0-label"); got != "Apples" {
+		t.Errorf("first option label %q; want the list set aside (Apples)", got)
+	}
+	waitSaved()
+	if s := step("pick"); s.OptionsFrom != nil || len(s.Options) != 1 {
+		t.Errorf("saved options_from %+v, options %+v; want the list back", s.OptionsFrom, s.Options)
 	}
 }

@@ -12,6 +12,7 @@ const MAX_HEADER = 256;
 const MAX_HEADERS = 20;
 const MAX_VARS = 8;
 const hasBody = (m) => ['POST', 'PUT', 'PATCH'].includes(m);
+const retryable = (m) => ['GET', 'PUT', 'DELETE'].includes(m);
 const chars = (v) => Array.from(v || '').length;
 
 /** apiCallForm returns the panel's sections for an api_call step. */
@@ -32,7 +33,7 @@ export function apiCallForm(step, ctx) {
           ctx.rerender('f-method');
         },
       }),
-      number(ctx, step, 'timeout_ms', 'Timeout (ms)', { min: 1000, max: 30000, step: 500, placeholder: '10000', hint: '1000–30000' })),
+      number(ctx, step, 'timeout_ms', 'Timeout (ms)', { min: 1000, max: 30000, step: 500, placeholder: '10000', hint: '1000–30000, for the whole call, retries included' })),
     text(ctx, step, 'url', 'URL', {
       spellcheck: false, inputmode: 'url', placeholder: 'https://api.example.com/orders/{{order_number}}',
       hint: 'https only. {{variables}} may go in path segments and query values, never in the host.', onInput: refreshTestValues,
@@ -52,6 +53,7 @@ export function apiCallForm(step, ctx) {
 
   const sections = [request, headers];
   if (hasBody(step.method)) sections.push(bodySection(step, ctx, refreshTestValues));
+  sections.push(retrySection(step, ctx));
   sections.push(variablesSection(step, ctx));
   sections.push(h('section', { class: 'group', 'aria-labelledby': 'br-h' },
     h('h3', { id: 'br-h' }, 'Branches'),
@@ -61,6 +63,27 @@ export function apiCallForm(step, ctx) {
   sections.push(testSection(step, ctx, testBox));
   refreshTestValues();
   return sections;
+}
+
+// retrySection edits step.retry. Only GET, PUT and DELETE may be retried;
+// clean() drops a retry without attempts, or on another method.
+function retrySection(step, ctx) {
+  const head = h('h3', { id: 'retry-h' }, 'Retry');
+  const method = step.method || 'GET';
+  if (!retryable(method)) {
+    return h('section', { class: 'group', 'aria-labelledby': 'retry-h' }, head,
+      h('p', { class: 'hint', id: 'retry-off' }, `${method} is never retried: a second attempt could repeat what the first one did.`));
+  }
+  step.retry = step.retry || {};
+  const r = step.retry;
+  return h('section', { class: 'group', 'aria-labelledby': 'retry-h' }, head,
+    h('p', { class: 'hint' }, 'On a 5xx answer, a network error or a timed-out attempt. Leave Attempts empty for no retry.'),
+    h('div', { class: 'three' },
+      number(ctx, r, 'max_attempts', 'Attempts in all', { id: 'f-retry-max_attempts', pointer: '/retry/max_attempts', min: 1, max: 5, placeholder: '1', hint: '1–5' }),
+      number(ctx, r, 'backoff_ms', 'First wait (ms)', { id: 'f-retry-backoff_ms', pointer: '/retry/backoff_ms', min: 0, max: 10000, step: 100, placeholder: '0', hint: '0–10000, doubled each time' }),
+      number(ctx, r, 'attempt_timeout_ms', 'Each attempt at most (ms)', {
+        id: 'f-retry-attempt_timeout_ms', pointer: '/retry/attempt_timeout_ms', min: 1000, max: 30000, step: 500, placeholder: 'no limit of its own', hint: '1000 up to the timeout',
+      })));
 }
 
 function connectionPicker(step, ctx) {

@@ -1,6 +1,6 @@
 // The side panel's form for the selected step, one section per type.
 
-import { field, h } from './dom.js';
+import { field, h, select } from './dom.js';
 import { area, choice, target, text } from './fields.js';
 import { ID_RE, TYPES } from './steps.js';
 import { apiCallForm } from './apicall.js';
@@ -63,8 +63,8 @@ export function stepForm(step, ctx) {
       body.push(area(ctx, step, 'text', 'Goodbye text', { placeholder: 'optional' }));
       break;
     case 'options':
-      body.push(area(ctx, step, 'text', 'Text above the options'), optionsList(step, ctx));
-      if (step.options_from) body.push(h('p', { class: 'hint' }, 'This step also builds options from a variable (options_from); edit it in an export.'));
+      body.push(area(ctx, step, 'text', 'Text above the options'), optionsSource(step, ctx),
+        step.options_from ? optionsFromForm(step, ctx) : optionsList(step, ctx));
       break;
     case 'branch':
       body.push(conditionsList(step, ctx), target(ctx, 'Otherwise (else)', () => step.else, (v) => { if (v) step.else = v; else delete step.else; }, { id: 'f-else', pointer: '/else' }));
@@ -77,6 +77,38 @@ export function stepForm(step, ctx) {
   }
   return h('div', { class: 'step-form', 'aria-labelledby': 'step-heading' }, head,
     h('ul', { class: 'step-problems', hidden: true, 'aria-label': 'Problems with this step' }), ...body);
+}
+
+// optionsSource switches an options step between a fixed list and options
+// built at run time from a JSON array in a variable (options_from). The two
+// exclude each other; the list set aside is kept while the panel is open.
+function optionsSource(step, ctx) {
+  const sel = select([['list', 'A fixed list'], ['variable', 'One per item of a list in a variable']],
+    step.options_from ? 'variable' : 'list', { id: 'f-options-source' });
+  sel.addEventListener('change', () => {
+    if (sel.value === 'variable') {
+      step._options = step.options;
+      delete step.options;
+      step.options_from = step._options_from || { variable: '', label_path: '$', value_variable: '', next: '' };
+    } else {
+      step._options_from = step.options_from;
+      delete step.options_from;
+      step.options = step._options && step._options.length ? step._options : [{ id: 'option_1', label: 'Option 1', next: '' }];
+    }
+    ctx.changed({ graph: true });
+    ctx.rerender('f-options-source');
+  });
+  return field('Options', sel, { pointer: '/options_from', hint: 'A list in a variable comes, for example, from an API call that saved a JSON array.' });
+}
+
+function optionsFromForm(step, ctx) {
+  const of = step.options_from;
+  return h('fieldset', { class: 'item', dataset: { pointer: '/options_from' } },
+    h('legend', null, 'Options from a variable'),
+    text(ctx, of, 'variable', 'Variable holding the list', { id: 'f-options_from-variable', pointer: '/options_from/variable', spellcheck: false, hint: 'A JSON array, e.g. saved by an API call from $.orders.' }),
+    text(ctx, of, 'label_path', 'Label of each item (JSONPath)', { id: 'f-options_from-label_path', pointer: '/options_from/label_path', spellcheck: false, placeholder: '$', hint: '$.name picks a field of each item; $ is the item itself.' }),
+    text(ctx, of, 'value_variable', 'Save the chosen item in variable', { id: 'f-options_from-value_variable', pointer: '/options_from/value_variable', spellcheck: false, hint: 'An object is saved as JSON, a value as text.' }),
+    target(ctx, 'Then', () => of.next, (v) => { of.next = v; }, { id: 'f-options_from-next', pointer: '/options_from/next' }));
 }
 
 function optionsList(step, ctx) {

@@ -113,12 +113,16 @@ export function clean(step) {
     if (Array.isArray(v) && v.length === 0 && k !== 'options') continue;
     out[k] = v;
   }
+  if (step.type === 'options' && out.options_from) delete out.options;
   if (step.type === 'api_call') {
     if (!['POST', 'PUT', 'PATCH'].includes(step.method)) { delete out.body; delete out.body_type; delete out.content_type; }
     if (out.body === null || out.body === '') { delete out.body; delete out.body_type; delete out.content_type; }
     if (out.body_type !== 'text') delete out.content_type;
     if (out.timeout_ms !== undefined) out.timeout_ms = Number(out.timeout_ms) || 0;
     if (!out.timeout_ms) delete out.timeout_ms;
+    const r = out.retry;
+    if (!r || r.max_attempts === undefined || !['GET', 'PUT', 'DELETE'].includes(out.method || 'GET')) delete out.retry;
+    else out.retry = { max_attempts: Number(r.max_attempts), backoff_ms: Number(r.backoff_ms) || 0, ...(r.attempt_timeout_ms ? { attempt_timeout_ms: Number(r.attempt_timeout_ms) } : {}) };
   }
   return out;
 }
