@@ -2,6 +2,8 @@ package flow
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -74,7 +76,33 @@ type BotStore interface {
 	Version(ctx context.Context, botID string, n int) (*Version, error)
 	// DeleteBot removes a bot with its versions. Returns ENOTFOUND.
 	DeleteBot(ctx context.Context, id string) error
-	// BotsUsingConnection returns the names of bots whose latest published
-	// version has an api_call step using the named connection.
-	BotsUsingConnection(ctx context.Context, name string) ([]string, error)
+	// BotsUsingConnection returns the bots whose latest published version
+	// has an api_call step using the named connection, by name.
+	BotsUsingConnection(ctx context.Context, name string) ([]BotRef, error)
+}
+
+// BotRef names a bot: names need not be unique, ids are.
+type BotRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// CodeConnectionInUse is the problem code of each bot that keeps a
+// connection from being deleted.
+const CodeConnectionInUse = "connection_in_use"
+
+// ConnectionInUse is the ECONFLICT refusing to delete connection name
+// while bots use it. Each bot is named with its id in the message and is a
+// problem of its own in the details (pointer /bots/{id}).
+func ConnectionInUse(name string, bots []BotRef) *Error {
+	e := &Error{Code: ECONFLICT}
+	list := make([]string, len(bots))
+	for i, b := range bots {
+		list[i] = Quote(b.Name) + " (id " + b.ID + ")"
+		e.Details = append(e.Details, Problem{Pointer: "/bots/" + b.ID, Code: CodeConnectionInUse, Severity: SeverityError,
+			Message: "bot " + list[i] + " uses connection " + Quote(name) + " in its published version"})
+	}
+	e.Message = fmt.Sprintf("connection %s is used by %d published bot(s): %s; publish them without it first, or delete them",
+		Quote(name), len(bots), strings.Join(list, ", "))
+	return e
 }

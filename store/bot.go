@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -156,7 +158,9 @@ func (d *DB) UpdateBot(ctx context.Context, id string, u flow.BotUpdate) (*flow.
 }
 
 // SaveDraft replaces the draft flow if the stored revision equals
-// ifRevision and returns the bot with its new revision.
+// ifRevision and returns the bot with its new revision. A flow equal to
+// the stored draft changes nothing: the bot comes back as it is, at the
+// same revision, so an editor's repeated save makes no new revision.
 // Returns ENOTFOUND, or ECONFLICT naming the current revision when
 // ifRevision is stale.
 func (d *DB) SaveDraft(ctx context.Context, id string, f flow.Flow, ifRevision int64) (*flow.Bot, error) {
@@ -169,16 +173,39 @@ func (d *DB) SaveDraft(ctx context.Context, id string, f flow.Flow, ifRevision i
 		if rec.Revision != ifRevision {
 			return flow.Errorf(flow.ECONFLICT, "draft is at revision %d; you sent %d: reload and retry", rec.Revision, ifRevision)
 		}
+		if same, err := sameFlow(&rec.Flow, &f); err != nil {
+			return err
+		} else if same {
+			b = rec.bot()
+			return errUnchanged // roll back: nothing to write
+		}
 		rec.Flow = f
 		rec.Revision++
 		rec.UpdatedAt = d.now()
 		b = rec.bot()
 		return putBot(tx, rec)
 	})
-	if err != nil {
+	if err != nil && err != errUnchanged {
 		return nil, storeErr("save draft", err)
 	}
 	return b, nil
+}
+
+// errUnchanged rolls back a write transaction that found nothing to change.
+var errUnchanged = errors.New("unchanged")
+
+// sameFlow reports whether two flows have the same JSON form, the form
+// they are stored and served in.
+func sameFlow(a, b *flow.Flow) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ja, jb), nil
 }
 
 // DeleteBot removes a bot with its versions and its entries in the

@@ -246,6 +246,34 @@ func TestSaveDraft(t *testing.T) {
 		}
 	})
 
+	t.Run("OKSameFlowKeepsRevision", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", flow.Flow{})
+		first, err := db.SaveDraft(ctx, b.ID, sampleFlow("shop_api"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := db.SaveDraft(ctx, b.ID, sampleFlow("shop_api"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "bot after an unchanged save", again, first)
+		stored, err := db.Bot(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "stored bot", stored, first)
+		// A stale revision is still refused, even with the same flow.
+		_, err = db.SaveDraft(ctx, b.ID, sampleFlow("shop_api"), 1)
+		wantCode(t, err, flow.ECONFLICT, "draft is at revision 2; you sent 1: reload and retry")
+		// One changed field makes a revision.
+		f := sampleFlow("shop_api")
+		f.Steps[0].Name += "!"
+		if got, err := db.SaveDraft(ctx, b.ID, f, 2); err != nil || got.Revision != 3 {
+			t.Fatalf("changed save: %+v, %v; want revision 3", got, err)
+		}
+	})
+
 	t.Run("ErrStaleRevision", func(t *testing.T) {
 		db := mustOpen(t)
 		b := mustCreateBot(t, db, "Orders", flow.Flow{})
@@ -328,7 +356,7 @@ func TestDeleteBot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustEqual(t, "bots using shop_api", users, []string{"Keep"})
+		mustEqual(t, "bots using shop_api", users, []flow.BotRef{{ID: keep.ID, Name: "Keep"}})
 		err = db.db.View(func(tx *bolt.Tx) error {
 			if tx.Bucket(bucketVersions).Bucket([]byte(b.ID)) != nil {
 				t.Error("versions bucket of the deleted bot remains")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/flowbot/flowbot/connections"
@@ -133,23 +131,12 @@ func (d *DB) DeleteConnection(ctx context.Context, name string) error {
 		if _, err := getConnection(tx, name); err != nil {
 			return err
 		}
-		if users := tx.Bucket(bucketConnectionBots).Bucket([]byte(name)); users != nil {
-			var names []string
-			err := users.ForEach(func(id, _ []byte) error {
-				rec, err := getBot(tx, string(id))
-				if err != nil {
-					return err
-				}
-				names = append(names, rec.Name)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			sort.Strings(names)
-			if len(names) > 0 {
-				return flow.Errorf(flow.ECONFLICT, "connection %q is used by published bots: %s", name, strings.Join(names, ", "))
-			}
+		bots, err := botsUsing(tx, name)
+		if err != nil {
+			return err
+		}
+		if len(bots) > 0 {
+			return flow.ConnectionInUse(name, bots)
 		}
 		return tx.Bucket(bucketConnections).Delete([]byte(name))
 	})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -161,7 +162,12 @@ func TestDeleteConnection(t *testing.T) {
 		if _, err := db.Publish(ctx, b.ID, 1, "d"); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, db.DeleteConnection(ctx, "shop_api"), flow.ECONFLICT, `connection "shop_api" is used by published bots: Orders`)
+		err := db.DeleteConnection(ctx, "shop_api")
+		wantCode(t, err, flow.ECONFLICT, `connection "shop_api" is used by 1 published bot(s): "Orders" (id `+b.ID+`)`)
+		var fe *flow.Error
+		if !errors.As(err, &fe) || len(fe.Details) != 1 || fe.Details[0].Pointer != "/bots/"+b.ID || fe.Details[0].Code != flow.CodeConnectionInUse {
+			t.Fatalf("details %+v; want the bot by id", fe)
+		}
 		if _, err := db.Connection(ctx, "shop_api"); err != nil {
 			t.Fatalf("connection gone after refused delete: %v", err)
 		}

@@ -181,7 +181,9 @@ func TestReopen(t *testing.T) {
 	if err := db.CreateBot(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SaveDraft(ctx, b.ID, sampleFlow("shop_api"), 1); err != nil {
+	edited := sampleFlow("shop_api")
+	edited.Steps[0].Text += "!"
+	if _, err := db.SaveDraft(ctx, b.ID, edited, 1); err != nil {
 		t.Fatal(err)
 	}
 	v1, err := db.Publish(ctx, b.ID, 2, "designer-1")
@@ -245,7 +247,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "bots using shop_api", users, []string{"Orders"})
+	mustEqual(t, "bots using shop_api", users, []flow.BotRef{{ID: b.ID, Name: "Orders"}})
 	check, err := db.KeyCheck(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/flowbot/flowbot/flow"
@@ -129,34 +132,43 @@ func (d *DB) Version(ctx context.Context, botID string, n int) (*flow.Version, e
 	})
 }
 
-// BotsUsingConnection returns the names of bots whose latest published
-// version has an api_call step using the named connection, sorted. It
-// reads the connection_bots index that Publish and DeleteBot maintain, so
-// its cost does not grow with the number of bots or versions.
-func (d *DB) BotsUsingConnection(ctx context.Context, name string) ([]string, error) {
-	names := []string{}
-	err := d.db.View(func(tx *bolt.Tx) error {
-		if name == "" {
-			return nil
-		}
-		b := tx.Bucket(bucketConnectionBots).Bucket([]byte(name))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(id, _ []byte) error {
-			rec, err := getBot(tx, string(id))
-			if err != nil {
-				return err
-			}
-			names = append(names, rec.Name)
-			return nil
-		})
+// BotsUsingConnection returns the bots whose latest published version has
+// an api_call step using the named connection, sorted by name, then id.
+func (d *DB) BotsUsingConnection(ctx context.Context, name string) ([]flow.BotRef, error) {
+	var bots []flow.BotRef
+	err := d.db.View(func(tx *bolt.Tx) (err error) {
+		bots, err = botsUsing(tx, name)
+		return err
 	})
 	if err != nil {
 		return nil, storeErr("bots using connection", err)
 	}
-	sort.Strings(names)
-	return names, nil
+	return bots, nil
+}
+
+// botsUsing reads the connection_bots index that Publish and DeleteBot
+// maintain, so its cost does not grow with the number of bots or versions.
+func botsUsing(tx *bolt.Tx, name string) ([]flow.BotRef, error) {
+	bots := []flow.BotRef{}
+	if name == "" {
+		return bots, nil
+	}
+	b := tx.Bucket(bucketConnectionBots).Bucket([]byte(name))
+	if b == nil {
+		return bots, nil
+	}
+	err := b.ForEach(func(id, _ []byte) error {
+		rec, err := getBot(tx, string(id))
+		if err != nil {
+			return err
+		}
+		bots = append(bots, flow.BotRef{ID: rec.ID, Name: rec.Name})
+		return nil
+	})
+	slices.SortFunc(bots, func(a, b flow.BotRef) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	return bots, err
 }
 
 // connectionsOf returns the sorted, distinct connection names the api_call

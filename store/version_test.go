@@ -201,16 +201,27 @@ func TestVersion(t *testing.T) {
 func TestBotsUsingConnection(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
+	ids := map[string]string{} // bot id -> the name the test gave it
+	// using lists the bots using a connection as "name" strings, after
+	// checking that each came with its own id.
 	using := func(name string) []string {
 		t.Helper()
-		names, err := db.BotsUsingConnection(ctx, name)
+		bots, err := db.BotsUsingConnection(ctx, name)
 		if err != nil {
 			t.Fatal(err)
+		}
+		names := []string{}
+		for _, b := range bots {
+			if ids[b.ID] != b.Name {
+				t.Errorf("bot %s named %q; want %q", b.ID, b.Name, ids[b.ID])
+			}
+			names = append(names, b.Name)
 		}
 		return names
 	}
 	zeta := mustCreateBot(t, db, "Zeta", sampleFlow("a_api"))
 	alpha := mustCreateBot(t, db, "Alpha", sampleFlow("a_api"))
+	ids[zeta.ID], ids[alpha.ID] = "Zeta", "Alpha"
 	mustEqual(t, "before publishing", using("a_api"), []string{})
 
 	if _, err := db.Publish(ctx, zeta.ID, 1, "d"); err != nil {
@@ -243,7 +254,24 @@ func TestBotsUsingConnection(t *testing.T) {
 	if _, err := db.UpdateBot(ctx, alpha.ID, flow.BotUpdate{Name: &name}); err != nil {
 		t.Fatal(err)
 	}
+	ids[alpha.ID] = name
 	mustEqual(t, "after rename", using("a_api"), []string{"Alpha 2"})
+
+	// Two bots of one name are both there, in id order.
+	twin := mustCreateBot(t, db, "Alpha 2", sampleFlow("a_api"))
+	ids[twin.ID] = "Alpha 2"
+	if _, err := db.Publish(ctx, twin.ID, 1, "d"); err != nil {
+		t.Fatal(err)
+	}
+	bots, err := db.BotsUsingConnection(ctx, "a_api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []flow.BotRef{{ID: alpha.ID, Name: "Alpha 2"}, {ID: twin.ID, Name: "Alpha 2"}}
+	if twin.ID < alpha.ID {
+		want[0], want[1] = want[1], want[0]
+	}
+	mustEqual(t, "same-name bots", bots, want)
 
 	// Publishing a flow without connections clears the bot's entries.
 	if _, err := db.SaveDraft(ctx, zeta.ID, sampleFlow(""), 2); err != nil {

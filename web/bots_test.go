@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -144,6 +145,18 @@ func TestBots_SaveDraftNeedsCurrentRevision(t *testing.T) {
 	}
 	if r := e.do("PUT", "/v1/bots/nope/flow", adminToken, validFlow, "If-Match", "1"); r.Code != 404 {
 		t.Fatalf("unknown bot: %d", r.Code)
+	}
+	// Saving the same draft again (re-indented: the stored form is what
+	// counts) makes no new revision, and still answers with the problems.
+	var doc any
+	if err := json.Unmarshal([]byte(broken), &doc); err != nil {
+		t.Fatal(err)
+	}
+	same, _ := json.MarshalIndent(doc, "", "   ")
+	r = e.do("PUT", path, adminToken, string(same), "If-Match", "2")
+	if r.Code != 200 || r.m(t)["revision"].(float64) != 2 || r.Header.Get("ETag") != `"2"` ||
+		!hasProblem(r.m(t)["problems"].([]any), "/steps/1/on_failure", "unknown_target") {
+		t.Fatalf("unchanged save: %d %s (ETag %s); want revision 2 with its problems", r.Code, r.Body, r.Header.Get("ETag"))
 	}
 }
 

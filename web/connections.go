@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -121,7 +120,7 @@ func (s *Server) deleteConnection(c echo.Context) error {
 		return err
 	}
 	if len(bots) > 0 {
-		return flow.Errorf(flow.ECONFLICT, "connection %q is used by published bots: %s; publish them without it first", name, strings.Join(bots, ", "))
+		return flow.ConnectionInUse(name, bots)
 	}
 	// The store checks again in the same transaction as the delete, so a
 	// publish in between is still caught.

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/flowbot/flowbot/web"
 )
 
 // connBody is a valid connection request; change fields to break it.
@@ -371,8 +373,12 @@ func TestConnections_Delete(t *testing.T) {
 		e := e.with(t)
 		e.mustConnection(connBody("gone_api", "bearer", map[string]any{"token": "t"}))
 		id := e.publishedBot(botUsing("gone_api"))
-		if r := e.do("DELETE", "/v1/connections/gone_api", adminToken, nil); r.Code != 409 {
-			t.Fatalf("in use: %d", r.Code)
+		r := e.do("DELETE", "/v1/connections/gone_api", adminToken, nil)
+		var body web.ErrorBody
+		r.json(t, &body)
+		if r.Code != 409 || !strings.Contains(body.Error.Message, "(id "+id+")") || len(body.Error.Details) != 1 ||
+			body.Error.Details[0].Pointer != "/bots/"+id || body.Error.Details[0].Code != "connection_in_use" {
+			t.Fatalf("in use: %d %s; want 409 naming the bot by id", r.Code, r.Body)
 		}
 		if r := e.do("DELETE", "/v1/bots/"+id, adminToken, nil); r.Code != 204 {
 			t.Fatalf("delete bot: %d", r.Code)

@@ -504,10 +504,11 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 
 	// Someone else saves: the next save gets 409 and offers to reload.
 	var cur struct {
-		Revision int64 `json:"revision"`
-		Flow     any   `json:"flow"`
+		Revision int64     `json:"revision"`
+		Flow     flow.Flow `json:"flow"`
 	}
 	e.do("GET", "/v1/bots/"+botID, adminToken, nil).json(t, &cur)
+	cur.Flow.Steps[0].Name = "Changed elsewhere"
 	if r := e.do("PUT", "/v1/bots/"+botID+"/flow", adminToken, cur.Flow, "If-Match", fmt.Sprint(cur.Revision)); r.Code != 200 {
 		t.Fatalf("concurrent save: %d %s", r.Code, r.Body)
 	}

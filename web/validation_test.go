@@ -145,6 +145,8 @@ type ruleBot struct {
 	tok string
 	id  string
 	rev int64
+	// last is the stored draft after the last save (readDraft).
+	last string
 }
 
 func newRuleBot(t *testing.T) *ruleBot {
@@ -181,9 +183,12 @@ func (b *ruleBot) save(t *testing.T, doc any) []ruleProblem {
 		Problems []ruleProblem `json:"problems"`
 	}
 	r.json(t, &out)
-	if out.Revision != b.rev+1 {
+	stored, _ := b.readDraft(t)
+	// A draft equal to the stored one makes no new revision.
+	if out.Revision != b.rev+1 && !(out.Revision == b.rev && stored == b.last) {
 		t.Fatalf("save draft: revision %d after %d", out.Revision, b.rev)
 	}
+	b.last = stored
 	if got := r.Header.Get("ETag"); got != strconv.Quote(strconv.FormatInt(out.Revision, 10)) {
 		t.Errorf("save draft: ETag %s for revision %d", got, out.Revision)
 	}
