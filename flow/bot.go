@@ -52,9 +52,9 @@ type BotStore interface {
 	CreateBot(ctx context.Context, b *Bot) error
 	// Bot returns the bot with id. Returns ENOTFOUND if there is none.
 	Bot(ctx context.Context, id string) (*Bot, error)
-	// Bots returns a page of bots ordered by creation time (oldest first)
-	// and the total count.
-	Bots(ctx context.Context, p Page) ([]*Bot, int, error)
+	// Bots returns a page of bot summaries ordered by creation time
+	// (oldest first) and the total count. It does not read the flows.
+	Bots(ctx context.Context, p Page) ([]*BotSummary, int, error)
 	// UpdateBot changes name or description without touching the draft.
 	// Returns ENOTFOUND.
 	UpdateBot(ctx context.Context, id string, u BotUpdate) (*Bot, error)
@@ -79,6 +79,19 @@ type BotStore interface {
 	// BotsUsingConnection returns the bots whose latest published version
 	// has an api_call step using the named connection, by name.
 	BotsUsingConnection(ctx context.Context, name string) ([]BotRef, error)
+}
+
+// BotSummary is a bot without its flow, for lists.
+type BotSummary struct {
+	ID               string    `json:"id"`
+	Name             string    `json:"name"`
+	Description      string    `json:"description"`
+	Revision         int64     `json:"revision"`
+	PublishedVersion int       `json:"published_version"`
+	// Steps counts the draft's steps.
+	Steps     int       `json:"steps"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // BotRef names a bot: names need not be unique, ids are.

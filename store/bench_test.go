@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/flowbot/flowbot/flow"
@@ -44,4 +45,26 @@ func BenchmarkCreateBotParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBotsList lists a page of 20 bots whose drafts have 2,000 steps
+// each: the list reads their summaries, not their flows.
+func BenchmarkBotsList(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b)
+	f := flow.Flow{Start: "s0"}
+	for i := range 2000 {
+		f.Steps = append(f.Steps, flow.Step{ID: fmt.Sprint("s", i), Type: flow.TypeMessage, Text: "Hello there, this is step " + fmt.Sprint(i), Next: fmt.Sprint("s", i+1)})
+	}
+	for i := range 20 {
+		mustCreateBot(b, db, fmt.Sprint("bot ", i), f)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		bots, _, err := db.Bots(ctx, flow.Page{Limit: 20})
+		if err != nil || len(bots) != 20 || bots[0].Steps != 2000 {
+			b.Fatalf("%d bots, err %v", len(bots), err)
+		}
+	}
 }

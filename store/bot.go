@@ -79,10 +79,7 @@ func (d *DB) CreateBot(ctx context.Context, b *flow.Bot) error {
 			return err
 		}
 		rec.Seq = seq
-		if err := bySeq.Put(u64(seq), []byte(id)); err != nil {
-			return err
-		}
-		return putBot(tx, rec)
+		return putBot(tx, rec) // and its summary under seq
 	})
 	if err != nil {
 		return storeErr("create bot", err)
@@ -103,26 +100,26 @@ func (d *DB) Bot(ctx context.Context, id string) (*flow.Bot, error) {
 	})
 }
 
-// Bots returns a page of bots ordered by creation (oldest first) and the
+// Bots returns a page of bot summaries ordered by creation (oldest first) and the
 // total count. A limit of 0 or less returns every bot from the offset.
-func (d *DB) Bots(ctx context.Context, p flow.Page) ([]*flow.Bot, int, error) {
+func (d *DB) Bots(ctx context.Context, p flow.Page) ([]*flow.BotSummary, int, error) {
 	offset, limit := pageBounds(p)
-	bots := []*flow.Bot{}
+	bots := []*flow.BotSummary{}
 	var total int
 	err := d.db.View(func(tx *bolt.Tx) error {
 		bySeq := tx.Bucket(bucketBotsBySeq)
 		total = bySeq.Stats().KeyN
 		c := bySeq.Cursor()
 		i := 0
-		for k, id := c.First(); k != nil && len(bots) < limit; k, id = c.Next() {
+		for k, v := c.First(); k != nil && len(bots) < limit; k, v = c.Next() {
 			if i++; i <= offset {
 				continue
 			}
-			rec, err := getBot(tx, string(id))
+			s, err := botSummary(tx, v)
 			if err != nil {
 				return err
 			}
-			bots = append(bots, rec.bot())
+			bots = append(bots, s)
 		}
 		return nil
 	})
@@ -247,10 +244,44 @@ func getBot(tx *bolt.Tx, id string) (*botRecord, error) {
 	return &rec, nil
 }
 
+// putBot stores rec and, under its creation seq, its summary: lists read
+// the small summary and never decode a flow.
 func putBot(tx *bolt.Tx, rec *botRecord) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode bot %s: %w", rec.ID, err)
 	}
-	return tx.Bucket(bucketBots).Put([]byte(rec.ID), v)
+	if err := tx.Bucket(bucketBots).Put([]byte(rec.ID), v); err != nil {
+		return err
+	}
+	s, err := json.Marshal(rec.summary())
+	if err != nil {
+		return fmt.Errorf("encode bot summary %s: %w", rec.ID, err)
+	}
+	return tx.Bucket(bucketBotsBySeq).Put(u64(rec.Seq), s)
+}
+
+func (r *botRecord) summary() *flow.BotSummary {
+	return &flow.BotSummary{
+		ID: r.ID, Name: r.Name, Description: r.Description, Revision: r.Revision,
+		PublishedVersion: r.PublishedVersion, Steps: len(r.Flow.Steps), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+// botSummary decodes a bots_by_seq value: a summary (a JSON object), or,
+// as stores before summaries kept it, the bot id, whose record is then
+// read whole.
+func botSummary(tx *bolt.Tx, v []byte) (*flow.BotSummary, error) {
+	if len(v) > 0 && v[0] == '{' {
+		var s flow.BotSummary
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, fmt.Errorf("decode bot summary: %w", err)
+		}
+		return &s, nil
+	}
+	rec, err := getBot(tx, string(v))
+	if err != nil {
+		return nil, err
+	}
+	return rec.summary(), nil
 }

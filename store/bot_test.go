@@ -142,7 +142,7 @@ func TestBots(t *testing.T) {
 		}
 		want = append(want, b.ID)
 	}
-	ids := func(bots []*flow.Bot) []string {
+	ids := func(bots []*flow.BotSummary) []string {
 		out := []string{}
 		for _, b := range bots {
 			out = append(out, b.ID)
@@ -172,6 +172,49 @@ func TestBots(t *testing.T) {
 			mustEqual(t, "ids", ids(bots), tc.want)
 		})
 	}
+
+	t.Run("SummaryFollowsTheBot", func(t *testing.T) {
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Orders", flow.Flow{})
+		list := func() *flow.BotSummary {
+			t.Helper()
+			bots, _, err := db.Bots(ctx, flow.Page{})
+			if err != nil || len(bots) != 1 {
+				t.Fatalf("bots %v, err %v", bots, err)
+			}
+			return bots[0]
+		}
+		f := sampleFlow("")
+		if _, err := db.SaveDraft(ctx, b.ID, f, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Publish(ctx, b.ID, 2, "d"); err != nil {
+			t.Fatal(err)
+		}
+		name, desc := "Orders 2", "new words"
+		u, err := db.UpdateBot(ctx, b.ID, flow.BotUpdate{Name: &name, Description: &desc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "summary", list(), &flow.BotSummary{ID: b.ID, Name: name, Description: desc, Revision: 2,
+			PublishedVersion: 1, Steps: len(f.Steps), CreatedAt: b.CreatedAt, UpdatedAt: u.UpdatedAt})
+	})
+
+	t.Run("OKStoreWithIDsUnderSeq", func(t *testing.T) {
+		// Stores made before summaries hold the bot id under its seq.
+		db := mustOpen(t)
+		b := mustCreateBot(t, db, "Old", sampleFlow(""))
+		err := db.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketBotsBySeq).Put(u64(1), []byte(b.ID))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bots, total, err := db.Bots(ctx, flow.Page{})
+		if err != nil || total != 1 || len(bots) != 1 || bots[0].ID != b.ID || bots[0].Name != "Old" || bots[0].Steps != len(sampleFlow("").Steps) {
+			t.Fatalf("bots %+v, total %d, err %v", bots, total, err)
+		}
+	})
 
 	t.Run("Empty", func(t *testing.T) {
 		bots, total, err := mustOpen(t).Bots(ctx, flow.Page{Limit: 10})

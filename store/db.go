@@ -37,7 +37,7 @@ const defaultLockTimeout = 2 * time.Second
 var (
 	bucketMeta           = []byte("meta")             // schema_version, key_check
 	bucketBots           = []byte("bots")             // bot id -> botRecord
-	bucketBotsBySeq      = []byte("bots_by_seq")      // u64 creation seq -> bot id
+	bucketBotsBySeq      = []byte("bots_by_seq")      // u64 creation seq -> flow.BotSummary JSON (older stores: the bot id)
 	bucketVersions       = []byte("versions")         // bot id -> {u64 number -> versionRecord}
 	bucketConnectionBots = []byte("connection_bots")  // connection name -> {bot id -> ""}
 	bucketAPIKeys        = []byte("api_keys")         // key id -> apiKeyRecord

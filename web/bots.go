@@ -103,7 +103,7 @@ func (s *Server) listBots(c echo.Context) error {
 	for _, b := range bots {
 		items = append(items, botSummary{
 			ID: b.ID, Name: b.Name, Description: b.Description, Revision: b.Revision,
-			PublishedVersion: b.PublishedVersion, Steps: len(b.Flow.Steps),
+			PublishedVersion: b.PublishedVersion, Steps: b.Steps,
 			CreatedAt: b.CreatedAt.UTC().Format(timeFormat), UpdatedAt: b.UpdatedAt.UTC().Format(timeFormat),
 		})
 	}
