@@ -301,6 +301,7 @@ func (o *Outcome) classify(err error, conn string) bool {
 	var blocked *connections.BlockedAddressError
 	var redirect *connections.RedirectRefusedError
 	var scheme *connections.SchemeError
+	var bigHeader *connections.ResponseHeaderTooLargeError
 	var notAllowed *connections.HostNotAllowedError
 	var tokenErr *connections.TokenError
 	var certErr *tls.CertificateVerificationError
@@ -314,6 +315,8 @@ func (o *Outcome) classify(err error, conn string) bool {
 		o.fail(ErrCodeRedirect, "a redirect was refused: "+redirect.Reason)
 	case errors.As(err, &scheme):
 		o.fail(ErrCodeInvalidStep, "only https URLs may be called")
+	case errors.As(err, &bigHeader):
+		o.fail(ErrCodeTooLarge, bigHeader.Error()+"; they were not read further")
 	case errors.As(err, &notAllowed):
 		o.fail(ErrCodeCredentialRefused, "connection "+conn+" may only be used for "+notAllowed.AllowedDomain+"; the request went to "+notAllowed.Host)
 	case errors.As(err, &tokenErr):

@@ -17,9 +17,6 @@ const (
 	tlsHandshakeTimeout   = 10 * time.Second
 	responseHeaderTimeout = 30 * time.Second
 	idleConnTimeout       = 90 * time.Second
-	maxIdleConns          = 256
-	maxIdleConnsPerHost   = 64
-	maxResponseHeaderSize = 1 << 20
 )
 
 // BlockedAddressError is returned when an outbound connection would reach
@@ -44,9 +41,9 @@ func (e *BlockedAddressError) Error() string {
 // *BlockedAddressError, every address CheckIP blocks. With allowPrivate
 // (development and tests only) private and loopback addresses are allowed;
 // cloud metadata addresses never are. Proxies from the environment are not
-// used, as a proxy would dial on the guard's behalf. Connections are kept
-// alive and reused, and HTTP/2 is used where the server offers it.
-func NewGuardedTransport(allowPrivate bool) *http.Transport {
+// used, as a proxy would dial on the guard's behalf. Only https is spoken,
+// in HTTP/1.1, on connections kept alive and reused per host.
+func NewGuardedTransport(allowPrivate bool) *Transport {
 	d := &net.Dialer{
 		Timeout:   dialTimeout,
 		KeepAlive: 30 * time.Second,
@@ -54,18 +51,9 @@ func NewGuardedTransport(allowPrivate bool) *http.Transport {
 			return checkDial(network, address, allowPrivate)
 		},
 	}
-	return &http.Transport{
-		Proxy:                  nil,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		DialContext:            d.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           maxIdleConns,
-		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
-		IdleConnTimeout:        idleConnTimeout,
-		TLSHandshakeTimeout:    tlsHandshakeTimeout,
-		ResponseHeaderTimeout:  responseHeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: maxResponseHeaderSize,
+	return &Transport{
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+		DialContext:     d.DialContext,
 	}
 }
 

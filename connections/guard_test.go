@@ -2,6 +2,7 @@ package connections
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -154,7 +155,7 @@ func TestGuardedTransportBlocks(t *testing.T) {
 	ln4, n4 := countingListener(t, "tcp4", "127.0.0.1:0")
 	_, port4, _ := net.SplitHostPort(ln4.Addr().String())
 	client := &http.Client{Transport: NewGuardedTransport(false), Timeout: 5 * time.Second}
-	defer client.Transport.(*http.Transport).CloseIdleConnections()
+	defer client.Transport.(*Transport).CloseIdleConnections()
 
 	urls := []struct {
 		url      string
@@ -231,8 +232,9 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if string(b) != "hello HTTP/2.0" {
-				t.Fatalf("body = %q, want HTTP/2", b)
+			// The server offers HTTP/2; the transport speaks HTTP/1.1.
+			if string(b) != "hello HTTP/1.1" {
+				t.Fatalf("body = %q, want HTTP/1.1", b)
 			}
 		}
 		if n := newConns.Load(); n != 1 {
@@ -262,8 +264,10 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 
 func TestGuardedTransportSettings(t *testing.T) {
 	tr := NewGuardedTransport(false)
-	if tr.Proxy != nil || tr.DisableKeepAlives || tr.MaxIdleConnsPerHost < 2 || !tr.ForceAttemptHTTP2 ||
-		tr.TLSHandshakeTimeout == 0 || tr.ResponseHeaderTimeout == 0 {
-		t.Fatalf("transport settings: %+v", tr)
+	c := tr.fast()
+	if c.MaxConnsPerHost < 64 || c.MaxConnWaitTimeout == 0 || c.MaxIdleConnDuration == 0 ||
+		!c.DisablePathNormalizing || !c.StreamResponseBody || c.MaxIdemponentCallAttempts > 2 ||
+		c.ReadBufferSize != MaxResponseHeaderBytes || tr.TLSClientConfig.MinVersion < tls.VersionTLS12 {
+		t.Fatalf("transport settings: %+v", c)
 	}
 }

@@ -44,7 +44,7 @@ type env struct {
 
 // trust makes the outbound client trust a test TLS server's certificate.
 func (e *env) trust(srv *httptest.Server) {
-	tr := e.client.Transport.(*http.Transport)
+	tr := e.client.Transport.(*connections.Transport)
 	if tr.TLSClientConfig == nil {
 		tr.TLSClientConfig = &tls.Config{}
 	}

@@ -42,7 +42,7 @@ func orderAPI(t *testing.T) *httptest.Server {
 // on a loopback test server whose api_calls trust upstream's certificate.
 func testFlowbot(t *testing.T, upstream *httptest.Server) *httptest.Server {
 	outbound := connections.NewGuardedClient(true)
-	tr := outbound.Transport.(*http.Transport)
+	tr := outbound.Transport.(*connections.Transport)
 	pool := x509.NewCertPool()
 	pool.AddCert(upstream.Certificate())
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
