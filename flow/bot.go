@@ -83,11 +83,11 @@ type BotStore interface {
 
 // BotSummary is a bot without its flow, for lists.
 type BotSummary struct {
-	ID               string    `json:"id"`
-	Name             string    `json:"name"`
-	Description      string    `json:"description"`
-	Revision         int64     `json:"revision"`
-	PublishedVersion int       `json:"published_version"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Description      string `json:"description"`
+	Revision         int64  `json:"revision"`
+	PublishedVersion int    `json:"published_version"`
 	// Steps counts the draft's steps.
 	Steps     int       `json:"steps"`
 	CreatedAt time.Time `json:"created_at"`
