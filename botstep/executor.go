@@ -195,9 +195,13 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(s.Retry.AttemptTimeoutMS)*time.Millisecond)
 		defer cancel()
 		defer func() {
-			// Out of the attempt's own time, with time left for the call:
-			// say which limit was hit.
-			if o.ErrorCode == ErrCodeTimeout && ctx.Err() != nil && call.Err() == nil {
+			// Timed out where the attempt's own limit came before the
+			// call's: say which limit was hit. (The deadlines are
+			// compared: the transport's timer can fire before the
+			// context's.)
+			ad, _ := ctx.Deadline()
+			cd, _ := call.Deadline()
+			if o.ErrorCode == ErrCodeTimeout && ad.Before(cd) {
 				o.ErrorMessage = "the API did not answer within the attempt timeout (" + strconv.Itoa(s.Retry.AttemptTimeoutMS) + " ms)"
 			}
 		}()
