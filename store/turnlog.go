@@ -82,9 +82,13 @@ type turnLog struct {
 	// with the LSN of the overlay's last turn; an error it returns fails
 	// the checkpoint (tests).
 	checkpointFault atomic.Pointer[func(lastLSN uint64) error]
-	limits          turnLogOptions
-	waiters         []chan error // Checkpoint calls waiting for the current freeze
-	pendingWait     []chan error // Checkpoint calls waiting for the next freeze
+	// checkpointed, when set, runs after each checkpoint transaction has
+	// committed and before the journal may reuse the segments it made
+	// redundant (tests: the power-loss model copies the database file).
+	checkpointed atomic.Pointer[func()]
+	limits       turnLogOptions
+	waiters      []chan error // Checkpoint calls waiting for the current freeze
+	pendingWait  []chan error // Checkpoint calls waiting for the next freeze
 }
 
 // turnStats counts the journal's work, for benchmarks and metrics.
@@ -480,6 +484,9 @@ func (l *turnLog) checkpointer() {
 			l.ckptErr = err
 			l.mu.Unlock()
 			if err == nil {
+				if f := l.checkpointed.Load(); f != nil {
+					(*f)()
+				}
 				break
 			}
 			// The turns stay in the journal and in the overlay, so reads
