@@ -46,17 +46,6 @@ type botResponse struct {
 	Problems flow.Problems `json:"problems"`
 }
 
-type botSummary struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Description      string `json:"description"`
-	Revision         int64  `json:"revision"`
-	PublishedVersion int    `json:"published_version"`
-	Steps            int    `json:"steps"`
-	CreatedAt        string `json:"created_at"`
-	UpdatedAt        string `json:"updated_at"`
-}
-
 func (s *Server) createBot(c echo.Context) error {
 	var req createBotRequest
 	if err := decodeJSON(c, &req, botReadOnly...); err != nil {
@@ -99,15 +88,10 @@ func (s *Server) listBots(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]botSummary, 0, len(bots))
 	for _, b := range bots {
-		items = append(items, botSummary{
-			ID: b.ID, Name: b.Name, Description: b.Description, Revision: b.Revision,
-			PublishedVersion: b.PublishedVersion, Steps: b.Steps,
-			CreatedAt: b.CreatedAt.UTC().Format(timeFormat), UpdatedAt: b.UpdatedAt.UTC().Format(timeFormat),
-		})
+		b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items, "total": total, "offset": p.Offset, "limit": p.Limit})
+	return c.JSON(http.StatusOK, map[string]any{"items": bots, "total": total, "offset": p.Offset, "limit": p.Limit})
 }
 
 const timeFormat = "2006-01-02T15:04:05.999999999Z07:00"
