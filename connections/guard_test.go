@@ -266,7 +266,7 @@ func TestGuardedTransportSettings(t *testing.T) {
 	tr := NewGuardedTransport(false)
 	c := tr.fast()
 	if c.MaxConnsPerHost < 64 || c.MaxConnWaitTimeout == 0 || c.MaxIdleConnDuration == 0 ||
-		!c.DisablePathNormalizing || !c.StreamResponseBody || c.MaxIdemponentCallAttempts > 2 ||
+		!c.DisablePathNormalizing || !c.StreamResponseBody || c.RetryIfErr == nil ||
 		c.ReadBufferSize != MaxResponseHeaderBytes || tr.TLSClientConfig.MinVersion < tls.VersionTLS12 {
 		t.Fatalf("transport settings: %+v", c)
 	}

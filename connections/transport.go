@@ -72,11 +72,17 @@ func (t *Transport) fast() *fasthttp.Client {
 			MaxConnsPerHost:     maxConnsPerHost,
 			MaxConnWaitTimeout:  responseHeaderTimeout,
 			MaxIdleConnDuration: idleConnTimeout,
-			// One more try only where fasthttp knows the request did not
-			// reach the server (a kept-alive connection it had closed),
-			// and only for GET, HEAD and PUT, as http.Transport does.
-			MaxIdemponentCallAttempts: 2,
-			ReadBufferSize:            MaxResponseHeaderBytes,
+			// A request goes out again only when not one byte of it was
+			// sent: its kept-alive connection turned out to be closed by
+			// the server (keepAliveConn). Then any method may be sent on
+			// the next connection, as many times as the pool holds dead
+			// ones. Any other error is the caller's: a request that may
+			// have reached the server is never repeated here.
+			MaxIdemponentCallAttempts: maxConnsPerHost + 1,
+			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
+				return false, errors.Is(err, errStaleConn)
+			},
+			ReadBufferSize: MaxResponseHeaderBytes,
 			// The path goes out as the URL encodes it: a variable's %2F
 			// must not turn into a slash.
 			DisablePathNormalizing:   true,
@@ -117,7 +123,7 @@ func (t *Transport) dialTLS(addr string, timeout time.Duration) (net.Conn, error
 		raw.Close()
 		return nil, err
 	}
-	return c, nil
+	return newKeepAliveConn(c, raw), nil
 }
 
 // CloseIdleConnections closes the kept-alive connections not in use.
@@ -143,6 +149,10 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
+	// Headers exactly as sent and as answered: no Content-Type invented
+	// for a request body or an answer without one.
+	req.Header.SetNoDefaultContentType(true)
+	resp.Header.SetNoDefaultContentType(true)
 	release := func() {
 		fasthttp.ReleaseRequest(req)
 		fasthttp.ReleaseResponse(resp)
@@ -199,7 +209,15 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		key := textproto.CanonicalMIMEHeaderKey(string(k))
 		hr.Header[key] = append(hr.Header[key], string(v))
 	}
-	if hr.ContentLength < 0 {
+	// As net/http: the framing is not a header of the answer.
+	if te := hr.Header.Get("Transfer-Encoding"); te != "" {
+		hr.TransferEncoding = []string{te}
+		hr.Header.Del("Transfer-Encoding")
+	}
+	switch {
+	case code == http.StatusNoContent || code == http.StatusNotModified || r.Method == http.MethodHead:
+		hr.ContentLength = 0 // no body, whatever the headers say
+	case hr.ContentLength < 0:
 		hr.ContentLength = -1 // chunked, or until the connection closes
 	}
 	body := &responseBody{req: req, resp: resp, r: resp.BodyStream()}

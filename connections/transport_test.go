@@ -3,11 +3,16 @@ package connections
 import (
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -158,4 +163,155 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// idleServer is a TLS server on loopback that closes connections idle for
+// idle, counting the connections and requests it got, and a client whose
+// guarded transport dials it for every host name.
+func idleServer(t *testing.T, idle time.Duration, h http.HandlerFunc) (*http.Client, *atomic.Int32, *atomic.Int32) {
+	t.Helper()
+	var conns, reqs atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.Add(1)
+		h(w, r)
+	}))
+	srv.Config.IdleTimeout = idle
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	tr := NewGuardedTransport(true)
+	tr.TLSClientConfig.RootCAs = pool
+	dial, addr := tr.DialContext, srv.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) { return dial(ctx, network, addr) }
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, &conns, &reqs
+}
+
+// TestTransportKeepAlive: a request never fails, and is never sent twice,
+// because a kept-alive connection went stale; and a request that may have
+// reached the server is not repeated.
+func TestTransportKeepAlive(t *testing.T) {
+	t.Parallel()
+	call := func(t *testing.T, c *http.Client, method, url string) error {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(`{}`))
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return err
+	}
+	t.Run("OKPostAfterTheServerClosedIdleConnection", func(t *testing.T) {
+		c, conns, reqs := idleServer(t, 100*time.Millisecond, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		for i := range 3 {
+			if err := call(t, c, http.MethodPost, "https://api.example.com/x"); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			time.Sleep(400 * time.Millisecond) // past the server's idle timeout and staleAfter
+		}
+		if conns.Load() != 3 || reqs.Load() != 3 {
+			t.Errorf("%d connections, %d requests; want 3 and 3", conns.Load(), reqs.Load())
+		}
+	})
+	t.Run("OKAfterABurstLeftManyStaleConnections", func(t *testing.T) {
+		c, _, reqs := idleServer(t, 100*time.Millisecond, func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(50 * time.Millisecond)
+			io.WriteString(w, "ok")
+		})
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if err := call(t, c, http.MethodPost, "https://api.example.com/x"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(400 * time.Millisecond)
+		if err := call(t, c, http.MethodPost, "https://api.example.com/x"); err != nil {
+			t.Fatalf("call after the idle spell: %v", err)
+		}
+		if reqs.Load() != 7 {
+			t.Errorf("%d requests; want 7", reqs.Load())
+		}
+	})
+	t.Run("OKBusyConnectionReused", func(t *testing.T) {
+		c, conns, _ := idleServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		for range 5 {
+			if err := call(t, c, http.MethodGet, "https://api.example.com/x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if conns.Load() != 1 {
+			t.Errorf("%d connections for 5 calls in a row; want 1", conns.Load())
+		}
+	})
+	t.Run("ErrClosedMidRequestNotRepeated", func(t *testing.T) {
+		c, _, reqs := idleServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+			before := reqs.Load()
+			if err := call(t, c, m, "https://api.example.com/x"); err == nil {
+				t.Fatalf("%s: no error", m)
+			}
+			if n := reqs.Load() - before; n != 1 {
+				t.Errorf("%s: the server got the request %d times; want 1", m, n)
+			}
+		}
+	})
+}
+
+// TestTransportHeadersAsSent: no header is invented on either side, and
+// the framing is not left among the answer's headers.
+func TestTransportHeadersAsSent(t *testing.T) {
+	t.Parallel()
+	c, _, _ := idleServer(t, time.Minute, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/none":
+			w.Header()["Content-Type"] = nil // no Content-Type at all
+			w.Header().Set("X-Request-Content-Type", r.Header.Get("Content-Type")+"|")
+			io.WriteString(w, "abc")
+		case "/chunked":
+			io.WriteString(w, "{")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "}")
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	do := func(method, path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "https://api.example.com"+path, strings.NewReader("x"))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := do(http.MethodPost, "/none")
+	if ct, ok := resp.Header["Content-Type"]; ok || body != "abc" || resp.Header.Get("X-Request-Content-Type") != "|" {
+		t.Errorf("answer Content-Type %q (present %t), request Content-Type %q", ct, ok, resp.Header.Get("X-Request-Content-Type"))
+	}
+	resp, body = do(http.MethodGet, "/chunked")
+	if body != "{}" || resp.Header.Get("Transfer-Encoding") != "" || len(resp.TransferEncoding) != 1 || resp.ContentLength != -1 {
+		t.Errorf("chunked: body %q, header %q, TransferEncoding %q, length %d", body, resp.Header.Get("Transfer-Encoding"), resp.TransferEncoding, resp.ContentLength)
+	}
+	resp, body = do(http.MethodGet, "/204")
+	if resp.StatusCode != 204 || resp.ContentLength != 0 || body != "" {
+		t.Errorf("204: status %d, length %d, body %q", resp.StatusCode, resp.ContentLength, body)
+	}
 }
