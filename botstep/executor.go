@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowbot/flowbot/connections"
@@ -312,6 +313,7 @@ func (o *Outcome) classify(err error, conn string) bool {
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var netErr net.Error
+	var dnsErr *net.DNSError
 	switch {
 	case errors.As(err, &blocked):
 		o.fail(ErrCodeBlocked, "the address "+blocked.Addr.String()+" is not reachable from flowbot ("+blocked.Reason+")")
@@ -334,6 +336,17 @@ func (o *Outcome) classify(err error, conn string) bool {
 		o.fail(ErrCodeTLS, "the API's TLS certificate was not accepted")
 	case errors.Is(err, context.Canceled):
 		o.fail(ErrCodeNetwork, "the call was cancelled")
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		o.fail(ErrCodeNetwork, "the host "+dnsErr.Name+" was not found (DNS)")
+	case errors.As(err, &dnsErr):
+		o.fail(ErrCodeNetwork, "the host "+dnsErr.Name+" could not be looked up (DNS)")
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		o.fail(ErrCodeNetwork, "the API refused the connection")
+		return true
+	case errors.Is(err, syscall.ECONNRESET):
+		o.fail(ErrCodeNetwork, "the API closed the connection before answering")
+		return true
 	default:
 		o.fail(ErrCodeNetwork, "the API could not be reached")
 		return true

@@ -820,8 +820,22 @@ func TestExecuteFailures(t *testing.T) {
 	t.Run("ErrNetwork", func(t *testing.T) {
 		o := e.run(t, exStep("GET", "https://"+exDownHost+"/x"), nil)
 		wantFail(t, o, ErrCodeNetwork)
-		if o.Status != 0 {
-			t.Errorf("status %d; want none", o.Status)
+		if o.Status != 0 || o.ErrorMessage != "the API refused the connection" {
+			t.Errorf("status %d, message %q; want none and a refused connection", o.Status, o.ErrorMessage)
+		}
+	})
+	t.Run("ErrHostNotFound", func(t *testing.T) {
+		// .invalid never resolves (RFC 2606); a missing host is not retried.
+		o := e.run(t, exStep("GET", "https://nohost.invalid/x", withRetry(3, 10)), nil)
+		wantFail(t, o, ErrCodeNetwork)
+		switch o.ErrorMessage {
+		case "the host nohost.invalid was not found (DNS)":
+			if o.Attempts != 1 {
+				t.Errorf("attempts %d; want 1", o.Attempts)
+			}
+		case "the host nohost.invalid could not be looked up (DNS)": // no resolver reachable
+		default:
+			t.Errorf("message %q; want it to name the host and DNS", o.ErrorMessage)
 		}
 	})
 	t.Run("ErrNetworkRetriedForGET", func(t *testing.T) {
