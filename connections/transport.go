@@ -136,8 +136,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		defer r.Body.Close()
 	}
-	if r.URL.Scheme != "https" {
-		return nil, &SchemeError{Scheme: r.URL.Scheme}
+	if err := CheckURLScheme(r.URL); err != nil {
+		return nil, err
 	}
 	ctx := r.Context()
 	if err := ctx.Err(); err != nil {
