@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -61,13 +62,22 @@ func (s *Server) startConversation(c echo.Context) error {
 	tok := NewToken(conversationPrefix)
 	sr.TokenHash = hashToken(tok)
 	began := time.Now()
-	conv, turn, err := s.Runtime.Start(c.Request().Context(), c.Param("id"), sr)
+	conv, turn, err := s.Runtime.Start(turnContext(c), c.Param("id"), sr)
 	if err != nil {
 		return err
 	}
 	s.metrics.observeTurn("start", conv, turn, time.Since(began))
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/conversations/"+conv.ID)
 	return c.JSON(http.StatusCreated, turnResponse{ID: conv.ID, Token: tok, Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
+}
+
+// turnContext is the context a turn runs in: the request's, without its
+// cancellation. A widget that goes away mid-turn (a closed tab, a dropped
+// connection) must not cut an API call that the API may already have acted
+// on, nor leave the turn unstored: the turn runs to its end, bounded by its
+// steps' timeouts, and the widget finds the answer in the transcript.
+func turnContext(c echo.Context) context.Context {
+	return context.WithoutCancel(c.Request().Context())
 }
 
 func isEmptyBody(err error) bool {
@@ -88,7 +98,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 			Details: []flow.Problem{{Pointer: "/text", Code: "required", Message: "send text or option_id", Severity: flow.SeverityError}}}
 	}
 	began := time.Now()
-	conv, turn, err := s.Runtime.Send(c.Request().Context(), id, flow.Input{Text: req.Text, OptionID: req.OptionID})
+	conv, turn, err := s.Runtime.Send(turnContext(c), id, flow.Input{Text: req.Text, OptionID: req.OptionID})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flowbot/flowbot/web"
 )
@@ -366,4 +368,55 @@ func TestConversation_TokenOpensOnlyItsOwnConversation(t *testing.T) {
 		t.Fatalf("admin posting: %d", r.Code)
 	}
 	var _ = json.Marshal
+}
+
+// A widget that goes away while its turn waits on an API (a closed tab, a
+// dropped mobile connection) must not undo the turn: the API may already
+// have acted on the call, so the turn runs to its end and is stored, and
+// the widget finds the answer in the transcript when it comes back.
+func TestConversation_TurnOutlivesItsClient(t *testing.T) {
+	e := newEnv(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"shipped"}`)
+	}))
+	t.Cleanup(up.Close)
+	e.trust(up)
+	bot := e.publishBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Order?","variable":"n","input":"text","next":"call"},
+ {"id":"call","type":"api_call","method":"POST","url":"` + up.URL + `/orders/{{n}}/cancel",
+  "variables":[{"name":"st","path":"$.status"}],"on_success":"ok","on_failure":"bad"},
+ {"id":"ok","type":"end","text":"Order {{n}} is {{st}}."},
+ {"id":"bad","type":"end","text":"That did not work."}]}`)
+	c := e.start(bot, nil)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "/v1/conversations/"+c.ID+"/messages", strings.NewReader(`{"text":"7"}`)).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	rec := httptest.NewRecorder()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		e.srv.ServeHTTP(rec, req)
+	}()
+	<-arrived
+	cancel() // the client is gone while the API works
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-served
+
+	r := e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil)
+	var v struct {
+		Status     string
+		Transcript []struct{ From, Text string }
+	}
+	r.json(t, &v)
+	last := v.Transcript[len(v.Transcript)-1]
+	if v.Status != "ended" || last.Text != "Order 7 is shipped." {
+		t.Fatalf("after the client left: status %q, transcript %+v (reply was %d %s)", v.Status, v.Transcript, rec.Code, rec.Body)
+	}
 }
