@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
 	"github.com/ohler55/ojg/oj"
 )
 
@@ -166,7 +167,12 @@ func newExEnv(t testing.TB, o exOptions) *exEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.conns = &connections.Service{Store: newExConnStore(), Keyring: kr, Client: e.client}
+	db, err := store.Open(filepath.Join(t.TempDir(), "flowbot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.conns = &connections.Service{Store: db, Keyring: kr, Client: e.client}
 	for _, c := range []connections.NewConnection{
 		{Name: "shop_api", Type: connections.TypeBearer, AllowedDomain: exAPIHost,
 			Credentials: connections.Credentials{Token: exToken}},
@@ -427,6 +433,20 @@ func TestExecuteBody(t *testing.T) {
 		{name: "OKNoBody",
 			step: exStep("DELETE", url),
 			body: ""},
+		// SPEC §3 rule 6: 64 KiB, checked again once the variables are in.
+		{name: "OKBodyAtLimitAfterSubstitution",
+			step:        exStep("POST", url, withBody(flow.BodyText, "<{{v}}>", "text/plain")),
+			vals:        map[string]string{"v": strings.Repeat("x", flow.MaxBodyBytes-2)},
+			contentType: "text/plain",
+			body:        "<" + strings.Repeat("x", flow.MaxBodyBytes-2) + ">"},
+		{name: "ErrBodyOverLimitAfterSubstitution",
+			step: exStep("POST", url, withBody(flow.BodyText, "<{{v}}>", "text/plain")),
+			vals: map[string]string{"v": strings.Repeat("x", flow.MaxBodyBytes-1)},
+			code: ErrCodeBody},
+		{name: "ErrJSONBodyOverLimitAfterSubstitution",
+			step: exStep("PUT", url, withBody(flow.BodyJSON, `{"v":"{{v}}"}`, "")),
+			vals: map[string]string{"v": strings.Repeat("x", flow.MaxBodyBytes-7)},
+			code: ErrCodeBody},
 		{name: "ErrJSONInvalidAfterSubstitution",
 			step: exStep("POST", url, withBody(flow.BodyJSON, `{"n": {{n}}}`, "")),
 			vals: map[string]string{"n": "1}"},
@@ -1063,6 +1083,23 @@ func TestExecuteTimeoutBoundsWholeCall(t *testing.T) {
 			t.Errorf("message %q; the last attempt was cut by the call's timeout", o.ErrorMessage)
 		}
 	})
+	t.Run("ErrDefaultTimeoutIsTenSeconds", func(t *testing.T) {
+		// timeout_ms 0 means the default, 10000 (SPEC §3 rule 11): an API
+		// that takes 12 s is cut at 10 s.
+		t.Parallel()
+		if flow.DefaultTimeoutMS != 10000 {
+			t.Fatalf("DefaultTimeoutMS %d; SPEC says 10000", flow.DefaultTimeoutMS)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		o := e.x.Execute(ctx, exStep("GET", base+"/slow/12000", func(s *flow.Step) { s.TimeoutMS = 0 }), exLookup(nil))
+		d := time.Since(t0)
+		wantFail(t, o, ErrCodeTimeout)
+		if d < 9900*time.Millisecond || d > 11*time.Second {
+			t.Errorf("returned after %v; want 10 s", d)
+		}
+	})
 	t.Run("ErrOneSlowAttemptNamesTheAttemptTimeout", func(t *testing.T) {
 		o, _ := timed(exStep("GET", base+"/slow/5000", func(s *flow.Step) {
 			s.TimeoutMS = 5000
@@ -1451,102 +1488,6 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
-}
-
-// exConnStore is an in-memory connections.Store; the bbolt store is
-// tested in package store.
-type exConnStore struct {
-	mu    sync.Mutex
-	conns map[string]*connections.Connection
-	check []byte
-}
-
-var _ connections.Store = (*exConnStore)(nil)
-
-func newExConnStore() *exConnStore {
-	return &exConnStore{conns: map[string]*connections.Connection{}}
-}
-
-func cloneExConn(c *connections.Connection) *connections.Connection {
-	d := *c
-	d.Sealed = bytes.Clone(c.Sealed)
-	d.Public = make(map[string]string, len(c.Public))
-	for k, v := range c.Public {
-		d.Public[k] = v
-	}
-	return &d
-}
-
-func (m *exConnStore) CreateConnection(_ context.Context, c *connections.Connection) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.conns[c.Name]; ok {
-		return flow.Errorf(flow.ECONFLICT, "connection %q exists", c.Name)
-	}
-	m.conns[c.Name] = cloneExConn(c)
-	return nil
-}
-
-func (m *exConnStore) Connection(_ context.Context, name string) (*connections.Connection, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.conns[name]
-	if !ok {
-		return nil, flow.Errorf(flow.ENOTFOUND, "connection %q not found", name)
-	}
-	return cloneExConn(c), nil
-}
-
-func (m *exConnStore) Connections(context.Context) ([]*connections.Connection, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var names []string
-	for n := range m.conns {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	out := []*connections.Connection{}
-	for _, n := range names {
-		out = append(out, cloneExConn(m.conns[n]))
-	}
-	return out, nil
-}
-
-func (m *exConnStore) UpdateConnection(_ context.Context, c *connections.Connection) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old, ok := m.conns[c.Name]
-	if !ok {
-		return flow.Errorf(flow.ENOTFOUND, "connection %q not found", c.Name)
-	}
-	old.Sealed, old.Public, old.UpdatedAt = bytes.Clone(c.Sealed), cloneExConn(c).Public, c.UpdatedAt
-	return nil
-}
-
-func (m *exConnStore) DeleteConnection(_ context.Context, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.conns[name]; !ok {
-		return flow.Errorf(flow.ENOTFOUND, "connection %q not found", name)
-	}
-	delete(m.conns, name)
-	return nil
-}
-
-func (m *exConnStore) KeyCheck(context.Context) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.check == nil {
-		return nil, flow.Errorf(flow.ENOTFOUND, "no key check")
-	}
-	return bytes.Clone(m.check), nil
-}
-
-func (m *exConnStore) SetKeyCheck(_ context.Context, v []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.check = bytes.Clone(v)
-	return nil
 }
 
 // TestFirstOfMatchesJP checks the walk of plain paths against jp's own

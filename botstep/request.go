@@ -96,8 +96,8 @@ func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, e
 			}
 			setDefault(r.header, "Content-Type", "application/json")
 		}
-		if len(r.body) > flow.MaxBodyBytes*2 {
-			return nil, &StepError{Code: ErrCodeBody, Message: "the body is over " + strconv.Itoa(flow.MaxBodyBytes*2) + " bytes once its variables are filled in"}
+		if len(r.body) > flow.MaxBodyBytes {
+			return nil, &StepError{Code: ErrCodeBody, Message: "the body is " + strconv.Itoa(len(r.body)) + " bytes once its variables are filled in; the limit is " + strconv.Itoa(flow.MaxBodyBytes) + " (64 KiB); the call was not made"}
 		}
 	}
 	setDefault(r.header, "Accept", "application/json")
