@@ -93,6 +93,18 @@ func TestValidateNew(t *testing.T) {
 		{"ErrBasicColonInUser", func(r *NewConnection) {
 			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u:x", Password: "p"}
 		}, "/credentials/username", "invalid_characters"},
+		{"ErrBasicNoUsername", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeBasic, Credentials{Password: "p"}
+		}, "/credentials/username", "required"},
+		{"ErrBasicUsernameTooLong", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeBasic, Credentials{Username: strings.Repeat("u", MaxNameFieldLen+1), Password: "p"}
+		}, "/credentials/username", "too_long"},
+		{"OKBasicUsernameAtCap", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeBasic, Credentials{Username: strings.Repeat("u", MaxNameFieldLen), Password: "p"}
+		}, "", ""},
+		{"ErrBasicUsernameCRLF", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u\r\nX-Evil: 1", Password: "p"}
+		}, "/credentials/username", "invalid_characters"},
 		{"OKOAuth", func(r *NewConnection) {
 			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"read", "write:orders"}}
 		}, "", ""},
@@ -108,6 +120,50 @@ func TestValidateNew(t *testing.T) {
 		{"ErrOAuthUserInfo", func(r *NewConnection) {
 			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://a:b@auth.example.com/token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthNoTokenURL", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "required"},
+		{"ErrOAuthTokenURLTooLong", func(r *NewConnection) {
+			u := "https://auth.example.com/"
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: u + strings.Repeat("t", MaxTokenURLLen+1-len(u)), ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "too_long"},
+		{"OKOAuthTokenURLAtCap", func(r *NewConnection) {
+			u := "https://auth.example.com/"
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: u + strings.Repeat("t", MaxTokenURLLen-len(u)), ClientID: "id", ClientSecret: "s"}
+		}, "", ""},
+		{"OKOAuthTokenURLPortAndQuery", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com:8443/oauth/token?audience=shop", ClientID: "id", ClientSecret: "s"}
+		}, "", ""},
+		{"ErrOAuthTokenURLNoHost", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https:///token", ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLBadHost", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth..example.com/token", ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLFragment", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token#x", ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLEmptyFragment", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token#", ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLCRLF", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token\r\nX-Evil: 1", ClientID: "id", ClientSecret: "s"}
+		}, "/credentials/token_url", "invalid_characters"},
+		{"ErrOAuthNoClientID", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientSecret: "s"}
+		}, "/credentials/client_id", "required"},
+		{"ErrOAuthClientIDTooLong", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", MaxNameFieldLen+1), ClientSecret: "s"}
+		}, "/credentials/client_id", "too_long"},
+		{"OKOAuthClientIDOneChar", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "c", ClientSecret: "s"}
+		}, "", ""},
+		{"OKOAuthClientIDAtCap", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", MaxNameFieldLen), ClientSecret: "s"}
+		}, "", ""},
+		{"ErrOAuthClientIDLF", func(r *NewConnection) {
+			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id\n", ClientSecret: "s"}
+		}, "/credentials/client_id", "invalid_characters"},
 		{"ErrOAuthNoSecret", func(r *NewConnection) {
 			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id"}
 		}, "/credentials/client_secret", "required"},
@@ -129,6 +185,15 @@ func TestValidateNew(t *testing.T) {
 			codes := problemAt(ps, tc.pointer)
 			if len(codes) == 0 || codes[0] != tc.code {
 				t.Fatalf("problems = %+v, want %s at %s", ps, tc.code, tc.pointer)
+			}
+			// A credential field's message names it too ("credentials.client_id
+			// is required"), not only its pointer.
+			if field, ok := strings.CutPrefix(tc.pointer, "/credentials/"); ok && !strings.Contains(field, "/") {
+				for _, p := range ps {
+					if p.Pointer == tc.pointer && !strings.Contains(p.Message, "credentials."+field) {
+						t.Errorf("message %q at %s does not name credentials.%s", p.Message, p.Pointer, field)
+					}
+				}
 			}
 			for _, p := range ps {
 				if p.Message == "" || p.Severity != flow.SeverityError {

@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,46 @@ func TestEngine_BranchOps(t *testing.T) {
 	}
 }
 
+func TestEngine_BranchFirstTrueConditionWins(t *testing.T) {
+	// v is "x": exists, equals "x" and contains "x" are all true for it;
+	// not_exists and equals "y" are false. Each condition goes to its own
+	// step, so the step reached tells which condition was taken.
+	const (
+		trueExists     = `"variable":"v","op":"exists"`
+		trueEquals     = `"variable":"v","op":"equals","value":"x"`
+		trueContains   = `"variable":"v","op":"contains","value":"x"`
+		falseNotExists = `"variable":"v","op":"not_exists"`
+		falseEquals    = `"variable":"v","op":"equals","value":"y"`
+	)
+	for _, tc := range []struct {
+		name          string
+		c0, c1, c2    string
+		want, outcome string
+	}{
+		{"AllTrueTakesFirst", trueExists, trueEquals, trueContains, "first", "condition_0"},
+		{"AllTrueOtherOrderTakesFirst", trueContains, trueExists, trueEquals, "first", "condition_0"},
+		{"FirstFalseTakesSecond", falseNotExists, trueEquals, trueContains, "second", "condition_1"},
+		{"OnlyLastTrueTakesThird", falseNotExists, falseEquals, trueExists, "third", "condition_2"},
+		{"NoneTrueTakesElse", falseNotExists, falseEquals, falseNotExists, "else", "else"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustFlow(t, `{"start":"b","steps":[
+				{"id":"b","type":"branch","conditions":[
+					{`+tc.c0+`,"next":"first"},{`+tc.c1+`,"next":"second"},{`+tc.c2+`,"next":"third"}],"else":"else"},
+				{"id":"first","type":"end","text":"first"},{"id":"second","type":"end","text":"second"},
+				{"id":"third","type":"end","text":"third"},{"id":"else","type":"end","text":"else"}]}`)
+			conv := &flow.Conversation{Vars: map[string]string{"v": "x"}}
+			tr := newEngine().Start(context.Background(), c, conv)
+			if got := texts(tr); len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("messages %q, want [%s]", got, tc.want)
+			}
+			if tr.Log[0].StepID != "b" || tr.Log[0].Outcome != tc.outcome || tr.Log[0].Next != tc.want {
+				t.Fatalf("branch log %+v, want outcome %s next %s", tr.Log[0], tc.outcome, tc.want)
+			}
+		})
+	}
+}
+
 func TestEngine_LoopWithoutInputStopsAtStepCap(t *testing.T) {
 	c := mustFlow(t, `{"start":"a","steps":[
 		{"id":"a","type":"set_variable","variable":"n","value":"x{{n}}","next":"b"},
@@ -182,6 +223,52 @@ func TestEngine_LoopWithoutInputStopsAtStepCap(t *testing.T) {
 	last := tr.Log[len(tr.Log)-1]
 	if last.Outcome != "step_limit" || len(tr.Log) != flow.MaxStepsPerTurn+1 {
 		t.Fatalf("log has %d entries, last %+v", len(tr.Log), last)
+	}
+}
+
+// messageChain returns a flow of n message steps, each going to the next,
+// the last to "end here": a turn that starts it runs exactly n steps.
+func messageChain(n int) *flow.Compiled {
+	f := flow.Flow{Start: "s0"}
+	for i := range n {
+		st := flow.Step{ID: "s" + strconv.Itoa(i), Type: flow.TypeMessage, Text: "m" + strconv.Itoa(i)}
+		if i < n-1 {
+			st.Next = "s" + strconv.Itoa(i+1)
+		}
+		f.Steps = append(f.Steps, st)
+	}
+	return flow.Compile(&f)
+}
+
+func TestEngine_StepCapEdge(t *testing.T) {
+	// SPEC §4: a turn runs at most 100 steps.
+	if flow.MaxStepsPerTurn != 100 {
+		t.Fatalf("MaxStepsPerTurn = %d, want 100 (SPEC §4)", flow.MaxStepsPerTurn)
+	}
+	for _, tc := range []struct {
+		name        string
+		steps       int
+		wantStatus  string
+		wantLog     int
+		wantOutcome string
+	}{
+		{"OKExactlyCap", flow.MaxStepsPerTurn, flow.StatusEnded, flow.MaxStepsPerTurn, "ok"},
+		{"ErrOneOverCap", flow.MaxStepsPerTurn + 1, flow.StatusError, flow.MaxStepsPerTurn + 1, "step_limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conv := &flow.Conversation{}
+			tr := newEngine().Start(context.Background(), messageChain(tc.steps), conv)
+			if conv.Status != tc.wantStatus || conv.Awaiting.Type != flow.AwaitNone {
+				t.Fatalf("status %s awaiting %+v, want status %s awaiting none", conv.Status, conv.Awaiting, tc.wantStatus)
+			}
+			if len(tr.Messages) != flow.MaxStepsPerTurn {
+				t.Fatalf("%d messages, want %d (one per step run)", len(tr.Messages), flow.MaxStepsPerTurn)
+			}
+			last := tr.Log[len(tr.Log)-1]
+			if len(tr.Log) != tc.wantLog || last.Outcome != tc.wantOutcome {
+				t.Fatalf("log has %d entries, last %+v; want %d entries, last outcome %q", len(tr.Log), last, tc.wantLog, tc.wantOutcome)
+			}
+		})
 	}
 }
 

@@ -6,11 +6,14 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowbot/flowbot/web"
 )
 
 // syncBuffer is an io.Writer safe for the server goroutine and the test.
@@ -212,6 +215,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"ErrBadAddr", []string{"--addr", "nope"}, nil, "--addr"},
 		{"ErrBadBool", nil, map[string]string{"FLOWBOT_ALLOW_PRIVATE_NETWORKS": "maybe"}, "FLOWBOT_ALLOW_PRIVATE_NETWORKS"},
+		{"ErrBadBoolFlag", []string{"--allow-private-networks=maybe"}, nil, "allow-private-networks"},
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
 		{"ErrRetentionTooShort", []string{"--retention", "10m"}, nil, "--retention"},
 		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
@@ -224,6 +228,80 @@ func TestParseConfig(t *testing.T) {
 			_, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// TestParseConfig_Defaults checks the defaults of SPEC §6 and README's
+// settings table when no flag and no FLOWBOT_* variable is set.
+func TestParseConfig_Defaults(t *testing.T) {
+	// parseConfig treats an empty variable as unset, but clear FLOWBOT_*
+	// from the process for real so os.Getenv, what main passes, sees none.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "FLOWBOT_") {
+			t.Setenv(k, "") // restores the value when the test ends
+			if err := os.Unsetenv(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := Config{
+		Addr:                  ":8080",
+		DataDir:               "./data",
+		AdminToken:            "", // generated on first start
+		SecretKey:             "", // generated into the data folder on first start
+		AllowPrivateNetworks:  false,
+		ShutdownTimeout:       15 * time.Second,
+		Retention:             720 * time.Hour,
+		CommitDelay:           time.Millisecond,
+		PprofAddr:             "",
+		LogLevel:              "info",
+		IPRateLimit:           web.RateLimit{PerSecond: 5, Burst: 20},
+		ConversationRateLimit: web.RateLimit{PerSecond: 5, Burst: 10},
+	}
+	for name, getenv := range map[string]func(string) string{
+		"ProcessEnv": os.Getenv,
+		"NoEnv":      func(string) string { return "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := parseConfig(nil, getenv, io.Discard)
+			if err != nil {
+				t.Fatalf("parseConfig with no flags: %v, want no error", err)
+			}
+			if cfg != want {
+				t.Fatalf("defaults = %+v\nwant       %+v", cfg, want)
+			}
+		})
+	}
+	if defaultGCPercent != 400 {
+		t.Fatalf("defaultGCPercent = %d, want 400 (README settings)", defaultGCPercent)
+	}
+}
+
+func TestParseConfig_AllowPrivateNetworksFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string // FLOWBOT_ALLOW_PRIVATE_NETWORKS
+		want bool
+	}{
+		{"OffByDefault", nil, "", false},
+		{"FlagAloneTurnsOn", []string{"--allow-private-networks"}, "", true},
+		{"FlagTrue", []string{"--allow-private-networks=true"}, "", true},
+		{"FlagFalse", []string{"--allow-private-networks=false"}, "", false},
+		{"FlagOnWinsOverEnvFalse", []string{"--allow-private-networks"}, "false", true},
+		{"FlagOffWinsOverEnvTrue", []string{"--allow-private-networks=false"}, "true", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"FLOWBOT_ALLOW_PRIVATE_NETWORKS": tc.env}
+			cfg, err := parseConfig(tc.args, func(k string) string { return env[k] }, io.Discard)
+			if err != nil {
+				t.Fatalf("args %q env %q: %v, want no error", tc.args, tc.env, err)
+			}
+			if cfg.AllowPrivateNetworks != tc.want {
+				t.Fatalf("args %q env %q: AllowPrivateNetworks = %t, want %t", tc.args, tc.env, cfg.AllowPrivateNetworks, tc.want)
 			}
 		})
 	}
