@@ -93,7 +93,11 @@ func (r *run) runFrom(ctx context.Context, id string) {
 			return
 		}
 		if n == MaxStepsPerTurn {
-			r.log(LogEntry{StepID: id, Outcome: "step_limit", Detail: map[string]string{
+			var typ string
+			if st := r.c.Step(id); st != nil {
+				typ = st.Type
+			}
+			r.log(LogEntry{StepID: id, StepType: typ, Outcome: "step_limit", Detail: map[string]string{
 				"message": "a turn may run at most " + strconv.Itoa(MaxStepsPerTurn) + " steps; the flow loops without waiting for input"}})
 			r.finish(StatusError)
 			return

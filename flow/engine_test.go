@@ -265,7 +265,7 @@ func TestEngine_StepCapEdge(t *testing.T) {
 				t.Fatalf("%d messages, want %d (one per step run)", len(tr.Messages), flow.MaxStepsPerTurn)
 			}
 			last := tr.Log[len(tr.Log)-1]
-			if len(tr.Log) != tc.wantLog || last.Outcome != tc.wantOutcome {
+			if len(tr.Log) != tc.wantLog || last.Outcome != tc.wantOutcome || last.StepType != flow.TypeMessage {
 				t.Fatalf("log has %d entries, last %+v; want %d entries, last outcome %q", len(tr.Log), last, tc.wantLog, tc.wantOutcome)
 			}
 		})

@@ -116,28 +116,49 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return cfg, cfg.Validate()
+	// An error names the setting the way the user gave it: the flag, or
+	// the environment variable when no flag overrode it.
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	return cfg, cfg.validate(func(flagName string) string {
+		if env, ok := settingEnv[flagName]; ok && !onCommandLine[flagName] && getenv(env) != "" {
+			return env
+		}
+		return "--" + flagName
+	})
 }
 
-// Validate checks combinations and values of settings.
+// settingEnv is the environment variable of each flag that has one.
+var settingEnv = map[string]string{
+	"addr": "FLOWBOT_ADDR", "data": "FLOWBOT_DATA_DIR", "retention": "FLOWBOT_RETENTION",
+	"commit-delay": "FLOWBOT_COMMIT_DELAY", "pprof-addr": "FLOWBOT_PPROF_ADDR", "log-level": "FLOWBOT_LOG_LEVEL",
+}
+
+// Validate checks combinations and values of settings; errors name the
+// flags.
 func (c Config) Validate() error {
+	return c.validate(func(flagName string) string { return "--" + flagName })
+}
+
+// validate is Validate with name giving the name of a setting in errors.
+func (c Config) validate(name func(flagName string) string) error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("--addr %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
+		return fmt.Errorf("%s %q is not host:port (for example :8080 or 127.0.0.1:8080)", name("addr"), c.Addr)
 	}
 	if c.DataDir == "" {
-		return errors.New("--data must not be empty")
+		return fmt.Errorf("%s must not be empty", name("data"))
 	}
 	if c.ShutdownTimeout <= 0 {
-		return errors.New("--shutdown-timeout must be positive")
+		return fmt.Errorf("%s must be positive", name("shutdown-timeout"))
 	}
 	if c.Retention < time.Hour {
-		return errors.New("--retention must be at least 1h")
+		return fmt.Errorf("%s must be at least 1h, got %s", name("retention"), c.Retention)
 	}
 	if c.CommitDelay < 0 || c.CommitDelay > 50*time.Millisecond {
-		return fmt.Errorf("--commit-delay must be between 0 and 50ms, got %s", c.CommitDelay)
+		return fmt.Errorf("%s must be between 0 and 50ms, got %s", name("commit-delay"), c.CommitDelay)
 	}
 	if c.PprofAddr != "" {
-		if err := checkPprofAddr(c.PprofAddr); err != nil {
+		if err := checkPprofAddr(name("pprof-addr"), c.PprofAddr); err != nil {
 			return err
 		}
 	}
@@ -150,7 +171,7 @@ func (c Config) Validate() error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+		return fmt.Errorf("%s must be debug, info, warn or error, got %q", name("log-level"), c.LogLevel)
 	}
 	return nil
 }

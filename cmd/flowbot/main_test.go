@@ -223,6 +223,15 @@ func TestParseConfig(t *testing.T) {
 		{"ErrCommitDelayTooLong", []string{"--commit-delay", "51ms"}, nil, "--commit-delay"},
 		{"ErrCommitDelayEnv", nil, map[string]string{"FLOWBOT_COMMIT_DELAY": "soon"}, "FLOWBOT_COMMIT_DELAY"},
 		{"ErrExtraArgument", []string{"serve"}, nil, "unexpected argument"},
+		// A value from the environment is named by its variable.
+		{"ErrBadAddrEnv", nil, map[string]string{"FLOWBOT_ADDR": "nope"}, `FLOWBOT_ADDR "nope" is not host:port`},
+		{"ErrRetentionEnv", nil, map[string]string{"FLOWBOT_RETENTION": "10m"}, "FLOWBOT_RETENTION must be at least 1h"},
+		{"ErrLogLevelEnv", nil, map[string]string{"FLOWBOT_LOG_LEVEL": "loud"}, "FLOWBOT_LOG_LEVEL must be"},
+		{"ErrCommitDelayEnvTooLong", nil, map[string]string{"FLOWBOT_COMMIT_DELAY": "51ms"}, "FLOWBOT_COMMIT_DELAY must be between"},
+		{"ErrPprofAddrEnv", nil, map[string]string{"FLOWBOT_PPROF_ADDR": "0.0.0.0:6061"}, "FLOWBOT_PPROF_ADDR must be a loopback address"},
+		// A flag overrides the variable, and is named itself.
+		{"ErrBadAddrFlagOverEnv", []string{"--addr", "nope"}, map[string]string{"FLOWBOT_ADDR": ":9000"}, `--addr "nope"`},
+		{"ErrLogLevelFlagOverEnv", []string{"--log-level", "loud"}, map[string]string{"FLOWBOT_LOG_LEVEL": "info"}, "--log-level must be"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)

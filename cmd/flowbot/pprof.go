@@ -19,17 +19,18 @@ const (
 
 // checkPprofAddr accepts only loopback addresses: the profiles show
 // internals (and /debug/pprof/trace costs CPU), so they are for whoever is
-// on the machine, never for the network.
-func checkPprofAddr(addr string) error {
+// on the machine, never for the network. name is the setting as the user
+// gave it (--pprof-addr or FLOWBOT_PPROF_ADDR).
+func checkPprofAddr(name, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--pprof-addr %q is not host:port", addr)
+		return fmt.Errorf("%s %q is not host:port", name, addr)
 	}
 	if host == "localhost" {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--pprof-addr must be a loopback address such as 127.0.0.1:6061, got %q", addr)
+		return fmt.Errorf("%s must be a loopback address such as 127.0.0.1:6061, got %q", name, addr)
 	}
 	return nil
 }
