@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/web"
 )
 
 const validFlow = `{"start":"ask","steps":[
@@ -222,15 +225,28 @@ func TestBots_ExportImportRoundTrip(t *testing.T) {
 	if m["id"] == id || m["name"] != "Test bot" || len(m["flow"].(map[string]any)["steps"].([]any)) != 4 {
 		t.Fatalf("imported: %s", r.Body)
 	}
-	for _, tc := range []struct{ name, body string }{
-		{"ErrWrongFormat", `{"format":"other","format_version":1,"name":"x","flow":{"start":"","steps":[]}}`},
-		{"ErrWrongVersion", `{"format":"flowbot.bot","format_version":2,"name":"x","flow":{"start":"","steps":[]}}`},
-		{"ErrNoFlow", `{"format":"flowbot.bot","format_version":1,"name":"x"}`},
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		pointer    string
+		message    string
+	}{
+		{"ErrWrongFormat", `{"format":"other","format_version":1,"name":"x","flow":{"start":"","steps":[]}}`,
+			422, "/format", "/format must be flowbot.bot"},
+		{"ErrWrongVersion", `{"format":"flowbot.bot","format_version":2,"name":"x","flow":{"start":"","steps":[]}}`,
+			422, "/format_version", "/format_version must be 1"},
+		{"ErrNoFlow", `{"format":"flowbot.bot","format_version":1,"name":"x"}`,
+			422, "/flow", "/flow is required"},
+		{"ErrUnknownField", `{"format":"flowbot.bot","format_version":1,"name":"x","flow":{"start":"","steps":[]},"extra":1}`,
+			400, "/extra", "extra"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
-			if r := e.do("POST", "/v1/bots/import", adminToken, tc.body); r.Code != 422 {
-				t.Fatalf("%d %s", r.Code, r.Body)
+			r := e.do("POST", "/v1/bots/import", adminToken, tc.body)
+			var b web.ErrorBody
+			r.json(t, &b)
+			if r.Code != tc.code || len(b.Error.Details) == 0 || b.Error.Details[0].Pointer != tc.pointer || !strings.Contains(b.Error.Details[0].Message, tc.message) {
+				t.Fatalf("%d %s; want %d naming %s with %q", r.Code, r.Body, tc.code, tc.pointer, tc.message)
 			}
 		})
 	}
@@ -253,5 +269,70 @@ func TestMe_TellsRole(t *testing.T) {
 	}
 	if r := e.do("GET", "/v1/me", adminToken, nil); r.m(t)["role"] != "admin" {
 		t.Fatal(string(r.Body))
+	}
+}
+
+// An unexpected failure answers 500 with no detail: the cause (here, a
+// closed database) is logged, never sent (SPEC §5).
+func TestInternalErrorTellsNothing(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/bots", "/v1/bots/" + id} {
+		r := e.do("GET", path, adminToken, nil)
+		if r.Code != 500 || string(r.Body) != `{"error":{"code":"internal","message":"internal error"}}`+"\n" {
+			t.Fatalf("GET %s: %d %q", path, r.Code, r.Body)
+		}
+		if r.Header.Get("X-Request-Id") == "" {
+			t.Fatalf("GET %s: no X-Request-Id to find the logged cause by", path)
+		}
+	}
+}
+
+// The largest flow validation allows, made of typical steps (one api_call
+// in four, messages with variables, canvas positions), fits in the request
+// body limit and is saved and published.
+func TestBots_LargestFlowFits(t *testing.T) {
+	e := newEnv(t)
+	type pos struct {
+		X int `json:"x"`
+		Y int `json:"y"`
+	}
+	steps := make([]map[string]any, 0, flow.MaxStepsPerFlow)
+	id := func(i int) string { return fmt.Sprintf("s%05d", i) }
+	for i := range flow.MaxStepsPerFlow {
+		next := ""
+		if i+1 < flow.MaxStepsPerFlow {
+			next = id(i + 1)
+		}
+		st := map[string]any{"id": id(i), "position": pos{i % 1000 * 220, i / 1000 * 140}}
+		if i%4 == 0 && next != "" {
+			st["type"], st["method"] = "api_call", "GET"
+			st["url"] = "https://api.example.com/orders/{{order_number}}"
+			st["variables"] = []map[string]string{{"name": "order_status", "path": "$.order.status"}, {"name": "eta", "path": "$.order.eta"}}
+			st["on_success"], st["on_failure"] = next, next
+		} else {
+			st["type"], st["text"] = "message", "Order {{order_number}} is {{order_status}} and should arrive on {{eta}}."
+			if next != "" {
+				st["next"] = next
+			}
+		}
+		steps = append(steps, st)
+	}
+	body, err := json.Marshal(map[string]any{"start": id(0), "steps": steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > web.DefaultBodyLimit/2 {
+		t.Fatalf("a typical %d-step flow is %d bytes: over half the %d-byte body limit", flow.MaxStepsPerFlow, len(body), web.DefaultBodyLimit)
+	}
+	bot, _ := e.createBot(`{"start":"m","steps":[{"id":"m","type":"message","text":"hi"}]}`)
+	if r := e.do("PUT", "/v1/bots/"+bot+"/flow", adminToken, body, "If-Match", "1"); r.Code != 200 {
+		t.Fatalf("save: %d %s", r.Code, truncate(r.Body))
+	}
+	if r := e.do("POST", "/v1/bots/"+bot+"/publish", adminToken, nil); r.Code != 201 {
+		t.Fatalf("publish: %d %s", r.Code, truncate(r.Body))
 	}
 }

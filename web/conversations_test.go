@@ -225,6 +225,20 @@ func TestConversation_StartRules(t *testing.T) {
 			t.Fatalf("%d %s", r.Code, r.Body)
 		}
 	})
+	t.Run("VariableNameEdges", func(t *testing.T) {
+		// SPEC §2: names ^[a-z0-9_]{1,64}$.
+		ok := strings.Repeat("a", 64)
+		r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", `{"variables":{"`+ok+`":"x","a_1":"y"}}`)
+		if r.Code != 201 {
+			t.Fatalf("64-character name: %d %s", r.Code, r.Body)
+		}
+		for _, bad := range []string{ok + "a", "user.name", "a-b", "Ab"} {
+			r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", `{"variables":{"`+bad+`":"x"}}`)
+			if r.Code != 422 || !strings.Contains(string(r.Body), `"pointer":"/variables/`+bad+`"`) {
+				t.Fatalf("%q: %d %s", bad, r.Code, r.Body)
+			}
+		}
+	})
 	t.Run("ErrUnknownField", func(t *testing.T) {
 		r := e.with(t).do("POST", "/v1/bots/"+id+"/conversations", "", `{"usr":{}}`)
 		if r.Code != 400 || !strings.Contains(string(r.Body), "usr") {
@@ -241,10 +255,52 @@ func TestConversation_StartRules(t *testing.T) {
 		e := e.with(t)
 		ask := e.publishBot(`{"start":"q","steps":[{"id":"q","type":"ask","text":"?","variable":"v","input":"text"}]}`)
 		c := e.start(ask, nil)
-		if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "  "}); code != 422 {
-			t.Fatal(code)
+		r := e.do("POST", "/v1/conversations/"+c.ID+"/messages", c.Token, `{"text":"  "}`)
+		if r.Code != 422 || !strings.Contains(string(r.Body), `"pointer":"/text"`) {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		r = e.do("POST", "/v1/conversations/"+c.ID+"/messages", c.Token, `{"txt":"hi"}`)
+		if r.Code != 400 || !strings.Contains(string(r.Body), "/txt") {
+			t.Fatalf("unknown field: %d %s", r.Code, r.Body)
 		}
 	})
+}
+
+// A conversation keeps the version it started on (SPEC §4): publishing a
+// new version changes only conversations started after it. Options are
+// answered by option_id over HTTP.
+func TestConversation_KeepsItsVersion(t *testing.T) {
+	e := newEnv(t)
+	v1 := `{"start":"o","steps":[
+ {"id":"o","type":"options","text":"Pick","options":[{"id":"a","label":"A","next":"m"}]},
+ {"id":"m","type":"message","text":"V1 says {{o}}","next":"o"}]}`
+	bot := e.publishBot(v1)
+	old := e.start(bot, nil)
+	if old.Awaiting.Type != "options" || len(old.Awaiting.Options) != 1 || old.Awaiting.Options[0].ID != "a" {
+		t.Fatalf("start: %+v", old)
+	}
+	v2 := strings.Replace(v1, "V1 says", "V2 says", 1)
+	if r := e.do("PUT", "/v1/bots/"+bot+"/flow", adminToken, v2, "If-Match", "1"); r.Code != 200 {
+		t.Fatalf("save v2: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("POST", "/v1/bots/"+bot+"/publish", adminToken, nil); r.Code != 201 {
+		t.Fatalf("publish v2: %d %s", r.Code, r.Body)
+	}
+	young := e.start(bot, nil)
+	for _, tc := range []struct {
+		c    turn
+		want string
+	}{{old, "V1 says"}, {young, "V2 says"}} {
+		code, tr := e.send(tc.c.ID, tc.c.Token, map[string]string{"option_id": "a"})
+		if code != 200 || !strings.HasPrefix(tr.text(), tc.want) {
+			t.Fatalf("conversation %s: %d %q; want %q", tc.c.ID, code, tr.text(), tc.want)
+		}
+	}
+	// An unknown option is not a choice: the step asks again.
+	code, tr := e.send(old.ID, old.Token, map[string]string{"option_id": "zz"})
+	if code != 200 || tr.text() != "Please choose one of the options." || tr.Awaiting.Type != "options" {
+		t.Fatalf("unknown option_id: %d %+v", code, tr)
+	}
 }
 
 func TestConversation_LoopStopsAtStepCap(t *testing.T) {

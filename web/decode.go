@@ -244,6 +244,8 @@ func fieldMessage(ptr string, fe validator.FieldError) string {
 		return fmt.Sprintf("%s is too short: at least %s characters", ptr, fe.Param())
 	case "oneof":
 		return fmt.Sprintf("%s must be one of: %s", ptr, fe.Param())
+	case "eq":
+		return fmt.Sprintf("%s must be %s", ptr, fe.Param())
 	}
 	return fmt.Sprintf("%s is invalid (%s)", ptr, fe.Tag())
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// DefaultBodyLimit caps request bodies (a 10,000-step flow fits).
+// DefaultBodyLimit caps request bodies. A flow of flow.MaxStepsPerFlow
+// typical steps is about 4 MiB (TestBots_LargestFlowFits).
 const DefaultBodyLimit = 8 << 20
 
 // Deps are what the server needs; cmd/flowbot wires them.
