@@ -251,13 +251,16 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 		}
 	})
 	t.Run("ErrMetadataEvenWhenPrivateAllowed", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://169.254.169.254/", nil)
-		_, err := (&http.Client{Transport: NewGuardedTransport(true)}).Do(req)
-		var be *BlockedAddressError
-		if !errors.As(err, &be) || be.Reason != "cloud metadata" {
-			t.Fatalf("err = %v", err)
+		for _, host := range []string{"169.254.169.254", "169.254.170.2", "169.254.170.23", "192.0.0.192",
+			"100.100.100.200", "[fd00:ec2::254]", "[fd00:ec2::23]", "[::ffff:169.254.170.2]"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/", nil)
+			_, err := (&http.Client{Transport: NewGuardedTransport(true)}).Do(req)
+			cancel()
+			var be *BlockedAddressError
+			if !errors.As(err, &be) || !strings.HasPrefix(be.Reason, "cloud metadata") {
+				t.Fatalf("%s: err = %v", host, err)
+			}
 		}
 	})
 }

@@ -22,6 +22,10 @@ var metadataAddrs = []blockedRange{
 	r("169.254.169.254/32", "cloud metadata"), // AWS, GCP, Azure, OpenStack...
 	r("fd00:ec2::254/128", "cloud metadata"),  // AWS over IPv6
 	r("100.100.100.200/32", "cloud metadata"), // Alibaba Cloud
+	r("169.254.170.2/32", "cloud metadata"),   // AWS ECS task credentials
+	r("169.254.170.23/32", "cloud metadata"),  // AWS EKS Pod Identity
+	r("fd00:ec2::23/128", "cloud metadata"),   // AWS EKS Pod Identity over IPv6
+	r("192.0.0.192/32", "cloud metadata"),     // Oracle Cloud
 }
 
 // blockedV4 follows the IANA IPv4 special-purpose address registry. The
