@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -404,6 +406,40 @@ func TestConversation_RateLimits(t *testing.T) {
 	if r.Code != 429 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("fourth message: %d", r.Code)
 	}
+}
+
+// The start limit is per client address. X-Forwarded-For is believed only
+// from a trusted proxy: any client can send one. (httptest's requests come
+// from 192.0.2.1.)
+func TestConversation_RateLimitClientAddress(t *testing.T) {
+	start := func(e *env, bot, xff string) int {
+		return e.do("POST", "/v1/bots/"+bot+"/conversations", "", nil, "X-Forwarded-For", xff).Code
+	}
+	limit := func(d *web.Deps, _ *env) { d.IPRateLimit = web.RateLimit{PerSecond: 0.01, Burst: 1} }
+	t.Run("ForgedHeaderIgnored", func(t *testing.T) {
+		e := newEnv(t, limit)
+		bot := e.publishBot(echoFlow)
+		if got := []int{start(e, bot, "203.0.113.1"), start(e, bot, "203.0.113.2"), start(e, bot, "203.0.113.3")}; !slices.Equal(got, []int{201, 429, 429}) {
+			t.Fatalf("starts with a new X-Forwarded-For each: %v; want 201 429 429 (one client)", got)
+		}
+	})
+	t.Run("TrustedProxy", func(t *testing.T) {
+		e := newEnv(t, limit, func(d *web.Deps, _ *env) {
+			d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		})
+		bot := e.publishBot(echoFlow)
+		got := []int{
+			start(e, bot, "203.0.113.1"),
+			start(e, bot, "203.0.113.2"),
+			start(e, bot, "203.0.113.1"),
+			// A client's own X-Forwarded-For comes first; the proxy adds
+			// the address it saw last, and that is the one counted.
+			start(e, bot, "198.51.100.7, 203.0.113.2"),
+		}
+		if !slices.Equal(got, []int{201, 201, 429, 429}) {
+			t.Fatalf("starts: %v; want 201 201 429 429", got)
+		}
+	})
 }
 
 func TestConversation_TokenOpensOnlyItsOwnConversation(t *testing.T) {

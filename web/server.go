@@ -5,7 +5,9 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/flowbot/flowbot/botstep"
@@ -31,9 +33,14 @@ type Deps struct {
 	// ConversationRateLimit limits messages per conversation.
 	IPRateLimit           RateLimit
 	ConversationRateLimit RateLimit
-	Keys                  flow.APIKeyStore
-	Audit                 flow.AuditStore
-	Connections           *connections.Service
+	// TrustedProxies are the reverse proxies in front of flowbot whose
+	// X-Forwarded-For is believed, for the client address of the rate
+	// limit and the request log. Empty: the TCP peer is the client, and
+	// X-Forwarded-For, which any client can send, is ignored.
+	TrustedProxies []netip.Prefix
+	Keys           flow.APIKeyStore
+	Audit          flow.AuditStore
+	Connections    *connections.Service
 	// AdminToken is the bootstrap admin token (FLOWBOT_ADMIN_TOKEN); empty
 	// disables it.
 	AdminToken string
@@ -103,6 +110,7 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientIP(d.TrustedProxies)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
@@ -147,6 +155,21 @@ func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
 
 // limitBody caps request bodies; echo's BodyLimit answers 413 through the
 // error handler.
+// clientIP finds the client's address: the TCP peer, or, when the peer is
+// one of the trusted proxies, the nearest address in X-Forwarded-For that
+// is not one of them.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()

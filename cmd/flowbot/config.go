@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowbot/flowbot/store"
@@ -37,6 +39,9 @@ type Config struct {
 	// ConversationRateLimit limits messages per conversation.
 	IPRateLimit           web.RateLimit
 	ConversationRateLimit web.RateLimit
+	// TrustedProxies is a comma-separated list of addresses or CIDR
+	// ranges of reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies string
 }
 
 func defaultConfig() Config {
@@ -89,6 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if v := getenv("FLOWBOT_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
+	cfg.TrustedProxies = getenv("FLOWBOT_TRUSTED_PROXIES")
 
 	fs := flag.NewFlagSet("flowbot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,6 +113,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Float64Var(&cfg.ConversationRateLimit.PerSecond, "rate-limit-conversation", cfg.ConversationRateLimit.PerSecond, "messages per second per conversation (0: off)")
 	fs.IntVar(&cfg.ConversationRateLimit.Burst, "rate-limit-conversation-burst", cfg.ConversationRateLimit.Burst, "burst of messages per conversation")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (FLOWBOT_LOG_LEVEL)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies,
+		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For gives the client address; empty: the connection's peer is the client (FLOWBOT_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, errHelp
@@ -132,6 +140,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 var settingEnv = map[string]string{
 	"addr": "FLOWBOT_ADDR", "data": "FLOWBOT_DATA_DIR", "retention": "FLOWBOT_RETENTION",
 	"commit-delay": "FLOWBOT_COMMIT_DELAY", "pprof-addr": "FLOWBOT_PPROF_ADDR", "log-level": "FLOWBOT_LOG_LEVEL",
+	"trusted-proxies": "FLOWBOT_TRUSTED_PROXIES",
 }
 
 // Validate checks combinations and values of settings; errors name the
@@ -173,5 +182,34 @@ func (c Config) validate(name func(flagName string) string) error {
 	default:
 		return fmt.Errorf("%s must be debug, info, warn or error, got %q", name("log-level"), c.LogLevel)
 	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("%s: %w", name("trusted-proxies"), err)
+	}
 	return nil
+}
+
+// parseProxies reads a comma-separated list of addresses (one host each)
+// and CIDR ranges.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR range such as 10.0.0.0/8", f)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or a CIDR range such as 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +231,8 @@ func TestParseConfig(t *testing.T) {
 		{"ErrLogLevelEnv", nil, map[string]string{"FLOWBOT_LOG_LEVEL": "loud"}, "FLOWBOT_LOG_LEVEL must be"},
 		{"ErrCommitDelayEnvTooLong", nil, map[string]string{"FLOWBOT_COMMIT_DELAY": "51ms"}, "FLOWBOT_COMMIT_DELAY must be between"},
 		{"ErrPprofAddrEnv", nil, map[string]string{"FLOWBOT_PPROF_ADDR": "0.0.0.0:6061"}, "FLOWBOT_PPROF_ADDR must be a loopback address"},
+		{"ErrTrustedProxies", []string{"--trusted-proxies", "10.0.0.0/8, proxy.internal"}, nil, `--trusted-proxies: "proxy.internal" is not an address`},
+		{"ErrTrustedProxiesEnv", nil, map[string]string{"FLOWBOT_TRUSTED_PROXIES": "10.0.0.0/33"}, `FLOWBOT_TRUSTED_PROXIES: "10.0.0.0/33"`},
 		// A flag overrides the variable, and is named itself.
 		{"ErrBadAddrFlagOverEnv", []string{"--addr", "nope"}, map[string]string{"FLOWBOT_ADDR": ":9000"}, `--addr "nope"`},
 		{"ErrLogLevelFlagOverEnv", []string{"--log-level", "loud"}, map[string]string{"FLOWBOT_LOG_LEVEL": "info"}, "--log-level must be"},
@@ -363,5 +367,26 @@ func TestPprof(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestParseProxies(t *testing.T) {
+	got, err := parseProxies(" 10.0.0.0/8,192.0.2.7 , ::ffff:198.51.100.1,2001:db8::/32,10.1.2.3/16,")
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("198.51.100.1/32"), netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("10.1.0.0/16"),
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+	if got, err := parseProxies(""); err != nil || len(got) != 0 {
+		t.Fatalf("empty: %v, %v", got, err)
+	}
+	cfg, err := parseConfig(nil, func(k string) string {
+		return map[string]string{"FLOWBOT_TRUSTED_PROXIES": "10.0.0.0/8"}[k]
+	}, io.Discard)
+	if err != nil || cfg.TrustedProxies != "10.0.0.0/8" {
+		t.Fatalf("from the environment: %q, %v", cfg.TrustedProxies, err)
 	}
 }
