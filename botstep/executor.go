@@ -249,6 +249,10 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return x.attempt(ctx, s, br, o)
 	}
 	o.Status, o.Header = resp.StatusCode, resp.Header
+	secrets := connections.SecretsSent(req.Header, conn)
+	if len(secrets) > 0 {
+		connections.RedactSecretsInHeaders(o.Header, secrets)
+	}
 	if resp.ContentLength > flow.MaxResponseBytes {
 		o.fail(ErrCodeTooLarge, "the response body is "+strconv.FormatInt(resp.ContentLength, 10)+" bytes, over 1 MiB; it was not read")
 		return false
@@ -265,7 +269,9 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		o.fail(ErrCodeTooLarge, "the response body is over 1 MiB; it was not read further")
 		return false
 	}
-	o.Body = body
+	// An API may echo the credential (an echo endpoint, an error page
+	// quoting the request): it goes no further than here.
+	o.Body = connections.RedactSecrets(body, secrets)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Success = true
 		return false

@@ -1544,3 +1544,53 @@ func TestExecuteResponseHeadersTooLarge(t *testing.T) {
 	}
 	wantOK(t, e.run(t, exStep("GET", "https://"+exAPIHost+"/fits", withVars("ok", "$.ok")), nil))
 }
+
+// An API that sends the credential back (an echo endpoint, an error page
+// quoting the request) does not hand it to the outcome: the body, the
+// headers and the variables saved from them show Redacted instead. The
+// rest of the answer is untouched.
+func TestExecuteEchoedCredentialRedacted(t *testing.T) {
+	t.Parallel()
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		auth, key := r.Header.Get("Authorization"), r.Header.Get("X-Shop-Key")
+		tok, _ := strings.CutPrefix(auth, "Bearer ")
+		w.Header().Set("X-Echo", auth+key)
+		w.Header().Set("Content-Type", "application/json")
+		b, _ := json.Marshal(map[string]string{"auth": auth, "token": tok, "key": key, "note": "order 42 shipped"})
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(500)
+		}
+		w.Write(b)
+	}
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: echo}})
+	vars := withVars("auth", "$.auth", "token", "$.token", "key", "$.key", "note", "$.note", "hdr", "$headers.x-echo")
+	for _, tc := range []struct{ name, conn, path, secret string }{
+		{"Bearer", "shop_api", "/echo", exToken},
+		{"APIKey", "key_api", "/echo", "k-secret-value"},
+		{"BearerOnFailure", "shop_api", "/fail", exToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.run(t, exStep("GET", "https://"+exAPIHost+tc.path, withConnection(tc.conn), vars), nil)
+			if tc.path == "/fail" {
+				wantFail(t, o, ErrCodeHTTPStatus)
+			} else {
+				wantOK(t, o)
+				if o.Saved["note"] != "order 42 shipped" {
+					t.Errorf("note %q: the rest of the answer changed", o.Saved["note"])
+				}
+			}
+			b, _ := json.Marshal(o)
+			all := string(b) + string(o.Body) + fmt.Sprint(o.Header, o.Saved)
+			if strings.Contains(all, tc.secret) || strings.Contains(all, "tok3n-tok3n") {
+				t.Fatalf("the outcome shows the credential: body %s, headers %v, saved %v", o.Body, o.Header, o.Saved)
+			}
+			if !strings.Contains(string(o.Body), connections.Redacted) {
+				t.Fatalf("body %s; want the credential replaced by %s", o.Body, connections.Redacted)
+			}
+			tc2 := e.x.Test(context.Background(), exStep("GET", "https://"+exAPIHost+tc.path, withConnection(tc.conn), vars), nil)
+			if b, _ := json.Marshal(tc2); strings.Contains(string(b), tc.secret) {
+				t.Fatalf("the test call shows the credential: %s", b)
+			}
+		})
+	}
+}

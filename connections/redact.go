@@ -1,8 +1,11 @@
 package connections
 
 import (
+	"bytes"
+	"encoding/base64"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // credentialHeaders always carry credentials (SPEC §3 rule 5); they are
@@ -32,4 +35,71 @@ func RedactHeaders(h http.Header, conn *Connection) http.Header {
 		}
 	}
 	return out
+}
+
+// minEchoedSecret is the shortest part of a credential that is looked for
+// in an answer: shorter strings (a 4-letter password) would match ordinary
+// text and mangle it.
+const minEchoedSecret = 8
+
+// SecretsSent returns the credential strings that h, a request's headers
+// after Apply with conn, carries: the credential header's value and the
+// parts of it an API could send back on their own (the token after
+// "Bearer ", the encoded pair after "Basic ", and the pair and password
+// inside it), longest first, each at least minEchoedSecret bytes. nil
+// when conn is nil.
+func SecretsSent(h http.Header, conn *Connection) []string {
+	if conn == nil {
+		return nil
+	}
+	header := "Authorization"
+	if conn.Type == TypeAPIKey {
+		header = conn.Public["header"]
+	}
+	v := h.Get(header)
+	out := []string{v}
+	if tok, ok := cutScheme(v, "Bearer "); ok {
+		out = append(out, tok)
+	}
+	if enc, ok := cutScheme(v, "Basic "); ok {
+		out = append(out, enc)
+		if pair, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			_, pass, _ := strings.Cut(string(pair), ":")
+			out = append(out, string(pair), pass)
+		}
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return len(s) < minEchoedSecret })
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(out)
+}
+
+func cutScheme(v, scheme string) (string, bool) {
+	if len(v) > len(scheme) && strings.EqualFold(v[:len(scheme)], scheme) {
+		return v[len(scheme):], true
+	}
+	return "", false
+}
+
+// RedactSecrets replaces every occurrence of the secrets (SecretsSent) in
+// b with Redacted: an API that echoes the request, or puts the credential
+// in an error page, must not hand it to the designer's test call, a saved
+// variable or the execution log. b is returned as is when nothing matches.
+func RedactSecrets(b []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if bytes.Contains(b, []byte(s)) {
+			b = bytes.ReplaceAll(b, []byte(s), []byte(Redacted))
+		}
+	}
+	return b
+}
+
+// RedactSecretsInHeaders is RedactSecrets for every value of h, in place.
+func RedactSecretsInHeaders(h http.Header, secrets []string) {
+	for _, vs := range h {
+		for i := range vs {
+			for _, s := range secrets {
+				vs[i] = strings.ReplaceAll(vs[i], s, Redacted)
+			}
+		}
+	}
 }
