@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,6 +308,21 @@ func readCapped(r io.Reader, size int64, max int) ([]byte, error) {
 	return append(b, rest...), err
 }
 
+// blockedMessage says why a call was refused by the address guard. For a
+// host name it names the kind of address the name resolves to, not the
+// address: designers see these messages, and must not learn the inside of
+// the network from them.
+func blockedMessage(rawURL string, b *connections.BlockedAddressError) string {
+	host := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		host = u.Hostname()
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Unmap() == b.Addr.Unmap() {
+		return "the address " + host + " is not reachable from flowbot (" + b.Reason + ")"
+	}
+	return "the host " + host + " is not reachable from flowbot: it resolves to a " + b.Reason + " address"
+}
+
 // classify turns a transport error into an error code; it reports whether
 // a retry could help.
 func (o *Outcome) classify(err error, conn string) bool {
@@ -322,7 +339,7 @@ func (o *Outcome) classify(err error, conn string) bool {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.As(err, &blocked):
-		o.fail(ErrCodeBlocked, "the address "+blocked.Addr.String()+" is not reachable from flowbot ("+blocked.Reason+")")
+		o.fail(ErrCodeBlocked, blockedMessage(o.URL, blocked))
 	case errors.As(err, &redirect):
 		o.fail(ErrCodeRedirect, "a redirect was refused: "+redirect.Reason)
 	case errors.As(err, &scheme):

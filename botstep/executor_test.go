@@ -928,16 +928,18 @@ func TestExecuteBlockedAddress(t *testing.T) {
 	e := newExEnv(t, exOptions{blockPrivate: true, handlers: map[string]http.HandlerFunc{exAPIHost: jsonAnswer(200, `{}`)}})
 	api := e.up[exAPIHost]
 	_, port, _ := net.SplitHostPort(api.srv.Listener.Addr().String())
-	for name, u := range map[string]string{
-		"ErrLoopbackIP":              "https://127.0.0.1:" + port + "/x",
-		"ErrHostResolvingToLoopback": "https://" + exAPIHost + "/x",
+	for _, tc := range []struct{ name, url, message string }{
+		{"ErrLoopbackIP", "https://127.0.0.1:" + port + "/x", "the address 127.0.0.1 is not reachable from flowbot (loopback)"},
+		// The designer learns the kind of address a name resolves to,
+		// never the address.
+		{"ErrHostResolvingToLoopback", "https://" + exAPIHost + "/x", "the host " + exAPIHost + " is not reachable from flowbot: it resolves to a loopback address"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			o := e.run(t, exStep("GET", u), nil)
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.run(t, exStep("GET", tc.url), nil)
 			wantFail(t, o, ErrCodeBlocked)
 			wantNoRequest(t, o, api)
-			if !strings.Contains(o.ErrorMessage, "127.0.0.1") {
-				t.Errorf("message %q; want it to name the address", o.ErrorMessage)
+			if o.ErrorMessage != tc.message {
+				t.Errorf("message %q; want %q", o.ErrorMessage, tc.message)
 			}
 		})
 	}
