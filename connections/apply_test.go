@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 )
 
@@ -47,7 +49,7 @@ func (rec *recorder) count() int {
 }
 
 // send authorizes a GET of rawURL with the named connection and sends it.
-func send(t *testing.T, s *Service, client *http.Client, rawURL, conn string) error {
+func send(t *testing.T, s *connections.Service, client *http.Client, rawURL, conn string) error {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -73,19 +75,19 @@ func TestAuthorizeTypes(t *testing.T) {
 	tests := []struct {
 		name   string
 		typ    string
-		creds  Credentials
+		creds  connections.Credentials
 		header string
 		want   string
 	}{
-		{"APIKey", TypeAPIKey, Credentials{Header: "x-shop-key", Value: "k-" + strings.Repeat("v", 400)}, "X-Shop-Key", "k-" + strings.Repeat("v", 400)},
-		{"Bearer300", TypeBearer, Credentials{Token: jwt}, "Authorization", "Bearer " + jwt},
-		{"Basic", TypeBasic, Credentials{Username: "bob", Password: "p:ä ss"}, "Authorization",
+		{"APIKey", connections.TypeAPIKey, connections.Credentials{Header: "x-shop-key", Value: "k-" + strings.Repeat("v", 400)}, "X-Shop-Key", "k-" + strings.Repeat("v", 400)},
+		{"Bearer300", connections.TypeBearer, connections.Credentials{Token: jwt}, "Authorization", "Bearer " + jwt},
+		{"Basic", connections.TypeBasic, connections.Credentials{Username: "bob", Password: "p:ä ss"}, "Authorization",
 			"Basic " + base64.StdEncoding.EncodeToString([]byte("bob:p:ä ss"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			name := strings.ToLower(tc.name)
-			mustCreate(t, s, NewConnection{Name: name, Type: tc.typ, AllowedDomain: "api.example.com", Credentials: tc.creds})
+			mustCreate(t, s, connections.NewConnection{Name: name, Type: tc.typ, AllowedDomain: "api.example.com", Credentials: tc.creds})
 			if err := send(t, s, client, "https://api.example.com/orders/1", name); err != nil {
 				t.Fatal(err)
 			}
@@ -100,9 +102,9 @@ func TestAuthorizeHosts(t *testing.T) {
 	api, other, sub := &recorder{}, &recorder{}, &recorder{}
 	client := tlsHosts(t, map[string]http.Handler{"api.example.com": api, "other.example.com": other, "example.com": sub})
 	s, _, _ := newTestService(t)
-	mustCreate(t, s, NewConnection{Name: "exact", Type: TypeBearer, AllowedDomain: "API.Example.COM.", Credentials: Credentials{Token: "t-exact"}})
-	mustCreate(t, s, NewConnection{Name: "subs", Type: TypeBearer, AllowedDomain: "example.com", AllowSubdomains: true, Credentials: Credentials{Token: "t-subs"}})
-	mustCreate(t, s, NewConnection{Name: "idn", Type: TypeBearer, AllowedDomain: "Bücher.Example.", Credentials: Credentials{Token: "t-idn"}})
+	mustCreate(t, s, connections.NewConnection{Name: "exact", Type: connections.TypeBearer, AllowedDomain: "API.Example.COM.", Credentials: connections.Credentials{Token: "t-exact"}})
+	mustCreate(t, s, connections.NewConnection{Name: "subs", Type: connections.TypeBearer, AllowedDomain: "example.com", AllowSubdomains: true, Credentials: connections.Credentials{Token: "t-subs"}})
+	mustCreate(t, s, connections.NewConnection{Name: "idn", Type: connections.TypeBearer, AllowedDomain: "Bücher.Example.", Credentials: connections.Credentials{Token: "t-idn"}})
 
 	t.Run("OKAllowedHost", func(t *testing.T) {
 		if err := send(t, s, client, "https://api.example.com/x", "exact"); err != nil {
@@ -115,7 +117,7 @@ func TestAuthorizeHosts(t *testing.T) {
 	t.Run("ErrOtherHost", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, "https://other.example.com/x", nil)
 		err := s.Authorize(context.Background(), req, "exact")
-		var he *HostNotAllowedError
+		var he *connections.HostNotAllowedError
 		if !errors.As(err, &he) || he.Host != "other.example.com" {
 			t.Fatalf("err = %v, want *HostNotAllowedError", err)
 		}
@@ -135,7 +137,7 @@ func TestAuthorizeHosts(t *testing.T) {
 	t.Run("ErrSubdomainNotAllowed", func(t *testing.T) {
 		for _, u := range []string{"https://v2.api.example.com/", "https://example.com/", "https://api.example.com.evil.test/", "https://xapi.example.com/"} {
 			req, _ := http.NewRequest(http.MethodGet, u, nil)
-			var he *HostNotAllowedError
+			var he *connections.HostNotAllowedError
 			if err := s.Authorize(context.Background(), req, "exact"); !errors.As(err, &he) {
 				t.Errorf("%s: err = %v", u, err)
 			}
@@ -175,14 +177,14 @@ func TestAuthorizeHosts(t *testing.T) {
 	t.Run("ErrHostHeaderOverride", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/", nil)
 		req.Host = "evil.test"
-		var he *HostNotAllowedError
+		var he *connections.HostNotAllowedError
 		if err := s.Authorize(context.Background(), req, "exact"); !errors.As(err, &he) || he.Host != "evil.test" || len(req.Header) != 0 {
 			t.Fatalf("err = %v, header %v", err, req.Header)
 		}
 	})
 	t.Run("ErrNotHTTPS", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, "http://api.example.com/", nil)
-		var se *SchemeError
+		var se *connections.SchemeError
 		if err := s.Authorize(context.Background(), req, "exact"); !errors.As(err, &se) || len(req.Header) != 0 {
 			t.Fatalf("err = %v", err)
 		}
@@ -223,17 +225,17 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"invalid_client","error_description":"bad secret `+secret+`"}`)
 		return
 	}
-	json.NewEncoder(w).Encode(map[string]any{"access_token": "tok-" + itoa(int(n)), "token_type": "Bearer", "expires_in": 3600})
+	json.NewEncoder(w).Encode(map[string]any{"access_token": "tok-" + strconv.Itoa(int(n)), "token_type": "Bearer", "expires_in": 3600})
 }
 
-func oauthSetup(t *testing.T) (*Service, *clock, *tokenServer, *recorder, *http.Client) {
+func oauthSetup(t *testing.T) (*connections.Service, *clock, *tokenServer, *recorder, *http.Client) {
 	t.Helper()
 	ts := &tokenServer{delay: 50 * time.Millisecond}
 	api := &recorder{}
 	client := tlsHosts(t, map[string]http.Handler{"auth.example.com": ts, "api.example.com": api})
 	s, _, clk := newTestService(t)
 	s.Client = client
-	mustCreate(t, s, NewConnection{Name: "crm", Type: TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: Credentials{
+	mustCreate(t, s, connections.NewConnection{Name: "crm", Type: connections.TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: connections.Credentials{
 		TokenURL: "https://auth.example.com/oauth/token", ClientID: "my id", ClientSecret: "s3cr&t=", Scopes: []string{"read", "write"}}})
 	return s, clk, ts, api, client
 }
@@ -306,7 +308,7 @@ func TestAuthorizeOAuth(t *testing.T) {
 		}
 	})
 	t.Run("OKRefreshBeforeExpiry", func(t *testing.T) {
-		clk.Add(3600*time.Second - tokenMargin - time.Second)
+		clk.Add(3600*time.Second - connections.TokenMargin - time.Second)
 		if got := authorize(t); got != "Bearer tok-2" {
 			t.Fatalf("just before the margin: %q", got)
 		}
@@ -316,7 +318,7 @@ func TestAuthorizeOAuth(t *testing.T) {
 		}
 	})
 	t.Run("OKRefreshAfterRotate", func(t *testing.T) {
-		if _, err := s.Rotate(context.Background(), "crm", Credentials{TokenURL: "https://auth.example.com/oauth/token", ClientID: "id2", ClientSecret: "x"}); err != nil {
+		if _, err := s.Rotate(context.Background(), "crm", connections.Credentials{TokenURL: "https://auth.example.com/oauth/token", ClientID: "id2", ClientSecret: "x"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := authorize(t); got != "Bearer tok-4" {
@@ -331,7 +333,7 @@ func TestAuthorizeOAuthErrors(t *testing.T) {
 		ts.status = http.StatusUnauthorized
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1", nil)
 		err := s.Authorize(context.Background(), req, "crm")
-		var te *TokenError
+		var te *connections.TokenError
 		if !errors.As(err, &te) || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid_client") {
 			t.Fatalf("err = %v", err)
 		}
@@ -347,12 +349,12 @@ func TestAuthorizeOAuthErrors(t *testing.T) {
 	t.Run("ErrTokenURLBlocked", func(t *testing.T) {
 		ln, n := countingListener(t, "tcp4", "127.0.0.1:0")
 		s, _, _ := newTestService(t)
-		s.Client = NewGuardedClient(false)
-		mustCreate(t, s, NewConnection{Name: "crm", Type: TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: Credentials{
+		s.Client = connections.NewGuardedClient(false)
+		mustCreate(t, s, connections.NewConnection{Name: "crm", Type: connections.TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: connections.Credentials{
 			TokenURL: "https://" + ln.Addr().String() + "/token", ClientID: "id", ClientSecret: "secret"}})
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1", nil)
 		err := s.Authorize(context.Background(), req, "crm")
-		var be *BlockedAddressError
+		var be *connections.BlockedAddressError
 		if !errors.As(err, &be) {
 			t.Fatalf("err = %v, want a *BlockedAddressError", err)
 		}
@@ -385,17 +387,17 @@ func TestRedactHeaders(t *testing.T) {
 	h.Set("X-Api-Key", "k2")
 	h.Set("Cookie", "c=1")
 	h.Set("Accept", "application/json")
-	conn := &Connection{Type: TypeAPIKey, Public: map[string]string{"header": "x-shop-key"}}
-	got := RedactHeaders(h, conn)
+	conn := &connections.Connection{Type: connections.TypeAPIKey, Public: map[string]string{"header": "x-shop-key"}}
+	got := connections.RedactHeaders(h, conn)
 	for _, k := range []string{"Authorization", "X-Shop-Key", "X-Api-Key", "Cookie"} {
-		if got.Get(k) != Redacted {
+		if got.Get(k) != connections.Redacted {
 			t.Errorf("%s = %q", k, got.Get(k))
 		}
 	}
 	if got.Get("Accept") != "application/json" || h.Get("Authorization") != "Bearer abc" || h.Get("X-Shop-Key") != "k" {
 		t.Fatalf("redacted %v, original %v", got, h)
 	}
-	if RedactHeaders(nil, nil) == nil {
+	if connections.RedactHeaders(nil, nil) == nil {
 		t.Fatal("nil header gave nil")
 	}
 }

@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"bytes"
@@ -7,10 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 )
 
@@ -21,11 +25,11 @@ const canary = "CANARY-5ecr3t-7f3a91c0"
 func TestSecretCanary(t *testing.T) {
 	ctx := context.Background()
 	s, st, _ := newTestService(t)
-	reqs := []NewConnection{
-		{Name: "c_api_key", Type: TypeAPIKey, AllowedDomain: "api.example.com", Credentials: Credentials{Header: "X-Key", Value: canary}},
-		{Name: "c_bearer", Type: TypeBearer, AllowedDomain: "api.example.com", Credentials: Credentials{Token: canary}},
-		{Name: "c_basic", Type: TypeBasic, AllowedDomain: "api.example.com", Credentials: Credentials{Username: "u", Password: canary}},
-		{Name: "c_oauth", Type: TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: Credentials{TokenURL: "https://127.0.0.1:1/t", ClientID: "id", ClientSecret: canary}},
+	reqs := []connections.NewConnection{
+		{Name: "c_api_key", Type: connections.TypeAPIKey, AllowedDomain: "api.example.com", Credentials: connections.Credentials{Header: "X-Key", Value: canary}},
+		{Name: "c_bearer", Type: connections.TypeBearer, AllowedDomain: "api.example.com", Credentials: connections.Credentials{Token: canary}},
+		{Name: "c_basic", Type: connections.TypeBasic, AllowedDomain: "api.example.com", Credentials: connections.Credentials{Username: "u", Password: canary}},
+		{Name: "c_oauth", Type: connections.TypeOAuth2CC, AllowedDomain: "api.example.com", Credentials: connections.Credentials{TokenURL: "https://127.0.0.1:1/t", ClientID: "id", ClientSecret: canary}},
 	}
 	var texts []string // everything that may be shown or logged
 	var blobs [][]byte // everything stored
@@ -36,9 +40,12 @@ func TestSecretCanary(t *testing.T) {
 	}
 	for _, req := range reqs {
 		c := mustCreate(t, s, req)
-		stored, _ := st.Connection(ctx, req.Name)
+		stored, err := st.Connection(ctx, req.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		blobs = append(blobs, c.Sealed, stored.Sealed)
-		for _, v := range []any{c, NewView(c), c.Public} {
+		for _, v := range []any{c, connections.NewView(c), c.Public} {
 			b, _ := json.Marshal(v)
 			texts = append(texts, string(b), fmt.Sprintf("%+v", v))
 		}
@@ -50,7 +57,7 @@ func TestSecretCanary(t *testing.T) {
 		note(s.Authorize(ctx, r, req.Name))
 		bad := req.Credentials
 		bad.Token, bad.Value, bad.Password, bad.ClientSecret = canary+"\r\n", canary+"\r\n", canary+"\x00", canary+"\n"
-		_, err := s.Rotate(ctx, req.Name, bad)
+		_, err = s.Rotate(ctx, req.Name, bad)
 		note(err)
 		if fe := asFlowError(err); fe != nil {
 			for _, p := range fe.Details {
@@ -69,22 +76,22 @@ func TestSecretCanary(t *testing.T) {
 
 		// A successful use, shown redacted.
 		r, _ = http.NewRequest(http.MethodGet, "https://api.example.com/", nil)
-		if req.Type != TypeOAuth2CC {
+		if req.Type != connections.TypeOAuth2CC {
 			if err := s.Authorize(ctx, r, req.Name); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(fmt.Sprint(r.Header), canary) && !strings.Contains(fmt.Sprint(r.Header), base64.StdEncoding.EncodeToString([]byte("u:"+canary))) {
 				t.Fatalf("%s: the credential was not applied: %v", req.Name, r.Header)
 			}
-			texts = append(texts, fmt.Sprint(RedactHeaders(r.Header, c)))
+			texts = append(texts, fmt.Sprint(connections.RedactHeaders(r.Header, c)))
 		} else {
 			// The token endpoint is unreachable (blocked loopback).
-			s.Client = NewGuardedClient(false)
+			s.Client = connections.NewGuardedClient(false)
 			note(s.Authorize(ctx, r, req.Name))
 		}
 	}
 	// A wrong key.
-	wrong := &Service{Store: st, Keyring: mustKeyring(t, 1, 42)}
+	wrong := &connections.Service{Store: st, Keyring: mustKeyring(t, 1, 42)}
 	for _, req := range reqs {
 		_, _, err := wrong.Credentials(ctx, req.Name)
 		if err == nil {
@@ -92,7 +99,19 @@ func TestSecretCanary(t *testing.T) {
 		}
 		note(err)
 	}
-	note(CheckKey(ctx, st, wrong.Keyring))
+	note(connections.CheckKey(ctx, st, wrong.Keyring))
+	// Every file of the store on disk: the bbolt file and its journal.
+	err := filepath.WalkDir(filepath.Dir(st.Path()), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		blobs = append(blobs, b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	b64 := base64.StdEncoding.EncodeToString([]byte(canary))
 	for _, txt := range texts {

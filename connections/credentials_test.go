@@ -1,15 +1,16 @@
-package connections
+package connections_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 )
 
-func validReq() NewConnection {
-	return NewConnection{Name: "shop_api", Type: TypeBearer, AllowedDomain: "api.example.com", Credentials: Credentials{Token: "tok"}}
+func validReq() connections.NewConnection {
+	return connections.NewConnection{Name: "shop_api", Type: connections.TypeBearer, AllowedDomain: "api.example.com", Credentials: connections.Credentials{Token: "tok"}}
 }
 
 // problemAt returns the codes of the problems at pointer.
@@ -27,155 +28,159 @@ func TestValidateNew(t *testing.T) {
 	long := strings.Repeat("a", 300)
 	tests := []struct {
 		name    string
-		mod     func(*NewConnection)
+		mod     func(*connections.NewConnection)
 		pointer string // "" means no problems
 		code    string
 	}{
-		{"OK", func(*NewConnection) {}, "", ""},
-		{"OKName3", func(r *NewConnection) { r.Name = "abc" }, "", ""},
-		{"OKName64", func(r *NewConnection) { r.Name = strings.Repeat("a", 64) }, "", ""},
-		{"ErrName2", func(r *NewConnection) { r.Name = "ab" }, "/name", "invalid_name"},
-		{"ErrName65", func(r *NewConnection) { r.Name = strings.Repeat("a", 65) }, "/name", "invalid_name"},
-		{"ErrNameUpper", func(r *NewConnection) { r.Name = "Shop" }, "/name", "invalid_name"},
-		{"ErrNameDash", func(r *NewConnection) { r.Name = "shop-api" }, "/name", "invalid_name"},
-		{"ErrNameEmpty", func(r *NewConnection) { r.Name = "" }, "/name", "required"},
-		{"ErrTypeEmpty", func(r *NewConnection) { r.Type = "" }, "/type", "required"},
-		{"ErrTypeUnknown", func(r *NewConnection) { r.Type = "oauth2" }, "/type", "invalid_type"},
-		{"ErrDomainEmpty", func(r *NewConnection) { r.AllowedDomain = "" }, "/allowed_domain", "required"},
-		{"ErrDomainScheme", func(r *NewConnection) { r.AllowedDomain = "https://api.example.com" }, "/allowed_domain", "invalid_domain"},
-		{"ErrDomainPath", func(r *NewConnection) { r.AllowedDomain = "api.example.com/v1" }, "/allowed_domain", "invalid_domain"},
-		{"ErrDomainPort", func(r *NewConnection) { r.AllowedDomain = "api.example.com:443" }, "/allowed_domain", "invalid_domain"},
-		{"ErrDomainUserInfo", func(r *NewConnection) { r.AllowedDomain = "u@api.example.com" }, "/allowed_domain", "invalid_domain"},
-		{"ErrDomainWildcard", func(r *NewConnection) { r.AllowedDomain = "*.example.com" }, "/allowed_domain", "invalid_domain"},
-		{"ErrDomainEmptyLabel", func(r *NewConnection) { r.AllowedDomain = "api..example.com" }, "/allowed_domain", "invalid_domain"},
-		{"OKDomainIDN", func(r *NewConnection) { r.AllowedDomain = "Bücher.Example." }, "", ""},
-		{"ErrSubdomainsOfTLD", func(r *NewConnection) { r.AllowedDomain = "com"; r.AllowSubdomains = true }, "/allow_subdomains", "domain_too_broad"},
-		{"OKLongJWT", func(r *NewConnection) { r.Credentials.Token = "eyJ" + long }, "", ""},
-		{"ErrTokenMissing", func(r *NewConnection) { r.Credentials.Token = "" }, "/credentials/token", "required"},
-		{"ErrTokenCRLF", func(r *NewConnection) { r.Credentials.Token = "a\r\nX-Evil: 1" }, "/credentials/token", "invalid_characters"},
-		{"ErrTokenNUL", func(r *NewConnection) { r.Credentials.Token = "a\x00b" }, "/credentials/token", "invalid_characters"},
-		{"ErrTokenTooLong", func(r *NewConnection) { r.Credentials.Token = strings.Repeat("a", MaxSecretLen+1) }, "/credentials/token", "too_long"},
-		{"OKTokenAtCap", func(r *NewConnection) { r.Credentials.Token = strings.Repeat("a", MaxSecretLen) }, "", ""},
-		{"ErrForeignField", func(r *NewConnection) { r.Credentials.Password = "p" }, "/credentials/password", "field_not_allowed"},
-		{"OKAPIKey", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "X-Api-Key", Value: long}
+		{"OK", func(*connections.NewConnection) {}, "", ""},
+		{"OKName3", func(r *connections.NewConnection) { r.Name = "abc" }, "", ""},
+		{"OKName64", func(r *connections.NewConnection) { r.Name = strings.Repeat("a", 64) }, "", ""},
+		{"ErrName2", func(r *connections.NewConnection) { r.Name = "ab" }, "/name", "invalid_name"},
+		{"ErrName65", func(r *connections.NewConnection) { r.Name = strings.Repeat("a", 65) }, "/name", "invalid_name"},
+		{"ErrNameUpper", func(r *connections.NewConnection) { r.Name = "Shop" }, "/name", "invalid_name"},
+		{"ErrNameDash", func(r *connections.NewConnection) { r.Name = "shop-api" }, "/name", "invalid_name"},
+		{"ErrNameEmpty", func(r *connections.NewConnection) { r.Name = "" }, "/name", "required"},
+		{"ErrTypeEmpty", func(r *connections.NewConnection) { r.Type = "" }, "/type", "required"},
+		{"ErrTypeUnknown", func(r *connections.NewConnection) { r.Type = "oauth2" }, "/type", "invalid_type"},
+		{"ErrDomainEmpty", func(r *connections.NewConnection) { r.AllowedDomain = "" }, "/allowed_domain", "required"},
+		{"ErrDomainScheme", func(r *connections.NewConnection) { r.AllowedDomain = "https://api.example.com" }, "/allowed_domain", "invalid_domain"},
+		{"ErrDomainPath", func(r *connections.NewConnection) { r.AllowedDomain = "api.example.com/v1" }, "/allowed_domain", "invalid_domain"},
+		{"ErrDomainPort", func(r *connections.NewConnection) { r.AllowedDomain = "api.example.com:443" }, "/allowed_domain", "invalid_domain"},
+		{"ErrDomainUserInfo", func(r *connections.NewConnection) { r.AllowedDomain = "u@api.example.com" }, "/allowed_domain", "invalid_domain"},
+		{"ErrDomainWildcard", func(r *connections.NewConnection) { r.AllowedDomain = "*.example.com" }, "/allowed_domain", "invalid_domain"},
+		{"ErrDomainEmptyLabel", func(r *connections.NewConnection) { r.AllowedDomain = "api..example.com" }, "/allowed_domain", "invalid_domain"},
+		{"OKDomainIDN", func(r *connections.NewConnection) { r.AllowedDomain = "Bücher.Example." }, "", ""},
+		{"ErrSubdomainsOfTLD", func(r *connections.NewConnection) { r.AllowedDomain = "com"; r.AllowSubdomains = true }, "/allow_subdomains", "domain_too_broad"},
+		{"OKLongJWT", func(r *connections.NewConnection) { r.Credentials.Token = "eyJ" + long }, "", ""},
+		{"ErrTokenMissing", func(r *connections.NewConnection) { r.Credentials.Token = "" }, "/credentials/token", "required"},
+		{"ErrTokenCRLF", func(r *connections.NewConnection) { r.Credentials.Token = "a\r\nX-Evil: 1" }, "/credentials/token", "invalid_characters"},
+		{"ErrTokenNUL", func(r *connections.NewConnection) { r.Credentials.Token = "a\x00b" }, "/credentials/token", "invalid_characters"},
+		{"ErrTokenTooLong", func(r *connections.NewConnection) {
+			r.Credentials.Token = strings.Repeat("a", connections.MaxSecretLen+1)
+		}, "/credentials/token", "too_long"},
+		{"OKTokenAtCap", func(r *connections.NewConnection) {
+			r.Credentials.Token = strings.Repeat("a", connections.MaxSecretLen)
 		}, "", ""},
-		{"ErrAPIKeyNoHeader", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Value: "v"}
+		{"ErrForeignField", func(r *connections.NewConnection) { r.Credentials.Password = "p" }, "/credentials/password", "field_not_allowed"},
+		{"OKAPIKey", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Api-Key", Value: long}
+		}, "", ""},
+		{"ErrAPIKeyNoHeader", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Value: "v"}
 		}, "/credentials/header", "required"},
-		{"ErrAPIKeyNoValue", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "X-Key"}
+		{"ErrAPIKeyNoValue", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key"}
 		}, "/credentials/value", "required"},
-		{"ErrAPIKeyHeaderNotToken", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "X Key", Value: "v"}
+		{"ErrAPIKeyHeaderNotToken", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X Key", Value: "v"}
 		}, "/credentials/header", "invalid_header_name"},
-		{"ErrAPIKeyHeaderColon", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "X-Key:", Value: "v"}
+		{"ErrAPIKeyHeaderColon", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key:", Value: "v"}
 		}, "/credentials/header", "invalid_header_name"},
-		{"ErrAPIKeyHeaderHost", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "host", Value: "v"}
+		{"ErrAPIKeyHeaderHost", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "host", Value: "v"}
 		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyHeaderContentLength", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "Content-Length", Value: "1"}
+		{"ErrAPIKeyHeaderContentLength", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "Content-Length", Value: "1"}
 		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyHeaderTransferEncoding", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "Transfer-Encoding", Value: "chunked"}
+		{"ErrAPIKeyHeaderTransferEncoding", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "Transfer-Encoding", Value: "chunked"}
 		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyValueLF", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeAPIKey, Credentials{Header: "X-Key", Value: "v\n"}
+		{"ErrAPIKeyValueLF", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key", Value: "v\n"}
 		}, "/credentials/value", "invalid_characters"},
-		{"OKBasic", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u", Password: "p:w"}
+		{"OKBasic", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u", Password: "p:w"}
 		}, "", ""},
-		{"ErrBasicNoPassword", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u"}
+		{"ErrBasicNoPassword", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u"}
 		}, "/credentials/password", "required"},
-		{"ErrBasicColonInUser", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u:x", Password: "p"}
+		{"ErrBasicColonInUser", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u:x", Password: "p"}
 		}, "/credentials/username", "invalid_characters"},
-		{"ErrBasicNoUsername", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Password: "p"}
+		{"ErrBasicNoUsername", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Password: "p"}
 		}, "/credentials/username", "required"},
-		{"ErrBasicUsernameTooLong", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: strings.Repeat("u", MaxNameFieldLen+1), Password: "p"}
+		{"ErrBasicUsernameTooLong", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen+1), Password: "p"}
 		}, "/credentials/username", "too_long"},
-		{"OKBasicUsernameAtCap", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: strings.Repeat("u", MaxNameFieldLen), Password: "p"}
+		{"OKBasicUsernameAtCap", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen), Password: "p"}
 		}, "", ""},
-		{"ErrBasicUsernameCRLF", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeBasic, Credentials{Username: "u\r\nX-Evil: 1", Password: "p"}
+		{"ErrBasicUsernameCRLF", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u\r\nX-Evil: 1", Password: "p"}
 		}, "/credentials/username", "invalid_characters"},
-		{"OKOAuth", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"read", "write:orders"}}
+		{"OKOAuth", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"read", "write:orders"}}
 		}, "", ""},
-		{"OKOAuthNoScopes", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
+		{"OKOAuthNoScopes", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
 		}, "", ""},
-		{"ErrOAuthHTTP", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "http://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthHTTP", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "http://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthRelative", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "/token", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthRelative", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "/token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthUserInfo", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://a:b@auth.example.com/token", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthUserInfo", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://a:b@auth.example.com/token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthNoTokenURL", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthNoTokenURL", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "required"},
-		{"ErrOAuthTokenURLTooLong", func(r *NewConnection) {
+		{"ErrOAuthTokenURLTooLong", func(r *connections.NewConnection) {
 			u := "https://auth.example.com/"
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: u + strings.Repeat("t", MaxTokenURLLen+1-len(u)), ClientID: "id", ClientSecret: "s"}
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: u + strings.Repeat("t", connections.MaxTokenURLLen+1-len(u)), ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "too_long"},
-		{"OKOAuthTokenURLAtCap", func(r *NewConnection) {
+		{"OKOAuthTokenURLAtCap", func(r *connections.NewConnection) {
 			u := "https://auth.example.com/"
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: u + strings.Repeat("t", MaxTokenURLLen-len(u)), ClientID: "id", ClientSecret: "s"}
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: u + strings.Repeat("t", connections.MaxTokenURLLen-len(u)), ClientID: "id", ClientSecret: "s"}
 		}, "", ""},
-		{"OKOAuthTokenURLPortAndQuery", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com:8443/oauth/token?audience=shop", ClientID: "id", ClientSecret: "s"}
+		{"OKOAuthTokenURLPortAndQuery", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com:8443/oauth/token?audience=shop", ClientID: "id", ClientSecret: "s"}
 		}, "", ""},
-		{"ErrOAuthTokenURLNoHost", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https:///token", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthTokenURLNoHost", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https:///token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLBadHost", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth..example.com/token", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthTokenURLBadHost", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth..example.com/token", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLFragment", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token#x", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthTokenURLFragment", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#x", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLEmptyFragment", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token#", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthTokenURLEmptyFragment", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLCRLF", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token\r\nX-Evil: 1", ClientID: "id", ClientSecret: "s"}
+		{"ErrOAuthTokenURLCRLF", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token\r\nX-Evil: 1", ClientID: "id", ClientSecret: "s"}
 		}, "/credentials/token_url", "invalid_characters"},
-		{"ErrOAuthNoClientID", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientSecret: "s"}
+		{"ErrOAuthNoClientID", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientSecret: "s"}
 		}, "/credentials/client_id", "required"},
-		{"ErrOAuthClientIDTooLong", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", MaxNameFieldLen+1), ClientSecret: "s"}
+		{"ErrOAuthClientIDTooLong", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen+1), ClientSecret: "s"}
 		}, "/credentials/client_id", "too_long"},
-		{"OKOAuthClientIDOneChar", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "c", ClientSecret: "s"}
+		{"OKOAuthClientIDOneChar", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "c", ClientSecret: "s"}
 		}, "", ""},
-		{"OKOAuthClientIDAtCap", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", MaxNameFieldLen), ClientSecret: "s"}
+		{"OKOAuthClientIDAtCap", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen), ClientSecret: "s"}
 		}, "", ""},
-		{"ErrOAuthClientIDLF", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id\n", ClientSecret: "s"}
+		{"ErrOAuthClientIDLF", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id\n", ClientSecret: "s"}
 		}, "/credentials/client_id", "invalid_characters"},
-		{"ErrOAuthNoSecret", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id"}
+		{"ErrOAuthNoSecret", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id"}
 		}, "/credentials/client_secret", "required"},
-		{"ErrOAuthScopeSpace", func(r *NewConnection) {
-			r.Type, r.Credentials = TypeOAuth2CC, Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"ok", "a b"}}
+		{"ErrOAuthScopeSpace", func(r *connections.NewConnection) {
+			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"ok", "a b"}}
 		}, "/credentials/scopes/1", "invalid_scope"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := validReq()
 			tc.mod(&req)
-			ps := ValidateNew(req)
+			ps := connections.ValidateNew(req)
 			if tc.pointer == "" {
 				if len(ps) != 0 {
 					t.Fatalf("problems = %+v, want none", ps)
@@ -207,21 +212,21 @@ func TestValidateNew(t *testing.T) {
 func TestPublicAndView(t *testing.T) {
 	tests := []struct {
 		typ   string
-		creds Credentials
+		creds connections.Credentials
 		want  string
 	}{
-		{TypeAPIKey, Credentials{Header: "X-Api-Key", Value: "sekrit"}, `{"header":"X-Api-Key","value":"*****"}`},
-		{TypeBearer, Credentials{Token: "sekrit"}, `{"token":"*****"}`},
-		{TypeBasic, Credentials{Username: "bob", Password: "sekrit"}, `{"password":"*****","username":"bob"}`},
-		{TypeOAuth2CC, Credentials{TokenURL: "https://a.example.com/t", ClientID: "cid", ClientSecret: "sekrit", Scopes: []string{"a", "b"}},
+		{connections.TypeAPIKey, connections.Credentials{Header: "X-Api-Key", Value: "sekrit"}, `{"header":"X-Api-Key","value":"*****"}`},
+		{connections.TypeBearer, connections.Credentials{Token: "sekrit"}, `{"token":"*****"}`},
+		{connections.TypeBasic, connections.Credentials{Username: "bob", Password: "sekrit"}, `{"password":"*****","username":"bob"}`},
+		{connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://a.example.com/t", ClientID: "cid", ClientSecret: "sekrit", Scopes: []string{"a", "b"}},
 			`{"client_id":"cid","client_secret":"*****","scopes":["a","b"],"token_url":"https://a.example.com/t"}`},
-		{TypeOAuth2CC, Credentials{TokenURL: "https://a.example.com/t", ClientID: "cid", ClientSecret: "sekrit"},
+		{connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://a.example.com/t", ClientID: "cid", ClientSecret: "sekrit"},
 			`{"client_id":"cid","client_secret":"*****","scopes":[],"token_url":"https://a.example.com/t"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.typ, func(t *testing.T) {
-			c := &Connection{ID: "id", Name: "n", Type: tc.typ, AllowedDomain: "example.com", Public: Public(tc.creds)}
-			v, err := json.Marshal(NewView(c).Credentials)
+			c := &connections.Connection{ID: "id", Name: "n", Type: tc.typ, AllowedDomain: "example.com", Public: connections.Public(tc.creds)}
+			v, err := json.Marshal(connections.NewView(c).Credentials)
 			if err != nil {
 				t.Fatal(err)
 			}

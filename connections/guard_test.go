@@ -1,8 +1,7 @@
-package connections
+package connections_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowbot/flowbot/connections"
 )
 
 func TestCheckIP(t *testing.T) {
@@ -90,14 +91,14 @@ func TestCheckIP(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.ip, func(t *testing.T) {
-			err := CheckIP(netip.MustParseAddr(tc.ip))
+			err := connections.CheckIP(netip.MustParseAddr(tc.ip))
 			if !tc.blocked {
 				if err != nil {
 					t.Fatalf("CheckIP = %v, want allowed", err)
 				}
 				return
 			}
-			var be *BlockedAddressError
+			var be *connections.BlockedAddressError
 			if !errors.As(err, &be) {
 				t.Fatalf("CheckIP = %v, want *BlockedAddressError", err)
 			}
@@ -154,8 +155,8 @@ func assertNoConnection(t *testing.T, ln net.Listener, n *atomic.Int64) {
 func TestGuardedTransportBlocks(t *testing.T) {
 	ln4, n4 := countingListener(t, "tcp4", "127.0.0.1:0")
 	_, port4, _ := net.SplitHostPort(ln4.Addr().String())
-	client := &http.Client{Transport: NewGuardedTransport(false), Timeout: 5 * time.Second}
-	defer client.Transport.(*Transport).CloseIdleConnections()
+	client := &http.Client{Transport: connections.NewGuardedTransport(false), Timeout: 5 * time.Second}
+	defer client.Transport.(*connections.Transport).CloseIdleConnections()
 
 	urls := []struct {
 		url      string
@@ -183,7 +184,7 @@ func TestGuardedTransportBlocks(t *testing.T) {
 				resp.Body.Close()
 				t.Fatalf("request to %s succeeded", tc.url)
 			}
-			var be *BlockedAddressError
+			var be *connections.BlockedAddressError
 			if tc.mustDial && !errors.As(err, &be) {
 				t.Fatalf("err = %v, want a *BlockedAddressError", err)
 			}
@@ -196,7 +197,7 @@ func TestGuardedTransportBlocks(t *testing.T) {
 		ln6, n6 := countingListener(t, "tcp6", "[::1]:0")
 		_, port6, _ := net.SplitHostPort(ln6.Addr().String())
 		_, err := client.Get("https://[::1]:" + port6 + "/")
-		var be *BlockedAddressError
+		var be *connections.BlockedAddressError
 		if !errors.As(err, &be) || be.Reason != "loopback" {
 			t.Fatalf("err = %v, want a loopback *BlockedAddressError", err)
 		}
@@ -221,7 +222,7 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 	pool.AddCert(srv.Certificate())
 
 	t.Run("OK", func(t *testing.T) {
-		tr := NewGuardedTransport(true)
+		tr := connections.NewGuardedTransport(true)
 		defer tr.CloseIdleConnections()
 		tr.TLSClientConfig.RootCAs = pool
 		client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
@@ -242,10 +243,10 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 		}
 	})
 	t.Run("ErrWithoutAllowPrivate", func(t *testing.T) {
-		tr := NewGuardedTransport(false)
+		tr := connections.NewGuardedTransport(false)
 		tr.TLSClientConfig.RootCAs = pool
 		_, err := (&http.Client{Transport: tr}).Get(srv.URL)
-		var be *BlockedAddressError
+		var be *connections.BlockedAddressError
 		if !errors.As(err, &be) {
 			t.Fatalf("err = %v", err)
 		}
@@ -255,22 +256,12 @@ func TestGuardedTransportAllowPrivate(t *testing.T) {
 			"100.100.100.200", "[fd00:ec2::254]", "[fd00:ec2::23]", "[::ffff:169.254.170.2]"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/", nil)
-			_, err := (&http.Client{Transport: NewGuardedTransport(true)}).Do(req)
+			_, err := (&http.Client{Transport: connections.NewGuardedTransport(true)}).Do(req)
 			cancel()
-			var be *BlockedAddressError
+			var be *connections.BlockedAddressError
 			if !errors.As(err, &be) || !strings.HasPrefix(be.Reason, "cloud metadata") {
 				t.Fatalf("%s: err = %v", host, err)
 			}
 		}
 	})
-}
-
-func TestGuardedTransportSettings(t *testing.T) {
-	tr := NewGuardedTransport(false)
-	c := tr.fast()
-	if c.MaxConnsPerHost < 64 || c.MaxConnWaitTimeout == 0 || c.MaxIdleConnDuration == 0 ||
-		!c.DisablePathNormalizing || !c.StreamResponseBody || c.RetryIfErr == nil ||
-		c.ReadBufferSize != MaxResponseHeaderBytes || tr.TLSClientConfig.MinVersion < tls.VersionTLS12 {
-		t.Fatalf("transport settings: %+v", c)
-	}
 }

@@ -1,120 +1,46 @@
-package connections
+package connections_test
 
 import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sort"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/store"
 )
 
-// memStore is an in-memory Store for these tests; the bbolt store is tested
-// in package store.
-type memStore struct {
-	mu    sync.Mutex
-	conns map[string]*Connection
-	check []byte
-	gets  int // Connection calls
-}
+// These tests are in package connections_test because they use the real
+// store, and package store imports package connections.
 
-var _ Store = (*memStore)(nil)
-
-func newMemStore() *memStore { return &memStore{conns: map[string]*Connection{}} }
-
-func cloneConn(c *Connection) *Connection {
-	d := *c
-	d.Sealed = bytes.Clone(c.Sealed)
-	d.Public = maps.Clone(c.Public)
-	return &d
-}
-
-func (m *memStore) CreateConnection(_ context.Context, c *Connection) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.conns[c.Name]; ok {
-		return flow.Errorf(flow.ECONFLICT, "connection %q exists", c.Name)
+// mustOpenStore opens a real bbolt store in a temp folder, closed when the
+// test ends.
+func mustOpenStore(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(filepath.Join(tb.TempDir(), "flowbot.db"))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	m.conns[c.Name] = cloneConn(c)
-	return nil
-}
-
-func (m *memStore) Connection(_ context.Context, name string) (*Connection, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gets++
-	c, ok := m.conns[name]
-	if !ok {
-		return nil, flow.Errorf(flow.ENOTFOUND, "connection %q not found", name)
-	}
-	return cloneConn(c), nil
-}
-
-func (m *memStore) Connections(context.Context) ([]*Connection, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	names := slices.Collect(maps.Keys(m.conns))
-	sort.Strings(names)
-	out := []*Connection{}
-	for _, n := range names {
-		out = append(out, cloneConn(m.conns[n]))
-	}
-	return out, nil
-}
-
-func (m *memStore) UpdateConnection(_ context.Context, c *Connection) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old, ok := m.conns[c.Name]
-	if !ok {
-		return flow.Errorf(flow.ENOTFOUND, "connection %q not found", c.Name)
-	}
-	old.Sealed = bytes.Clone(c.Sealed)
-	old.Public = maps.Clone(c.Public)
-	old.UpdatedAt = c.UpdatedAt
-	return nil
-}
-
-func (m *memStore) DeleteConnection(_ context.Context, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.conns[name]; !ok {
-		return flow.Errorf(flow.ENOTFOUND, "connection %q not found", name)
-	}
-	delete(m.conns, name)
-	return nil
-}
-
-func (m *memStore) KeyCheck(context.Context) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.check == nil {
-		return nil, flow.Errorf(flow.ENOTFOUND, "no key check")
-	}
-	return bytes.Clone(m.check), nil
-}
-
-func (m *memStore) SetKeyCheck(_ context.Context, v []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.check = bytes.Clone(v)
-	return nil
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
 }
 
 // testKey returns a fixed key filled with b.
-func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, connections.KeySize) }
 
-func mustKeyring(t testing.TB, version, fill byte) *Keyring {
+func mustKeyring(t testing.TB, version, fill byte) *connections.Keyring {
 	t.Helper()
-	kr, err := NewKeyring(version, testKey(fill))
+	kr, err := connections.NewKeyring(version, testKey(fill))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,14 +67,17 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestService(t testing.TB) (*Service, *memStore, *clock) {
+// newTestService returns a service on a real store in a temp folder; the
+// store and the service share the clock.
+func newTestService(t testing.TB) (*connections.Service, *store.DB, *clock) {
 	t.Helper()
-	st := newMemStore()
+	st := mustOpenStore(t)
 	clk := newClock()
-	return &Service{Store: st, Keyring: mustKeyring(t, 1, 7), Now: clk.Now}, st, clk
+	st.Now = clk.Now
+	return &connections.Service{Store: st, Keyring: mustKeyring(t, 1, 7), Now: clk.Now}, st, clk
 }
 
-func mustCreate(t testing.TB, s *Service, req NewConnection) *Connection {
+func mustCreate(t testing.TB, s *connections.Service, req connections.NewConnection) *connections.Connection {
 	t.Helper()
 	c, err := s.Create(context.Background(), "admin", req)
 	if err != nil {
@@ -171,7 +100,7 @@ func tlsHosts(t testing.TB, handlers map[string]http.Handler) *http.Client {
 		addrs[host] = srv.Listener.Addr().String()
 		pool.AddCert(srv.Certificate())
 	}
-	tr := NewGuardedTransport(true)
+	tr := connections.NewGuardedTransport(true)
 	tr.TLSClientConfig.RootCAs = pool
 	dial := tr.DialContext
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -182,5 +111,5 @@ func tlsHosts(t testing.TB, handlers map[string]http.Handler) *http.Client {
 		return dial(ctx, network, addr)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, CheckRedirect: RedirectPolicy(MaxRedirects), Timeout: 10 * time.Second}
+	return &http.Client{Transport: tr, CheckRedirect: connections.RedirectPolicy(connections.MaxRedirects), Timeout: 10 * time.Second}
 }

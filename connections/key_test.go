@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"bytes"
@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowbot/flowbot/connections"
+	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
 )
 
 func TestKeyringSealOpen(t *testing.T) {
@@ -34,30 +38,30 @@ func TestKeyringSealOpen(t *testing.T) {
 		}
 	})
 	t.Run("ErrOtherID", func(t *testing.T) {
-		if _, err := kr.Open("id-2", a); !errors.Is(err, ErrUnseal) {
+		if _, err := kr.Open("id-2", a); !errors.Is(err, connections.ErrUnseal) {
 			t.Fatalf("err = %v, want ErrUnseal", err)
 		}
 	})
 	t.Run("ErrTampered", func(t *testing.T) {
 		c := bytes.Clone(a)
 		c[len(c)-1] ^= 1
-		if _, err := kr.Open("id-1", c); !errors.Is(err, ErrUnseal) {
+		if _, err := kr.Open("id-1", c); !errors.Is(err, connections.ErrUnseal) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("ErrOtherKey", func(t *testing.T) {
-		if _, err := mustKeyring(t, 1, 2).Open("id-1", a); !errors.Is(err, ErrUnseal) {
+		if _, err := mustKeyring(t, 1, 2).Open("id-1", a); !errors.Is(err, connections.ErrUnseal) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("ErrUnknownVersion", func(t *testing.T) {
 		_, err := mustKeyring(t, 2, 1).Open("id-1", a)
-		if !errors.Is(err, ErrUnseal) || !strings.Contains(err.Error(), "version 1") {
+		if !errors.Is(err, connections.ErrUnseal) || !strings.Contains(err.Error(), "version 1") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("ErrShort", func(t *testing.T) {
-		if _, err := kr.Open("id-1", a[:5]); !errors.Is(err, ErrUnseal) {
+		if _, err := kr.Open("id-1", a[:5]); !errors.Is(err, connections.ErrUnseal) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -78,7 +82,7 @@ func TestKeyringSealOpen(t *testing.T) {
 		}
 	})
 	t.Run("ErrKeySize", func(t *testing.T) {
-		if _, err := NewKeyring(1, make([]byte, 16)); err == nil {
+		if _, err := connections.NewKeyring(1, make([]byte, 16)); err == nil {
 			t.Fatal("16-byte key accepted")
 		}
 	})
@@ -87,7 +91,7 @@ func TestKeyringSealOpen(t *testing.T) {
 func TestLoadKey(t *testing.T) {
 	key := testKey(5)
 	env := base64.StdEncoding.EncodeToString(key)
-	sealWith := func(t *testing.T, kr *Keyring) []byte {
+	sealWith := func(t *testing.T, kr *connections.Keyring) []byte {
 		v, err := kr.Seal("x", []byte("p"))
 		if err != nil {
 			t.Fatal(err)
@@ -96,14 +100,14 @@ func TestLoadKey(t *testing.T) {
 	}
 	t.Run("EnvOK", func(t *testing.T) {
 		dir := t.TempDir()
-		kr, gen, err := LoadKey(dir, env)
+		kr, gen, err := connections.LoadKey(dir, env)
 		if err != nil || gen {
 			t.Fatalf("LoadKey = %v, %v", gen, err)
 		}
-		if _, err := mustKeyring(t, DefaultKeyVersion, 5).Open("x", sealWith(t, kr)); err != nil {
+		if _, err := mustKeyring(t, connections.DefaultKeyVersion, 5).Open("x", sealWith(t, kr)); err != nil {
 			t.Fatal("env key not used:", err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, KeyFileName)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(dir, connections.KeyFileName)); !os.IsNotExist(err) {
 			t.Fatal("a key file was written although FLOWBOT_SECRET_KEY is set")
 		}
 	})
@@ -114,7 +118,7 @@ func TestLoadKey(t *testing.T) {
 		"ErrEnvURLBase64": {base64.URLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32)), "base64"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := LoadKey(t.TempDir(), tc.env)
+			_, _, err := connections.LoadKey(t.TempDir(), tc.env)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "FLOWBOT_SECRET_KEY") {
 				t.Fatalf("err = %v, want it to name FLOWBOT_SECRET_KEY and say %q", err, tc.want)
 			}
@@ -122,11 +126,11 @@ func TestLoadKey(t *testing.T) {
 	}
 	t.Run("GeneratedThenReused", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
-		kr, gen, err := LoadKey(dir, "")
+		kr, gen, err := connections.LoadKey(dir, "")
 		if err != nil || !gen {
 			t.Fatalf("first LoadKey = %v, %v", gen, err)
 		}
-		path := filepath.Join(dir, KeyFileName)
+		path := filepath.Join(dir, connections.KeyFileName)
 		st, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +143,7 @@ func TestLoadKey(t *testing.T) {
 			t.Fatalf("data folder holds %d files, want only the key file", len(entries))
 		}
 		v := sealWith(t, kr)
-		kr2, gen2, err := LoadKey(dir, "")
+		kr2, gen2, err := connections.LoadKey(dir, "")
 		if err != nil || gen2 {
 			t.Fatalf("second LoadKey = %v, %v", gen2, err)
 		}
@@ -148,18 +152,18 @@ func TestLoadKey(t *testing.T) {
 		}
 		b, _ := os.ReadFile(path)
 		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(k) != KeySize {
+		if err != nil || len(k) != connections.KeySize {
 			t.Fatalf("key file is not base64 of 32 bytes: %v", err)
 		}
 	})
 	t.Run("ErrLooseMode", func(t *testing.T) {
 		dir := t.TempDir()
-		path := filepath.Join(dir, KeyFileName)
+		path := filepath.Join(dir, connections.KeyFileName)
 		if err := os.WriteFile(path, []byte(env), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		os.Chmod(path, 0o644)
-		_, _, err := LoadKey(dir, "")
+		_, _, err := connections.LoadKey(dir, "")
 		if err == nil || !strings.Contains(err.Error(), "0644") || !strings.Contains(err.Error(), "chmod 600") {
 			t.Fatalf("err = %v", err)
 		}
@@ -170,43 +174,59 @@ func TestLoadKey(t *testing.T) {
 	})
 	t.Run("OKTighterMode", func(t *testing.T) {
 		dir := t.TempDir()
-		path := filepath.Join(dir, KeyFileName)
+		path := filepath.Join(dir, connections.KeyFileName)
 		os.WriteFile(path, []byte(env+"\n"), 0o400)
-		if _, gen, err := LoadKey(dir, ""); err != nil || gen {
+		if _, gen, err := connections.LoadKey(dir, ""); err != nil || gen {
 			t.Fatalf("LoadKey = %v, %v", gen, err)
 		}
 	})
 	t.Run("ErrBadFile", func(t *testing.T) {
 		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, KeyFileName), []byte("short"), 0o600)
-		_, _, err := LoadKey(dir, "")
-		if err == nil || !strings.Contains(err.Error(), KeyFileName) {
+		os.WriteFile(filepath.Join(dir, connections.KeyFileName), []byte("short"), 0o600)
+		_, _, err := connections.LoadKey(dir, "")
+		if err == nil || !strings.Contains(err.Error(), connections.KeyFileName) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 }
 
+// storedKeyCheck returns the key check value in st, or nil when none is
+// stored.
+func storedKeyCheck(t *testing.T, st *store.DB) []byte {
+	t.Helper()
+	v, err := st.KeyCheck(context.Background())
+	if flow.ErrorCode(err) == flow.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestCheckKey(t *testing.T) {
 	ctx := context.Background()
 	t.Run("FirstStoresThenOK", func(t *testing.T) {
-		st := newMemStore()
+		st := mustOpenStore(t)
 		kr := mustKeyring(t, 1, 1)
-		if err := CheckKey(ctx, st, kr); err != nil {
+		if err := connections.CheckKey(ctx, st, kr); err != nil {
 			t.Fatal(err)
 		}
-		if st.check == nil {
+		if storedKeyCheck(t, st) == nil {
 			t.Fatal("no check value stored")
 		}
-		if err := CheckKey(ctx, st, kr); err != nil {
+		if err := connections.CheckKey(ctx, st, kr); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("ErrWrongKey", func(t *testing.T) {
-		st := newMemStore()
-		CheckKey(ctx, st, mustKeyring(t, 1, 1))
-		before := bytes.Clone(st.check)
-		err := CheckKey(ctx, st, mustKeyring(t, 1, 2))
-		if !errors.Is(err, ErrKeyMismatch) {
+		st := mustOpenStore(t)
+		if err := connections.CheckKey(ctx, st, mustKeyring(t, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		before := storedKeyCheck(t, st)
+		err := connections.CheckKey(ctx, st, mustKeyring(t, 1, 2))
+		if !errors.Is(err, connections.ErrKeyMismatch) {
 			t.Fatalf("err = %v, want ErrKeyMismatch", err)
 		}
 		for _, want := range []string{"does not match", "FLOWBOT_SECRET_KEY", "secret.key", "nothing was changed"} {
@@ -214,35 +234,43 @@ func TestCheckKey(t *testing.T) {
 				t.Errorf("message %q does not say %q", err, want)
 			}
 		}
-		if !bytes.Equal(st.check, before) {
+		if !bytes.Equal(storedKeyCheck(t, st), before) {
 			t.Fatal("the check value was changed")
 		}
 	})
 	t.Run("ErrConnectionsWithoutCheck", func(t *testing.T) {
 		s, st, _ := newTestService(t)
-		mustCreate(t, s, NewConnection{Name: "shop", Type: TypeBearer, AllowedDomain: "example.com", Credentials: Credentials{Token: "t"}})
-		if err := CheckKey(ctx, st, mustKeyring(t, 1, 2)); !errors.Is(err, ErrKeyMismatch) {
+		mustCreate(t, s, connections.NewConnection{Name: "shop", Type: connections.TypeBearer, AllowedDomain: "example.com", Credentials: connections.Credentials{Token: "t"}})
+		if err := connections.CheckKey(ctx, st, mustKeyring(t, 1, 2)); !errors.Is(err, connections.ErrKeyMismatch) {
 			t.Fatalf("err = %v", err)
 		}
-		if st.check != nil {
+		if storedKeyCheck(t, st) != nil {
 			t.Fatal("a check value was stored for the wrong key")
 		}
-		if err := CheckKey(ctx, st, s.Keyring); err != nil {
+		if err := connections.CheckKey(ctx, st, s.Keyring); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("RotatedKeyReseals", func(t *testing.T) {
-		st := newMemStore()
-		CheckKey(ctx, st, mustKeyring(t, 1, 1))
-		kr2 := mustKeyring(t, 2, 2)
-		kr2.Add(1, testKey(1))
-		if err := CheckKey(ctx, st, kr2); err != nil {
+		st := mustOpenStore(t)
+		if err := connections.CheckKey(ctx, st, mustKeyring(t, 1, 1)); err != nil {
 			t.Fatal(err)
 		}
-		if st.check[0] != 2 {
-			t.Fatalf("check value still sealed with version %d", st.check[0])
+		kr2 := mustKeyring(t, 2, 2)
+		if err := kr2.Add(1, testKey(1)); err != nil {
+			t.Fatal(err)
 		}
-		if err := CheckKey(ctx, st, mustKeyring(t, 2, 2)); err != nil {
+		if err := connections.CheckKey(ctx, st, kr2); err != nil {
+			t.Fatal(err)
+		}
+		v := storedKeyCheck(t, st)
+		if len(v) == 0 {
+			t.Fatal("no check value stored")
+		}
+		if v[0] != 2 {
+			t.Fatalf("check value still sealed with version %d", v[0])
+		}
+		if err := connections.CheckKey(ctx, st, mustKeyring(t, 2, 2)); err != nil {
 			t.Fatal("new key alone:", err)
 		}
 	})

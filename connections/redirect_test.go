@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flowbot/flowbot/connections"
 )
 
 func TestCheckURLScheme(t *testing.T) {
@@ -24,8 +26,8 @@ func TestCheckURLScheme(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = CheckURLScheme(u)
-		var se *SchemeError
+		err = connections.CheckURLScheme(u)
+		var se *connections.SchemeError
 		if ok != (err == nil) || (!ok && !errors.As(err, &se)) {
 			t.Errorf("%s: err = %v", raw, err)
 		}
@@ -58,8 +60,8 @@ func TestRedirectPolicy(t *testing.T) {
 	})
 	client := tlsHosts(t, map[string]http.Handler{"api.example.com": api, "other.example.com": other, "v2.api.example.com": other})
 	s, _, _ := newTestService(t)
-	mustCreate(t, s, NewConnection{Name: "shop", Type: TypeAPIKey, AllowedDomain: "example.com", AllowSubdomains: true,
-		Credentials: Credentials{Header: "X-Shop-Key", Value: "canary-key"}})
+	mustCreate(t, s, connections.NewConnection{Name: "shop", Type: connections.TypeAPIKey, AllowedDomain: "example.com", AllowSubdomains: true,
+		Credentials: connections.Credentials{Header: "X-Shop-Key", Value: "canary-key"}})
 
 	get := func(path string) (*http.Response, error) {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.example.com"+path, nil)
@@ -75,7 +77,7 @@ func TestRedirectPolicy(t *testing.T) {
 	}
 	refused := func(t *testing.T, err error, want string) {
 		t.Helper()
-		var re *RedirectRefusedError
+		var re *connections.RedirectRefusedError
 		if !errors.As(err, &re) || !strings.Contains(re.Reason, want) {
 			t.Fatalf("err = %v, want a *RedirectRefusedError saying %q", err, want)
 		}

@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/google/uuid"
 )
@@ -17,9 +18,9 @@ func TestServiceCreate(t *testing.T) {
 	ctx := context.Background()
 	t.Run("OK", func(t *testing.T) {
 		s, st, clk := newTestService(t)
-		c, err := s.Create(ctx, "alice", NewConnection{
-			Name: "shop_api", Type: TypeAPIKey, AllowedDomain: " Shop.EXAMPLE.com. ", AllowSubdomains: true,
-			Credentials: Credentials{Header: "X-Api-Key", Value: "v1", Token: ""},
+		c, err := s.Create(ctx, "alice", connections.NewConnection{
+			Name: "shop_api", Type: connections.TypeAPIKey, AllowedDomain: " Shop.EXAMPLE.com. ", AllowSubdomains: true,
+			Credentials: connections.Credentials{Header: "X-Api-Key", Value: "v1", Token: ""},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -27,7 +28,7 @@ func TestServiceCreate(t *testing.T) {
 		if _, err := uuid.Parse(c.ID); err != nil {
 			t.Errorf("ID %q is not a UUID", c.ID)
 		}
-		want := Connection{ID: c.ID, Name: "shop_api", Type: TypeAPIKey, AllowedDomain: "shop.example.com", AllowSubdomains: true,
+		want := connections.Connection{ID: c.ID, Name: "shop_api", Type: connections.TypeAPIKey, AllowedDomain: "shop.example.com", AllowSubdomains: true,
 			CreatedAt: clk.Now(), UpdatedAt: clk.Now(), CreatedBy: "alice"}
 		got := *c
 		got.Sealed, got.Public = nil, nil
@@ -42,13 +43,13 @@ func TestServiceCreate(t *testing.T) {
 			t.Fatalf("stored = %+v, %v", stored, err)
 		}
 		creds, _, err := s.Credentials(ctx, "shop_api")
-		if err != nil || !reflect.DeepEqual(creds, Credentials{Header: "X-Api-Key", Value: "v1"}) {
+		if err != nil || !reflect.DeepEqual(creds, connections.Credentials{Header: "X-Api-Key", Value: "v1"}) {
 			t.Fatalf("Credentials = %+v, %v", creds, err)
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		s, st, _ := newTestService(t)
-		_, err := s.Create(ctx, "alice", NewConnection{Name: "x", Type: TypeBearer, AllowedDomain: "example.com"})
+		_, err := s.Create(ctx, "alice", connections.NewConnection{Name: "x", Type: connections.TypeBearer, AllowedDomain: "example.com"})
 		var fe *flow.Error
 		if !errors.As(err, &fe) || fe.Code != flow.EUNPROCESSABLE {
 			t.Fatalf("err = %v, want EUNPROCESSABLE", err)
@@ -56,8 +57,8 @@ func TestServiceCreate(t *testing.T) {
 		if len(problemAt(fe.Details, "/name")) == 0 || len(problemAt(fe.Details, "/credentials/token")) == 0 {
 			t.Fatalf("details = %+v", fe.Details)
 		}
-		if cs, _ := st.Connections(ctx); len(cs) != 0 {
-			t.Fatal("an invalid connection was stored")
+		if cs, err := st.Connections(ctx); err != nil || len(cs) != 0 {
+			t.Fatalf("an invalid connection was stored: %d connections, %v", len(cs), err)
 		}
 	})
 	t.Run("ErrDuplicate", func(t *testing.T) {
@@ -70,7 +71,7 @@ func TestServiceCreate(t *testing.T) {
 	})
 }
 
-func equalConn(a, b Connection) bool {
+func equalConn(a, b connections.Connection) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Type == b.Type && a.AllowedDomain == b.AllowedDomain &&
 		a.AllowSubdomains == b.AllowSubdomains && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
 		a.CreatedBy == b.CreatedBy
@@ -85,11 +86,11 @@ func TestServiceRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Add(time.Minute)
-		c, err := s.Rotate(ctx, "shop_api", Credentials{Token: "new"})
+		c, err := s.Rotate(ctx, "shop_api", connections.Credentials{Token: "new"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.ID != orig.ID || c.Type != TypeBearer || !c.UpdatedAt.Equal(clk.Now()) || !c.CreatedAt.Equal(orig.CreatedAt) {
+		if c.ID != orig.ID || c.Type != connections.TypeBearer || !c.UpdatedAt.Equal(clk.Now()) || !c.CreatedAt.Equal(orig.CreatedAt) {
 			t.Fatalf("rotated = %+v", c)
 		}
 		creds, _, err := s.Credentials(ctx, "shop_api")
@@ -103,7 +104,7 @@ func TestServiceRotate(t *testing.T) {
 		s, _, _ := newTestService(t)
 		mustCreate(t, s, validReq())
 		for _, tok := range []string{"one", "two", "three"} {
-			if _, err := s.Rotate(ctx, "shop_api", Credentials{Token: tok}); err != nil {
+			if _, err := s.Rotate(ctx, "shop_api", connections.Credentials{Token: tok}); err != nil {
 				t.Fatal(err)
 			}
 			if creds, _, _ := s.Credentials(ctx, "shop_api"); creds.Token != tok {
@@ -114,7 +115,7 @@ func TestServiceRotate(t *testing.T) {
 	t.Run("ErrWrongTypeFields", func(t *testing.T) {
 		s, _, _ := newTestService(t)
 		mustCreate(t, s, validReq())
-		_, err := s.Rotate(ctx, "shop_api", Credentials{Username: "u", Password: "p"})
+		_, err := s.Rotate(ctx, "shop_api", connections.Credentials{Username: "u", Password: "p"})
 		var fe *flow.Error
 		if !errors.As(err, &fe) || fe.Code != flow.EUNPROCESSABLE || len(problemAt(fe.Details, "/credentials/token")) == 0 {
 			t.Fatalf("err = %v", err)
@@ -125,7 +126,7 @@ func TestServiceRotate(t *testing.T) {
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		s, _, _ := newTestService(t)
-		if _, err := s.Rotate(ctx, "nope", Credentials{Token: "x"}); flow.ErrorCode(err) != flow.ENOTFOUND {
+		if _, err := s.Rotate(ctx, "nope", connections.Credentials{Token: "x"}); flow.ErrorCode(err) != flow.ENOTFOUND {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -181,11 +182,11 @@ func TestServiceCredentialsCache(t *testing.T) {
 	}
 	wg.Wait()
 	s.Keyring = good
-	if _, err := s.Rotate(ctx, "shop_api", Credentials{Token: "tok2"}); err != nil {
+	if _, err := s.Rotate(ctx, "shop_api", connections.Credentials{Token: "tok2"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Keyring = mustKeyring(t, 1, 99)
-	if _, _, err := s.Credentials(ctx, "shop_api"); !errors.Is(err, ErrUnseal) {
+	if _, _, err := s.Credentials(ctx, "shop_api"); !errors.Is(err, connections.ErrUnseal) {
 		t.Fatalf("after rotation the cache answered: %v", err)
 	}
 }
@@ -200,7 +201,11 @@ func TestServiceReseal(t *testing.T) {
 	if n, err := s.Reseal(ctx); err != nil || n != 1 {
 		t.Fatalf("Reseal = %d, %v", n, err)
 	}
-	if c, _ := st.Connection(ctx, "shop_api"); c.Sealed[0] != 2 {
+	c, err := st.Connection(ctx, "shop_api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sealed[0] != 2 {
 		t.Fatalf("still sealed with version %d", c.Sealed[0])
 	}
 	s.Keyring = mustKeyring(t, 2, 8)

@@ -1,4 +1,4 @@
-package connections
+package connections_test
 
 import (
 	"compress/gzip"
@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowbot/flowbot/connections"
 )
 
 // TestTransport covers what connections.Transport does in place of
@@ -120,7 +122,7 @@ func TestTransport(t *testing.T) {
 	})
 	t.Run("ErrHeadersOver16KiB", func(t *testing.T) {
 		_, _, err := get(t, "https://api.example.com/pad/"+strings.Repeat("x", 17))
-		var big *ResponseHeaderTooLargeError
+		var big *connections.ResponseHeaderTooLargeError
 		if !errors.As(err, &big) || !strings.Contains(err.Error(), "over 16 KiB") {
 			t.Fatalf("err = %v; want a *ResponseHeaderTooLargeError", err)
 		}
@@ -149,7 +151,7 @@ func TestTransport(t *testing.T) {
 	})
 	t.Run("ErrNotHTTPS", func(t *testing.T) {
 		_, err := client.Transport.RoundTrip(&http.Request{Method: "GET", URL: mustURL(t, "http://api.example.com/echo"), Header: http.Header{}})
-		var scheme *SchemeError
+		var scheme *connections.SchemeError
 		if !errors.As(err, &scheme) {
 			t.Fatalf("err %v; want a *SchemeError", err)
 		}
@@ -185,7 +187,7 @@ func idleServer(t *testing.T, idle time.Duration, h http.HandlerFunc) (*http.Cli
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	tr := NewGuardedTransport(true)
+	tr := connections.NewGuardedTransport(true)
 	tr.TLSClientConfig.RootCAs = pool
 	dial, addr := tr.DialContext, srv.Listener.Addr().String()
 	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) { return dial(ctx, network, addr) }
