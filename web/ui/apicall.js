@@ -82,7 +82,7 @@ function retrySection(step, ctx) {
       number(ctx, r, 'max_attempts', 'Attempts in all', { id: 'f-retry-max_attempts', pointer: '/retry/max_attempts', min: 1, max: 5, placeholder: '1', hint: '1–5' }),
       number(ctx, r, 'backoff_ms', 'First wait (ms)', { id: 'f-retry-backoff_ms', pointer: '/retry/backoff_ms', min: 0, max: 10000, step: 100, placeholder: '0', hint: '0–10000, doubled each time' }),
       number(ctx, r, 'attempt_timeout_ms', 'Each attempt at most (ms)', {
-        id: 'f-retry-attempt_timeout_ms', pointer: '/retry/attempt_timeout_ms', min: 1000, max: 30000, step: 500, placeholder: 'no limit of its own', hint: '1000 up to the timeout',
+        id: 'f-retry-attempt_timeout_ms', pointer: '/retry/attempt_timeout_ms', min: 1000, max: 30000, step: 500, placeholder: 'none', hint: '1000 up to the timeout; empty: no limit of its own',
       })));
 }
 
