@@ -178,6 +178,12 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 		}
 	}
 	o.Duration = time.Since(start)
+	if o.ErrorCode == ErrCodeTimeout {
+		if timeUp := flow.TurnTimeUp(ctx); timeUp != nil {
+			// Cut by the turn's limit, which came before the step's own.
+			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
+		}
+	}
 	if o.Success {
 		o.save(s, p)
 	} else if o.Status != 0 {

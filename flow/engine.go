@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -92,13 +93,18 @@ func (r *run) runFrom(ctx context.Context, id string) {
 			r.finish(StatusEnded)
 			return
 		}
-		if n == MaxStepsPerTurn {
+		timeUp := TurnTimeUp(ctx)
+		if n == MaxStepsPerTurn || timeUp != nil {
 			var typ string
 			if st := r.c.Step(id); st != nil {
 				typ = st.Type
 			}
-			r.log(LogEntry{StepID: id, StepType: typ, Outcome: "step_limit", Detail: map[string]string{
-				"message": "a turn may run at most " + strconv.Itoa(MaxStepsPerTurn) + " steps; the flow loops without waiting for input"}})
+			e := LogEntry{StepID: id, StepType: typ, Outcome: "step_limit", Detail: map[string]string{
+				"message": "a turn may run at most " + strconv.Itoa(MaxStepsPerTurn) + " steps; the flow loops without waiting for input"}}
+			if timeUp != nil {
+				e.Outcome, e.Detail = "time_limit", map[string]string{"message": timeUp.Error() + "; the step was not run"}
+			}
+			r.log(e)
 			r.finish(StatusError)
 			return
 		}
@@ -114,6 +120,23 @@ func (r *run) runFrom(ctx context.Context, id string) {
 		}
 		id = next
 	}
+}
+
+// TurnTimeUp returns the turn's TurnTimeoutError once its deadline has
+// passed, nil before. A step cut by the deadline (an API call's own timer
+// on the same deadline) can return a moment before the context says so:
+// the passed deadline is waited out.
+func TurnTimeUp(ctx context.Context) *TurnTimeoutError {
+	dl, ok := ctx.Deadline()
+	if !ok || time.Now().Before(dl) {
+		return nil
+	}
+	<-ctx.Done()
+	var e *TurnTimeoutError
+	if errors.As(context.Cause(ctx), &e) {
+		return e
+	}
+	return nil
 }
 
 func (r *run) finish(status string) {

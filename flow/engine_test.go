@@ -301,3 +301,27 @@ func TestEngine_SystemVariablesAndSetVariable(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestTurnTimeUp(t *testing.T) {
+	if flow.TurnTimeUp(context.Background()) != nil {
+		t.Fatal("no deadline: time is not up")
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), time.Hour, &flow.TurnTimeoutError{Limit: time.Hour})
+	defer cancel()
+	if flow.TurnTimeUp(ctx) != nil {
+		t.Fatal("an hour left: time is not up")
+	}
+	ctx, cancel = context.WithTimeoutCause(context.Background(), 20*time.Millisecond, &flow.TurnTimeoutError{Limit: 20 * time.Millisecond})
+	defer cancel()
+	time.Sleep(30 * time.Millisecond)
+	if e := flow.TurnTimeUp(ctx); e == nil || e.Error() != "a turn may take at most 20ms" {
+		t.Fatalf("after the turn's deadline: %v", e)
+	}
+	// A step's own timeout is not the turn's.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	time.Sleep(5 * time.Millisecond)
+	if flow.TurnTimeUp(ctx) != nil {
+		t.Fatal("a plain deadline was taken for the turn's")
+	}
+}

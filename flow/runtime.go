@@ -19,6 +19,9 @@ type Runtime struct {
 	Store  ConversationStore
 	Engine *Engine
 	Now    func() time.Time
+	// TurnTimeout bounds how long one turn's steps may take, their API
+	// calls together; 0 means DefaultTurnTimeout.
+	TurnTimeout time.Duration
 
 	locks    keyedMutex
 	mu       sync.Mutex
@@ -28,6 +31,31 @@ type Runtime struct {
 type versionKey struct {
 	bot string
 	n   int
+}
+
+// DefaultTurnTimeout is how long one turn may take by default. A flow of
+// many slow API calls would otherwise keep the user (and the server)
+// waiting for minutes: past it the turn stops before its next step and the
+// conversation ends with status error, as at the step cap. It stays under
+// the server's write timeout, so the answer still reaches the widget.
+const DefaultTurnTimeout = 60 * time.Second
+
+// TurnTimeoutError is the cause of a turn's context once its time is up.
+type TurnTimeoutError struct{ Limit time.Duration }
+
+func (e *TurnTimeoutError) Error() string {
+	return "a turn may take at most " + e.Limit.String()
+}
+
+// turnContext bounds a turn's steps by the turn timeout. The turn is then
+// stored with the caller's context: a turn that ran out of time is still
+// stored, ended with status error.
+func (rt *Runtime) turnContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := rt.TurnTimeout
+	if d <= 0 {
+		d = DefaultTurnTimeout
+	}
+	return context.WithTimeoutCause(ctx, d, &TurnTimeoutError{Limit: d})
 }
 
 // maxCompiled bounds the cache of compiled versions.
@@ -96,7 +124,9 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 	for k, v := range req.Variables {
 		conv.Vars[k] = v
 	}
-	turn := rt.Engine.Start(ctx, c, conv)
+	tctx, cancel := rt.turnContext(ctx)
+	turn := rt.Engine.Start(tctx, c, conv)
+	cancel()
 	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log}); err != nil {
 		return nil, nil, err
 	}
@@ -117,7 +147,9 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	turn, err := rt.Engine.Reply(ctx, c, conv, in)
+	tctx, cancel := rt.turnContext(ctx)
+	turn, err := rt.Engine.Reply(tctx, c, conv, in)
+	cancel()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -512,3 +512,46 @@ func TestConversation_TurnOutlivesItsClient(t *testing.T) {
 		t.Fatalf("after the client left: status %q, transcript %+v (reply was %d %s)", v.Status, v.Transcript, rec.Code, rec.Body)
 	}
 }
+
+// A turn has a time limit for its steps together (flow.DefaultTurnTimeout,
+// 1 s here): an API slower than that is cut, the next step does not run,
+// and the conversation ends with status error; the turn is stored and its
+// log says why.
+func TestConversation_TurnTimeLimit(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) { d.Runtime.TurnTimeout = time.Second })
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(up.Close)
+	e.trust(up)
+	bot := e.publishBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Order?","variable":"n","input":"text","next":"call"},
+ {"id":"call","type":"api_call","method":"GET","url":"` + up.URL + `/orders/{{n}}","timeout_ms":10000,"on_success":"ok","on_failure":"sorry"},
+ {"id":"ok","type":"end","text":"Found."},
+ {"id":"sorry","type":"transfer","text":"Let me get a colleague."}]}`)
+	c := e.start(bot, nil)
+	t0 := time.Now()
+	code, tr := e.send(c.ID, c.Token, map[string]string{"text": "7"})
+	if d := time.Since(t0); d < 900*time.Millisecond || d > 3*time.Second {
+		t.Errorf("the turn took %v; want about 1 s", d)
+	}
+	if code != 200 || tr.Status != "error" || tr.text() != "" {
+		t.Fatalf("turn: %d %+v; want status error and no message from the failure branch", code, tr)
+	}
+	r := e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil)
+	body := string(r.Body)
+	for _, want := range []string{"before the turn ran out of time (a turn may take at most 1s)", `"outcome":"time_limit"`, `"step_id":"sorry"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("log lacks %s: %s", want, body)
+		}
+	}
+	// A turn well inside the limit is not touched.
+	fast := e.publishBot(echoFlow)
+	c = e.start(fast, nil)
+	if code, tr := e.send(c.ID, c.Token, map[string]string{"text": "hi"}); code != 200 || tr.Status != "active" {
+		t.Fatalf("fast turn: %d %+v", code, tr)
+	}
+}
