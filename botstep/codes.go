@@ -58,4 +58,5 @@ const (
 	CodeVariableInQueryKey   = "variable_in_query_key"   // {{x}} before a query pair's "="
 	CodeVariableInFragment   = "variable_in_fragment"    // {{x}} after "#"
 	CodePeriodInPathVariable = "period_in_path_variable" // run time: a path variable's value has a "."
+	CodeEmailInPath          = "email_in_path"           // warning: a path segment holds a variable that is always an email address (it has a ".")
 )

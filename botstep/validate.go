@@ -1,6 +1,8 @@
 package botstep
 
 import (
+	"fmt"
+
 	"github.com/flowbot/flowbot/flow"
 )
 
@@ -18,7 +20,41 @@ func Validate(f *flow.Flow, conns map[string]ConnectionInfo) flow.Problems {
 			checkAPICallBranches(&p, s, ptr)
 		}
 	}
+	checkEmailsInPaths(&p, f)
 	return p
+}
+
+// checkEmailsInPaths warns about an api_call whose URL path holds a
+// variable that is always an email address: {{user.email}}, or the
+// variable of an ask step whose input is email. An email address always
+// has a period, which a path value may not hold (SPEC §3 rule 4), so the
+// call would always take the failure branch. A query value may hold it.
+func checkEmailsInPaths(p *flow.Problems, f *flow.Flow) {
+	emails := map[string]string{"user.email": "is the user's email address"}
+	for i := range f.Steps {
+		if s := &f.Steps[i]; s.Type == flow.TypeAsk && s.Input == flow.InputEmail && s.Variable != "" {
+			emails[s.Variable] = "holds an email address (ask step " + flow.Quote(s.ID) + ")"
+		}
+	}
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		if s.Type != flow.TypeAPICall {
+			continue
+		}
+		t, err := ParseURLTemplate(s.URL)
+		if err != nil {
+			continue // reported by the step's own checks
+		}
+		for _, seg := range t.Path {
+			for _, part := range seg.Parts {
+				if what, ok := emails[part.Var]; ok {
+					p.Warn(flow.StepPointer(i, "/url"), CodeEmailInPath, fmt.Sprintf(
+						"{{%s}} %s, which always contains a period, and a URL path value may not: the call would always take the failure branch. Put it in a query value instead (?email={{%s}}) or in the body of a POST or PUT",
+						part.Var, what, part.Var))
+				}
+			}
+		}
+	}
 }
 
 // ValidateStep checks one step's own fields, with ptr ("/steps/3", or ""

@@ -90,3 +90,35 @@ func TestValidateStepUnknownType(t *testing.T) {
 		t.Fatalf("got %v", p)
 	}
 }
+
+// A variable that always holds an email address (it has a period) in a URL
+// path would fail every call (SPEC §3 rule 4): validation warns at design
+// time, pointing at the URL. In a query value it is fine.
+func TestValidateEmailInPath(t *testing.T) {
+	ask := flow.Step{ID: "q", Type: flow.TypeAsk, Text: "Your email?", Variable: "email", Input: flow.InputEmail, Next: "a"}
+	askText := flow.Step{ID: "q", Type: flow.TypeAsk, Text: "Your name?", Variable: "email", Next: "a"}
+	for _, tc := range []struct {
+		name string
+		ask  flow.Step
+		url  string
+		want []string
+	}{
+		{"WarnAskedEmailInPath", ask, "https://api.example.com/users/{{email}}/orders", []string{"warning /steps/1/url email_in_path"}},
+		{"WarnUserEmailInPath", askText, "https://api.example.com/users/x-{{user.email}}", []string{"warning /steps/1/url email_in_path"}},
+		{"OKAskedEmailInQuery", ask, "https://api.example.com/users?email={{email}}", nil},
+		{"OKTextAnswerInPath", askText, "https://api.example.com/users/{{email}}", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := flow.Flow{Start: "q", Steps: []flow.Step{tc.ask, apiStep(func(s *flow.Step) {
+				s.ID, s.URL, s.Connection, s.OnSuccess, s.OnFailure = "a", tc.url, "", "q", "q"
+			})}}
+			p := Validate(&f, nil)
+			if got := problemLines(p); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got %v; want %v", got, tc.want)
+			}
+			if len(p) > 0 && !strings.Contains(p[0].Message, "query value") {
+				t.Errorf("message %q does not say where the value may go", p[0].Message)
+			}
+		})
+	}
+}
