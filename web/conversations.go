@@ -75,7 +75,8 @@ func (s *Server) startConversation(c echo.Context) error {
 // cancellation. A widget that goes away mid-turn (a closed tab, a dropped
 // connection) must not cut an API call that the API may already have acted
 // on, nor leave the turn unstored: the turn runs to its end, bounded by its
-// steps' timeouts, and the widget finds the answer in the transcript.
+// steps' timeouts and the turn's time limit (flow.Runtime.TurnTimeout), and
+// the widget finds the answer in the transcript.
 func turnContext(c echo.Context) context.Context {
 	return context.WithoutCancel(c.Request().Context())
 }

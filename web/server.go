@@ -153,8 +153,6 @@ func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
 	return err
 }
 
-// limitBody caps request bodies; echo's BodyLimit answers 413 through the
-// error handler.
 // clientIP finds the client's address: the TCP peer, or, when the peer is
 // one of the trusted proxies, the nearest address in X-Forwarded-For that
 // is not one of them.
@@ -170,6 +168,8 @@ func clientIP(trusted []netip.Prefix) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
+// limitBody caps request bodies; echo's BodyLimit answers 413 through the
+// error handler.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
