@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -645,6 +646,56 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 	b.do("clear the widget's session", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
 	converse("demo page")
 	b.checkLabels("demo page")
+}
+
+// TestUI_WidgetRedrawsAfterALostAnswer: the connection drops while the
+// answer to a message is on its way. The server has run and stored the
+// turn, so the widget redraws the conversation from its transcript instead
+// of reporting an error, and the user can go on.
+func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
+	e := newEnv(t)
+	botID := e.publishBot(echoFlow)
+	var cut atomic.Bool
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cut.CompareAndSwap(true, false) {
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, r) // the turn runs and is stored
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// The status line and headers arrive, the body does not.
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nAccess-Control-Allow-Origin: *\r\n\r\n{", rec.Body.Len())
+			buf.Flush()
+			conn.Close()
+			return
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(app.Close)
+	b := newBrowser(t, 60*time.Second)
+
+	const root = `document.querySelector('.flowbot-widget').shadowRoot`
+	b.navigate(app.URL + "/demo?bot=" + botID)
+	b.until("widget mounted", root+`.querySelector('.launcher') !== null`)
+	b.do("open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
+	b.until("the bot asks", root+`.querySelector('.log').textContent.includes('Say something')`)
+	cut.Store(true)
+	b.do("send", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "hello\n"))
+	b.until("the answer, from the transcript", root+`.querySelector('.log').textContent.includes('You said hello')`)
+	if cut.Load() {
+		t.Fatal("the answer was not cut: the test did not test anything")
+	}
+	if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
+		t.Fatalf("%d error lines shown: %s", n, evalJS[string](b, root+`.querySelector('.log').textContent`))
+	}
+	if got := evalJS[int](b, root+`.querySelectorAll('.msg.user').length`); got != 1 {
+		t.Fatalf("%d user lines; want the message once", got)
+	}
+	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
+	b.do("send again", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "again\n"))
+	b.until("the next answer", root+`.querySelector('.log').textContent.includes('You said again')`)
 }
 
 // TestUI_AssetsAndHeaders: the builder, its assets, the widget and the

@@ -117,14 +117,26 @@
       }, fail);
   }
 
+  // draw shows a stored conversation: its transcript and what it awaits.
+  function draw(c) {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    (c.transcript || []).forEach(function (e) { add(e.from, e.text); });
+    showTurn({ status: c.status, awaiting: c.awaiting, messages: [] });
+  }
+
   function resume() {
     busy = true;
     call('GET', '/v1/conversations/' + encodeURIComponent(conv.id), conv.token)
-      .then(function (c) {
-        busy = false;
-        (c.transcript || []).forEach(function (e) { add(e.from, e.text); });
-        showTurn({ status: c.status, awaiting: c.awaiting, messages: [] });
-      }, function () { busy = false; conv = null; start(); });
+      .then(function (c) { busy = false; draw(c); }, function () { busy = false; conv = null; start(); });
+  }
+
+  // resync follows a reply whose answer was lost on the way (the
+  // connection dropped): the server runs a turn to its end even so, and
+  // stores it, so the answer is in the transcript.
+  function resync(err) {
+    call('GET', '/v1/conversations/' + encodeURIComponent(conv.id), conv.token)
+      .then(function (c) { busy = false; draw(c); },
+        function () { fail(err); input.disabled = send.disabled = false; });
   }
 
   function reply(body, shown) {
@@ -135,7 +147,11 @@
     input.value = '';
     input.disabled = send.disabled = true;
     call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body)
-      .then(function (t) { busy = false; showTurn(t); }, function (err) { fail(err); input.disabled = send.disabled = false; });
+      .then(function (t) { busy = false; showTurn(t); }, function (err) {
+        if (!err.status) { resync(err); return; }
+        fail(err);
+        input.disabled = send.disabled = false;
+      });
   }
 
   function toggle(open) {
