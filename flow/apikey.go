@@ -62,6 +62,7 @@ const (
 	AuditAPIKeyCreated     = "api_key.created"
 	AuditAPIKeyRevoked     = "api_key.revoked"
 	AuditBotPublished      = "bot.published"
+	AuditBackupDownloaded  = "backup.downloaded"
 )
 
 // AuditStore keeps audit events.

@@ -108,7 +108,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	rt := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: ex}}
 	d := web.Deps{Bots: db, Keys: db, Audit: db, Connections: e.conns, Conversations: db, Runtime: rt, Executor: ex,
 		AdminToken: adminToken, OpenAPI: flowbot.OpenAPI, Ready: db.Ping,
-		StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) }}
+		StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
+		Backup:     db.Snapshot}
 	for _, o := range opts {
 		o(&d, e)
 	}

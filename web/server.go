@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,7 +52,10 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// StoreStats, when set, gives the store's running totals for /metrics.
 	StoreStats func() StoreStats
-	BodyLimit  int64
+	// Backup, when set, makes a consistent copy of the database (a bbolt
+	// file) and returns it with its size; GET /v1/backup serves it.
+	Backup    func(ctx context.Context) (io.ReadCloser, int64, error)
+	BodyLimit int64
 }
 
 // Server serves flowbot's HTTP API.
@@ -131,6 +135,9 @@ func New(d Deps) *Server {
 	}
 	if d.Runtime != nil {
 		s.registerConversations()
+	}
+	if d.Backup != nil {
+		s.registerBackup()
 	}
 	s.registerUI()
 	return s

@@ -122,6 +122,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		IPRateLimit: cfg.IPRateLimit, ConversationRateLimit: cfg.ConversationRateLimit, TrustedProxies: proxies,
 		AdminToken: cfg.AdminToken, OpenAPI: flowbot.OpenAPI, Logger: log,
 		Ready: db.Ping, StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
+		Backup: db.Snapshot,
 	})
 
 	if cfg.PprofAddr != "" {
