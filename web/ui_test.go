@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
 )
 
 // Browser tests drive Debian's Chromium headless against the real server
@@ -580,6 +582,46 @@ func TestUI_AdminPages(t *testing.T) {
 	b.click(`nav a[data-nav="audit"]`)
 	b.waitText("#audit-list", "shop_api")
 	b.checkLabels("audit")
+
+	// A backup, downloaded from the audit page, is a database file with
+	// the connection in it (its secret sealed), and the download is audited.
+	dl := t.TempDir()
+	done := make(chan string, 1)
+	chromedp.ListenBrowser(b.ctx, func(ev any) {
+		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && p.State == cdpbrowser.DownloadProgressStateCompleted {
+			done <- p.GUID
+		}
+	})
+	events := true
+	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: &events}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	b.click("#download-backup")
+	var file string
+	select {
+	case guid := <-done:
+		file = filepath.Join(dl, guid)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no download")
+	}
+	b.waitText("#audit-list", "backup.downloaded")
+	b.shot("admin-audit")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), secret) {
+		t.Error("the backup holds the connection's secret in clear")
+	}
+	restored, err := store.Open(file)
+	if err != nil {
+		t.Fatalf("the download is not a database: %v", err)
+	}
+	if _, err := restored.Connection(t.Context(), "shop_api"); err != nil {
+		t.Errorf("the backup lacks the connection: %v", err)
+	}
+	restored.Close()
 	b.click(`nav a[data-nav="keys"]`)
 	b.waitText("#key-list", "ci designer")
 	if evalJS[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, token)) {

@@ -1,7 +1,7 @@
 // Admin pages: connections (secrets write-only), API keys (token shown
 // once) and the audit log.
 
-import { api } from './api.js';
+import { api, download } from './api.js';
 import { announce, clearForm, field, fmtTime, formErrors, h, select } from './dom.js';
 
 const CRED_FIELDS = {
@@ -195,9 +195,21 @@ export async function auditPage(main) {
   const info = h('span', { class: 'hint', role: 'status' });
   prev.addEventListener('click', () => { offset = Math.max(0, offset - limit); load(); });
   next.addEventListener('click', () => { offset += limit; load(); });
+  const backup = h('button', { type: 'button', id: 'download-backup' }, 'Download a backup');
+  backup.addEventListener('click', async () => {
+    backup.disabled = true;
+    try {
+      const size = await download('/v1/backup', 'flowbot-backup.db');
+      announce(`Backup downloaded (${Math.ceil(size / 1024)} KiB). Keep the secret key apart from it.`);
+      offset = 0;
+      await load();
+    } catch (err) { announce(err.message, 'error'); } finally { backup.disabled = false; }
+  });
   main.replaceChildren(h('section', { class: 'page' }, h('h1', null, 'Audit log'),
-    h('p', { class: 'lead' }, 'Who changed connections and API keys, and who published which bot.'), list,
-    h('div', { class: 'pager' }, prev, info, next)));
+    h('p', { class: 'lead' }, 'Who changed connections and API keys, who published which bot, and who downloaded a backup.'),
+    h('p', { class: 'backup-line' }, backup, ' ',
+      h('span', { class: 'hint' }, 'A copy of the whole database, taken while flowbot runs. Credentials in it stay encrypted with the secret key, which it does not hold.')),
+    list, h('div', { class: 'pager' }, prev, info, next)));
   async function load() {
     try {
       const r = (await api('GET', `/v1/audit?offset=${offset}&limit=${limit}`)).data;

@@ -53,3 +53,34 @@ export async function api(method, path, opts = {}) {
   }
   return { status: res.status, data, headers: res.headers };
 }
+
+/**
+ * download fetches path with the API key and saves the answer as a file,
+ * named as the server's Content-Disposition says. It returns the size.
+ */
+export async function download(path, fallbackName) {
+  const headers = { Authorization: `Bearer ${session.token}` };
+  let res;
+  try {
+    res = await fetch(path, { headers, cache: 'no-store' });
+  } catch (err) {
+    throw new ApiError(0, { error: { code: 'network_error', message: `Could not reach the server (${err.message}).` } });
+  }
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { data = null; }
+    const err = new ApiError(res.status, data);
+    if (res.status === 401) hooks.onUnauthorized(err);
+    throw err;
+  }
+  const blob = await res.blob();
+  const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = m ? m[1] : fallbackName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  return blob.size;
+}
