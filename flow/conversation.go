@@ -142,6 +142,10 @@ type ConversationStore interface {
 	// DeleteConversationsBefore removes conversations last updated before t
 	// and returns how many it removed.
 	DeleteConversationsBefore(ctx context.Context, t time.Time) (int, error)
+	// RecentConversations returns up to limit conversations of a bot,
+	// most recently updated first, from cursor ("" for the newest); next
+	// is "" when no older ones are left.
+	RecentConversations(ctx context.Context, botID, cursor string, limit int) (convs []*Conversation, next string, err error)
 }
 
 // APICaller runs an api_call step: it is implemented by botstep and

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ func (s *Server) registerConversations() {
 	s.handle(http.MethodPost, "/v1/conversations/:id/messages", ConversationToken, s.sendMessage)
 	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
 	s.handle(http.MethodGet, "/v1/conversations/:id/log", Designer, s.conversationLog)
+	s.handle(http.MethodGet, "/v1/bots/:id/conversations", Designer, s.recentConversations)
 }
 
 type startRequest struct {
@@ -151,6 +153,50 @@ func (s *Server) getConversation(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// conversationSummary is one line of a bot's conversation list.
+type conversationSummary struct {
+	ID        string    `json:"id"`
+	Version   int       `json:"version"`
+	Status    string    `json:"status"`
+	Turns     int       `json:"turns"`
+	User      flow.User `json:"user"`
+	CreatedAt string    `json:"created_at"`
+	UpdatedAt string    `json:"updated_at"`
+}
+
+// recentConversations lists a bot's conversations, most recently updated
+// first, a page at a time (?limit=1..100, default 20; ?cursor= from the
+// previous page's next_cursor), for designers to see how the bot is used.
+func (s *Server) recentConversations(c echo.Context) error {
+	ctx := c.Request().Context()
+	limit := 20
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return &flow.Error{Code: flow.EINVALID, Message: "limit must be 1 to 100",
+				Details: []flow.Problem{{Pointer: "/limit", Code: "invalid_limit", Message: "limit must be 1 to 100", Severity: flow.SeverityError}}}
+		}
+		limit = n
+	}
+	if _, err := s.Bots.Bot(ctx, c.Param("id")); err != nil {
+		return err
+	}
+	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	items := make([]conversationSummary, 0, len(convs))
+	for _, cv := range convs {
+		items = append(items, conversationSummary{ID: cv.ID, Version: cv.Version, Status: cv.Status, Turns: cv.Turns, User: cv.User,
+			CreatedAt: cv.CreatedAt.UTC().Format(timeFormat), UpdatedAt: cv.UpdatedAt.UTC().Format(timeFormat)})
+	}
+	out := map[string]any{"items": items}
+	if next != "" {
+		out["next_cursor"] = next
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) conversationLog(c echo.Context) error {

@@ -555,3 +555,68 @@ func TestConversation_TurnTimeLimit(t *testing.T) {
 		t.Fatalf("fast turn: %d %+v", code, tr)
 	}
 }
+
+// Designers page through a bot's conversations, newest first; other bots'
+// conversations are not in the list, and a conversation that just took a
+// turn comes first.
+func TestConversation_BotConversationList(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(echoFlow)
+	other := e.publishBot(echoFlow)
+	var started []turn
+	for i := range 5 {
+		started = append(started, e.start(bot, map[string]any{"user": map[string]any{"name": fmt.Sprintf("user %d", i)}}))
+		e.start(other, nil)
+	}
+	if code, _ := e.send(started[1].ID, started[1].Token, map[string]string{"text": "again"}); code != 200 {
+		t.Fatal(code)
+	}
+	type page struct {
+		Items []struct {
+			ID     string
+			Status string
+			Turns  int
+			User   struct{ Name string }
+		}
+		NextCursor string `json:"next_cursor"`
+	}
+	designer := e.designerToken()
+	var got []string
+	cursor := ""
+	for range 5 {
+		path := "/v1/bots/" + bot + "/conversations?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := e.do("GET", path, designer, nil)
+		var p page
+		r.json(t, &p)
+		if r.Code != 200 || len(p.Items) > 2 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		for _, it := range p.Items {
+			got = append(got, it.User.Name)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	want := []string{"user 1", "user 4", "user 3", "user 2", "user 0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pages gave %v; want %v (the conversation with the latest turn first)", got, want)
+	}
+	for _, bad := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=zz"} {
+		if r := e.do("GET", "/v1/bots/"+bot+"/conversations"+bad, designer, nil); r.Code != 400 {
+			t.Errorf("%s: %d %s", bad, r.Code, r.Body)
+		}
+	}
+	if r := e.do("GET", "/v1/bots/"+bot+"/conversations?limit=100", designer, nil); r.Code != 200 {
+		t.Errorf("limit=100: %d", r.Code)
+	}
+	if r := e.do("GET", "/v1/bots/nope/conversations", designer, nil); r.Code != 404 {
+		t.Errorf("unknown bot: %d", r.Code)
+	}
+	if r := e.do("GET", "/v1/bots/"+bot+"/conversations", started[0].Token, nil); r.Code != 403 {
+		t.Errorf("conversation token: %d", r.Code)
+	}
+}

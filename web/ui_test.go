@@ -505,6 +505,24 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 		t.Errorf("the shop saw %d calls; want the test call and two conversations", n)
 	}
 
+	// The Conversations tab lists both, newest first; opening one shows
+	// its transcript and its execution log.
+	b.click("#tab-convs")
+	b.until("two conversations listed", `document.querySelectorAll('#conv-list tbody tr').length === 2`)
+	if got := b.text("#conv-list tbody tr:first-child"); !strings.Contains(got, "transferred") || !strings.Contains(got, "Preview") {
+		t.Errorf("newest conversation row = %q; want the transferred one", got)
+	}
+	if got := b.text("#conv-list tbody tr:last-child"); !strings.Contains(got, "ended") {
+		t.Errorf("older conversation row = %q; want the ended one (the success branch)", got)
+	}
+	b.checkLabels("conversations")
+	b.click("#conv-list tbody tr:last-child button")
+	b.waitText("#conv-detail .conv-transcript", "Your order is shipped.")
+	if got := b.text("#conv-detail .log-list"); !strings.Contains(got, "HTTP 200") || !strings.Contains(got, "success branch") {
+		t.Errorf("the opened conversation's log = %q", got)
+	}
+	b.shot("conversations")
+
 	// Someone else saves: the next save gets 409 and offers to reload.
 	var cur struct {
 		Revision int64     `json:"revision"`

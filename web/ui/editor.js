@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { announce, clearErrors, fmtTime, h, select, showErrors } from './dom.js';
 import { createGraph, layout } from './graph.js';
+import { conversations } from './conversations.js';
 import { preview } from './preview.js';
 import { stepForm } from './stepform.js';
 import { clean, newId, ports, retarget, setTarget, TYPE_ORDER, TYPES } from './steps.js';
@@ -58,8 +59,8 @@ export async function editorPage(main, botId, app) {
     h('button', { type: 'button', id: 'conflict-reload', class: 'primary', onClick: () => app.reload() }, 'Reload'),
     h('button', { type: 'button', id: 'conflict-overwrite', class: 'danger', onClick: overwrite }, 'Overwrite with mine'));
 
-  const tabs = ['step', 'flow', 'try'];
-  const tabNames = { step: 'Step', flow: 'Flow', try: 'Try it' };
+  const tabs = ['step', 'flow', 'try', 'convs'];
+  const tabNames = { step: 'Step', flow: 'Flow', try: 'Try it', convs: 'Conversations' };
   const tabBtns = {};
   const tabPanels = {};
   for (const t of tabs) {
@@ -75,6 +76,8 @@ export async function editorPage(main, botId, app) {
     }
   });
   const chat = preview(botId, () => st.published);
+  const convList = conversations(botId);
+  tabPanels.convs.append(convList.el);
   tabPanels.try.append(chat.el, h('p', { class: 'hint' }, h('a', { href: `/demo?bot=${encodeURIComponent(botId)}`, target: '_blank', rel: 'noopener', id: 'demo-link' }, 'Open the widget demo page'), ' to see the embeddable widget.'));
 
   const title = h('h1', { class: 'bot-title', id: 'bot-title' }, bot.name);
@@ -262,6 +265,7 @@ export async function editorPage(main, botId, app) {
     }
     if (t === 'flow') renderFlowTab();
     if (t === 'try') chat.refresh();
+    if (t === 'convs') convList.refresh();
     if (focus) tabPanels[t].focus();
   }
 

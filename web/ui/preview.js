@@ -99,7 +99,7 @@ export function preview(botId, published) {
   };
 }
 
-function logTable(items) {
+export function logTable(items) {
   if (!items.length) return h('p', { class: 'empty' }, 'No steps ran yet.');
   return h('ol', { class: 'log-list', 'aria-label': 'Steps run' }, ...items.map((it) => h('li', { dataset: { step: it.step_id } },
     h('div', { class: 'log-head' },

@@ -1,0 +1,59 @@
+// "Conversations": the bot's real conversations, most recently updated
+// first, a page at a time; opening one shows its transcript and its
+// execution log, as its users and the engine saw them.
+
+import { api } from './api.js';
+import { fmtTime, h } from './dom.js';
+import { logTable } from './preview.js';
+
+/** conversations builds the pane listing a bot's conversations. */
+export function conversations(botId) {
+  let cursor = '';
+  const list = h('div', { id: 'conv-list' });
+  const refreshBtn = h('button', { type: 'button', id: 'conv-refresh' }, 'Refresh');
+  const olderBtn = h('button', { type: 'button', id: 'conv-older', hidden: true }, 'Older →');
+  const detail = h('div', { id: 'conv-detail', tabindex: -1 });
+
+  async function load(more) {
+    try {
+      const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r = (await api('GET', q)).data;
+      cursor = r.next_cursor || '';
+      olderBtn.hidden = !cursor;
+      const rows = r.items.map((c) => h('tr', { dataset: { conversation: c.id } },
+        h('td', null, fmtTime(c.updated_at)),
+        h('td', null, c.user.name || c.user.external_id || '—'),
+        h('td', null, h('span', { class: `conv-status ${c.status}` }, c.status)),
+        h('td', null, String(c.turns)),
+        h('td', null, h('button', { type: 'button', class: 'small', 'aria-label': `Open the conversation of ${fmtTime(c.updated_at)}`, onClick: () => open(c.id) }, 'Open'))));
+      if (!more) {
+        if (!rows.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No conversations yet. Publish the bot and talk to it.')); return; }
+        list.replaceChildren(h('table', { class: 'list conv-table' },
+          h('thead', null, h('tr', null, ...['Updated', 'User', 'Status', 'Turns', ''].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', null, ...rows)));
+      } else {
+        list.querySelector('tbody')?.append(...rows);
+      }
+    } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+  }
+
+  async function open(id) {
+    try {
+      const [c, log] = await Promise.all([api('GET', `/v1/conversations/${encodeURIComponent(id)}`), api('GET', `/v1/conversations/${encodeURIComponent(id)}/log`)]);
+      const conv = c.data;
+      detail.replaceChildren(
+        h('h3', { id: 'conv-detail-h' }, `${conv.user?.name || 'Conversation'} · version ${conv.version} · ${conv.status}`),
+        h('ol', { class: 'chat conv-transcript', 'aria-label': 'Transcript' }, ...conv.transcript.map((e) =>
+          h('li', { class: `msg ${e.from}` }, h('span', { class: 'sr-only' }, e.from === 'bot' ? 'Bot: ' : 'User: '), e.text))),
+        h('h4', null, 'Execution log'), logTable(log.data.items));
+      detail.focus();
+    } catch (err) { detail.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+  }
+
+  refreshBtn.addEventListener('click', () => load(false));
+  olderBtn.addEventListener('click', () => load(true));
+  const el = h('section', { class: 'conversations', 'aria-labelledby': 'conv-h' },
+    h('div', { class: 'preview-head' }, h('h2', { id: 'conv-h' }, 'Conversations'), refreshBtn),
+    h('p', { class: 'hint' }, 'Real conversations with this bot, most recent first.'), list, olderBtn, detail);
+  return { el, refresh: () => load(false) };
+}
