@@ -21,22 +21,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("%d conversations in bbolt before the snapshot; the test wants them in the journal only", n)
 	}
 
-	snap, size, err := db.Snapshot(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), "flowbot.db")
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(out, snap)
-	if err != nil || n != size || out.Close() != nil {
-		t.Fatalf("copied %d of %d bytes: %v", n, size, err)
-	}
-	if err := snap.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dst := writeSnapshot(t, db)
 	// Nothing of the snapshot stays in the data folder.
 	if left, _ := filepath.Glob(filepath.Join(dir, "*snapshot*")); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
@@ -64,17 +49,29 @@ func TestSnapshot(t *testing.T) {
 	// The source goes on, and a later snapshot has the newer turn.
 	convs[0].UpdatedAt = convs[0].UpdatedAt.Add(time.Minute)
 	mustSaveTurn(t, db, nextTurn(convs[0]))
-	snap2, _, err := db.Snapshot(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst2 := filepath.Join(t.TempDir(), "flowbot.db")
-	out2, err := os.Create(dst2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out2, snap2); err != nil || out2.Close() != nil || snap2.Close() != nil {
-		t.Fatal(err)
-	}
+	dst2 := writeSnapshot(t, db)
 	wantConversation(t, mustOpenWith(t, dst2, noCheckpoints), convs[0], 4)
+}
+
+// writeSnapshot writes a snapshot of db to a new file and returns its path.
+func writeSnapshot(t *testing.T, db *DB) string {
+	t.Helper()
+	snap, size, err := db.Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	dst := filepath.Join(t.TempDir(), "flowbot.db")
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(out, snap)
+	if err != nil || n != size || out.Close() != nil {
+		t.Fatalf("copied %d of %d bytes: %v", n, size, err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
