@@ -56,13 +56,14 @@ type AuditEvent struct {
 
 // Audit actions.
 const (
-	AuditConnectionCreated = "connection.created"
-	AuditConnectionRotated = "connection.rotated"
-	AuditConnectionDeleted = "connection.deleted"
-	AuditAPIKeyCreated     = "api_key.created"
-	AuditAPIKeyRevoked     = "api_key.revoked"
-	AuditBotPublished      = "bot.published"
-	AuditBackupDownloaded  = "backup.downloaded"
+	AuditConnectionCreated   = "connection.created"
+	AuditConnectionRotated   = "connection.rotated"
+	AuditConnectionDeleted   = "connection.deleted"
+	AuditAPIKeyCreated       = "api_key.created"
+	AuditAPIKeyRevoked       = "api_key.revoked"
+	AuditBotPublished        = "bot.published"
+	AuditBackupDownloaded    = "backup.downloaded"
+	AuditConversationDeleted = "conversation.deleted"
 )
 
 // AuditStore keeps audit events.

@@ -146,6 +146,9 @@ type ConversationStore interface {
 	// most recently updated first, from cursor ("" for the newest); next
 	// is "" when no older ones are left.
 	RecentConversations(ctx context.Context, botID, cursor string, limit int) (convs []*Conversation, next string, err error)
+	// DeleteConversation removes one conversation and all stored under
+	// it. Returns ENOTFOUND, or ECONFLICT while one of its turns runs.
+	DeleteConversation(ctx context.Context, id string) error
 }
 
 // APICaller runs an api_call step: it is implemented by botstep and

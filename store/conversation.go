@@ -652,3 +652,31 @@ func unixNanos(t time.Time) uint64 {
 	}
 	return uint64(t.UnixNano())
 }
+
+// DeleteConversation removes one conversation and everything stored under
+// it: its state, token, transcript and execution log (for an erasure
+// request). Returns ENOTFOUND, or ECONFLICT while one of its turns runs or
+// waits to be checkpointed (try again a moment later).
+func (d *DB) DeleteConversation(ctx context.Context, id string) error {
+	if err := d.turns.checkpoint(ctx); err != nil {
+		return storeErr("delete conversation", err)
+	}
+	var claimed [][]byte
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketConversations).Get([]byte(id))
+		if v == nil {
+			return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", id)
+		}
+		h, err := decodeStateHeader(v)
+		if err != nil {
+			return fmt.Errorf("conversation %s: %w", id, err)
+		}
+		if claimed = d.turns.beginDelete([][]byte{[]byte(id)}); len(claimed) == 0 {
+			return flow.Errorf(flow.ECONFLICT, "a turn of conversation %s is running; try again in a moment", id)
+		}
+		_, err = deleteConversation(tx, []byte(id), updatedKey(h.updated, []byte(id)))
+		return err
+	})
+	d.turns.endDelete(claimed)
+	return storeErr("delete conversation", err)
+}

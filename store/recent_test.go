@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
 )
 
 // RecentConversations pages through one bot's conversations, newest
@@ -97,4 +99,75 @@ func TestRecentConversations(t *testing.T) {
 	if _, _, err := db.RecentConversations(t.Context(), botA, "zz", 10); flow.ErrorCode(err) != flow.EINVALID {
 		t.Fatalf("bad cursor: %v", err)
 	}
+}
+
+// DeleteConversation erases one conversation, journaled turns included,
+// and nothing else; a conversation whose turn is in flight is not taken.
+func TestDeleteConversation(t *testing.T) {
+	db := mustOpenWith(t, filepath.Join(t.TempDir(), "flowbot.db"), noCheckpoints)
+	convs := saveConversations(t, db, 3, 2)
+	x, keep := convs[1], convs[0]
+	if err := db.DeleteConversation(t.Context(), x.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Conversation(t.Context(), x.ID); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("state after delete: %v", err)
+	}
+	if _, err := db.ConversationIDByTokenHash(t.Context(), x.TokenHash); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("token after delete: %v", err)
+	}
+	if _, err := db.Transcript(t.Context(), x.ID); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("transcript after delete: %v", err)
+	}
+	left := 0
+	_ = db.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTurns, bucketTranscripts, bucketLogs} {
+			c := tx.Bucket(name).Cursor()
+			for k, _ := c.Seek(entryPrefix([]byte(x.ID))); k != nil && bytes.HasPrefix(k, entryPrefix([]byte(x.ID))); k, _ = c.Next() {
+				left++
+			}
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Fatalf("%d turn, transcript or log keys left", left)
+	}
+	recent, _, err := db.RecentConversations(t.Context(), x.BotID, "", 10)
+	if err != nil || len(recent) != 2 {
+		t.Fatalf("recent after delete: %d, %v", len(recent), err)
+	}
+	wantConversation(t, db, keep, 2)
+	// A later turn for it finds it gone.
+	turn := nextTurn(x)
+	turn.MustExist = true
+	if err := db.SaveTurn(t.Context(), turn); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("turn after delete: %v", err)
+	}
+	if err := db.DeleteConversation(t.Context(), x.ID); flow.ErrorCode(err) != flow.ENOTFOUND {
+		t.Fatalf("second delete: %v", err)
+	}
+
+	// A delete that meets a turn of the same conversation in flight
+	// leaves the conversation whole or takes it entirely, never half.
+	held := nextTurn(keep)
+	held.MustExist = true
+	release := blockCommitterOn(t, db, held)
+	done := make(chan error, 1)
+	go func() { done <- db.DeleteConversation(t.Context(), keep.ID) }()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	switch err := <-done; flow.ErrorCode(err) {
+	case "": // deleted after the turn was journaled: all of it is gone
+		if _, err := db.Conversation(t.Context(), keep.ID); flow.ErrorCode(err) != flow.ENOTFOUND {
+			t.Fatalf("deleted, yet the state is there: %v", err)
+		}
+		if _, err := db.Transcript(t.Context(), keep.ID); flow.ErrorCode(err) != flow.ENOTFOUND {
+			t.Fatalf("deleted, yet the transcript is there: %v", err)
+		}
+	case flow.ECONFLICT:
+		wantConversation(t, db, keep, 3)
+	default:
+		t.Fatalf("delete while a turn is in flight: %v", err)
+	}
+	wantConversation(t, db, convs[2], 2)
 }

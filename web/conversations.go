@@ -18,6 +18,22 @@ func (s *Server) registerConversations() {
 	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
 	s.handle(http.MethodGet, "/v1/conversations/:id/log", Designer, s.conversationLog)
 	s.handle(http.MethodGet, "/v1/bots/:id/conversations", Designer, s.recentConversations)
+	s.handle(http.MethodDelete, "/v1/conversations/:id", Admin, s.deleteConversation)
+}
+
+// deleteConversation erases one conversation (state, transcript, log,
+// token), for a person who asks to be forgotten. Admins only; audited.
+func (s *Server) deleteConversation(c echo.Context) error {
+	ctx := c.Request().Context()
+	conv, err := s.Conversations.Conversation(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.Conversations.DeleteConversation(ctx, conv.ID); err != nil {
+		return err
+	}
+	s.audit(c, flow.AuditConversationDeleted, conv.ID, map[string]string{"bot_id": conv.BotID})
+	return c.NoContent(http.StatusNoContent)
 }
 
 type startRequest struct {

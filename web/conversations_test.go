@@ -620,3 +620,46 @@ func TestConversation_BotConversationList(t *testing.T) {
 		t.Errorf("conversation token: %d", r.Code)
 	}
 }
+
+// An admin erases a conversation: it is gone for everyone, its token opens
+// nothing, the bot's list no longer has it, and the erasure is audited.
+// Designers and the token holder may not erase.
+func TestConversation_Erase(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(echoFlow)
+	c := e.start(bot, map[string]any{"user": map[string]any{"name": "Forget me"}})
+	other := e.start(bot, nil)
+	if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "my address is 1 Main St"}); code != 200 {
+		t.Fatal(code)
+	}
+	for _, tok := range []string{e.designerToken(), c.Token} {
+		if r := e.do("DELETE", "/v1/conversations/"+c.ID, tok, nil); r.Code != 403 {
+			t.Fatalf("non-admin erase: %d %s", r.Code, r.Body)
+		}
+	}
+	if r := e.do("DELETE", "/v1/conversations/"+c.ID, adminToken, nil); r.Code != 204 {
+		t.Fatalf("erase: %d %s", r.Code, r.Body)
+	}
+	for _, path := range []string{"/v1/conversations/" + c.ID, "/v1/conversations/" + c.ID + "/log"} {
+		if r := e.do("GET", path, adminToken, nil); r.Code != 404 {
+			t.Errorf("GET %s after erase: %d", path, r.Code)
+		}
+	}
+	if r := e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil); r.Code != 401 {
+		t.Errorf("its token after erase: %d", r.Code)
+	}
+	r := e.do("GET", "/v1/bots/"+bot+"/conversations", adminToken, nil)
+	if strings.Contains(string(r.Body), c.ID) || !strings.Contains(string(r.Body), other.ID) {
+		t.Errorf("list after erase: %s", r.Body)
+	}
+	if r := e.do("DELETE", "/v1/conversations/"+c.ID, adminToken, nil); r.Code != 404 {
+		t.Errorf("second erase: %d", r.Code)
+	}
+	a := e.do("GET", "/v1/audit", adminToken, nil)
+	if !strings.Contains(string(a.Body), `"action":"conversation.deleted"`) || !strings.Contains(string(a.Body), c.ID) {
+		t.Errorf("audit: %s", a.Body)
+	}
+	if strings.Contains(string(a.Body), "Main St") {
+		t.Error("the audit log kept the conversation's content")
+	}
+}

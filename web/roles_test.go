@@ -138,6 +138,9 @@ func TestRoles_EveryRouteEveryCaller(t *testing.T) {
 	routes := e.srv.Routes()
 	for _, rt := range routes {
 		path := rolesPath(rt.Path, ownID)
+		if rt.Method == "DELETE" {
+			path = rolesPath(rt.Path, "nope-0000") // erasing the own conversation would change the sweep
+		}
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			for _, c := range callers {
 				t.Run(c.name, func(t *testing.T) {

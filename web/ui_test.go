@@ -522,6 +522,15 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 		t.Errorf("the opened conversation's log = %q", got)
 	}
 	b.shot("conversations")
+	// An admin erases it (two clicks): it leaves the list.
+	b.click("#conv-erase")
+	b.waitText("#conv-erase", "Click again")
+	b.click("#conv-erase")
+	b.waitText("#toast", "erased")
+	b.until("one conversation left", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
+	if r := e.do("GET", "/v1/bots/"+botID+"/conversations", adminToken, nil); strings.Count(string(r.Body), `"id"`) != 1 {
+		t.Errorf("after erasing in the page: %s", r.Body)
+	}
 
 	// Someone else saves: the next save gets 409 and offers to reload.
 	var cur struct {

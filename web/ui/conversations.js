@@ -3,11 +3,14 @@
 // execution log, as its users and the engine saw them.
 
 import { api } from './api.js';
-import { fmtTime, h } from './dom.js';
+import { announce, fmtTime, h } from './dom.js';
 import { logTable } from './preview.js';
 
-/** conversations builds the pane listing a bot's conversations. */
-export function conversations(botId) {
+/**
+ * conversations builds the pane listing a bot's conversations; admins
+ * (canErase) can also erase one.
+ */
+export function conversations(botId, canErase) {
   let cursor = '';
   const list = h('div', { id: 'conv-list' });
   const refreshBtn = h('button', { type: 'button', id: 'conv-refresh' }, 'Refresh');
@@ -41,8 +44,23 @@ export function conversations(botId) {
     try {
       const [c, log] = await Promise.all([api('GET', `/v1/conversations/${encodeURIComponent(id)}`), api('GET', `/v1/conversations/${encodeURIComponent(id)}/log`)]);
       const conv = c.data;
+      const erase = canErase ? h('button', { type: 'button', class: 'danger small', id: 'conv-erase' }, 'Erase this conversation') : null;
+      let armed = false;
+      erase?.addEventListener('blur', () => { armed = false; erase.textContent = 'Erase this conversation'; });
+      erase?.addEventListener('click', async () => {
+        // Two clicks, as for every deletion here: the transcript, log and
+        // variables are gone for good.
+        if (!armed) { armed = true; erase.textContent = 'Click again to erase for good'; return; }
+        try {
+          await api('DELETE', `/v1/conversations/${encodeURIComponent(id)}`);
+          detail.replaceChildren();
+          announce('Conversation erased.');
+          await load(false);
+        } catch (err) { announce(err.message, 'error'); }
+      });
       detail.replaceChildren(
         h('h3', { id: 'conv-detail-h' }, `${conv.user?.name || 'Conversation'} · version ${conv.version} · ${conv.status}`),
+        erase,
         h('ol', { class: 'chat conv-transcript', 'aria-label': 'Transcript' }, ...conv.transcript.map((e) =>
           h('li', { class: `msg ${e.from}` }, h('span', { class: 'sr-only' }, e.from === 'bot' ? 'Bot: ' : 'User: '), e.text))),
         h('h4', null, 'Execution log'), logTable(log.data.items));

@@ -76,7 +76,7 @@ export async function editorPage(main, botId, app) {
     }
   });
   const chat = preview(botId, () => st.published);
-  const convList = conversations(botId);
+  const convList = conversations(botId, app.me.role === 'admin');
   tabPanels.convs.append(convList.el);
   tabPanels.try.append(chat.el, h('p', { class: 'hint' }, h('a', { href: `/demo?bot=${encodeURIComponent(botId)}`, target: '_blank', rel: 'noopener', id: 'demo-link' }, 'Open the widget demo page'), ' to see the embeddable widget.'));
 
