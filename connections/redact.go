@@ -3,7 +3,9 @@ package connections
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -69,8 +71,38 @@ func SecretsSent(h http.Header, conn *Connection) []string {
 		}
 	}
 	out = slices.DeleteFunc(out, func(s string) bool { return len(s) < minEchoedSecret })
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	// An echo may escape what it sends back: JSON encoders write "/" as
+	// "\/" (PHP) or "<>&" as \u003c... (Go), and a form or URL echo
+	// percent-encodes. Base64 tokens and pairs hold "/" and "+".
+	for _, v := range out {
+		for _, e := range echoForms(v) {
+			if e != v {
+				out = append(out, e)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { // longest first, so a part never spoils a whole
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
 	return slices.Compact(out)
+}
+
+// echoForms are the escaped forms in which an API may send v back.
+func echoForms(v string) []string {
+	var forms []string
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html) // Go escapes <, > and &; most others do not
+		_ = enc.Encode(v)
+		inJSON := strings.TrimSuffix(b.String(), "\n")
+		inJSON = inJSON[1 : len(inJSON)-1]
+		forms = append(forms, inJSON, strings.ReplaceAll(inJSON, "/", `\/`)) // PHP writes / as \/
+	}
+	return append(forms, url.QueryEscape(v), url.PathEscape(v))
 }
 
 func cutScheme(v, scheme string) (string, bool) {
