@@ -21,7 +21,8 @@ func (s *Server) audit(c echo.Context, action, target string, detail map[string]
 		return
 	}
 	e := &flow.AuditEvent{At: s.Now().UTC(), Actor: actor(c), Action: action, Target: target, Detail: detail}
-	if err := s.Audit.AddAuditEvent(c.Request().Context(), e); err != nil {
+	// Written even when the client has gone: the action has happened.
+	if err := s.Audit.AddAuditEvent(context.WithoutCancel(c.Request().Context()), e); err != nil {
 		s.log.Error("could not write audit event", "action", action, "target", target, "err", err.Error(), "request_id", requestID(c))
 	}
 }
