@@ -17,26 +17,37 @@ export function conversations(botId, canErase) {
   const olderBtn = h('button', { type: 'button', id: 'conv-older', hidden: true }, 'Older →');
   const detail = h('div', { id: 'conv-detail', tabindex: -1 });
 
+  // load shows the newest page, or (more) appends the next one. A page
+  // may come back empty with a cursor (the server looks at a bounded
+  // number of conversations of all bots per request): the cursor is then
+  // followed, a few requests at most, until there are rows.
   async function load(more) {
     try {
-      const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const r = (await api('GET', q)).data;
-      cursor = r.next_cursor || '';
+      if (!more) cursor = '';
+      let items = [];
+      for (let tries = 0; tries < 10; tries++) {
+        const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const r = (await api('GET', q)).data;
+        cursor = r.next_cursor || '';
+        items = r.items;
+        if (items.length || !cursor) break;
+      }
       olderBtn.hidden = !cursor;
-      const rows = r.items.map((c) => h('tr', { dataset: { conversation: c.id } },
+      const rows = items.map((c) => h('tr', { dataset: { conversation: c.id } },
         h('td', null, fmtTime(c.updated_at)),
         h('td', null, c.user.name || c.user.external_id || '—'),
         h('td', null, h('span', { class: `conv-status ${c.status}` }, c.status)),
         h('td', null, String(c.turns)),
         h('td', null, h('button', { type: 'button', class: 'small', 'aria-label': `Open the conversation of ${fmtTime(c.updated_at)}`, onClick: () => open(c.id) }, 'Open'))));
-      if (!more) {
-        if (!rows.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No conversations yet. Publish the bot and talk to it.')); return; }
-        list.replaceChildren(h('table', { class: 'list conv-table' },
-          h('thead', null, h('tr', null, ...['Updated', 'User', 'Status', 'Turns', ''].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', null, ...rows)));
-      } else {
-        list.querySelector('tbody')?.append(...rows);
+      const tbody = more ? list.querySelector('tbody') : null;
+      if (tbody) { tbody.append(...rows); return; }
+      if (!rows.length) {
+        list.replaceChildren(h('p', { class: 'empty' }, cursor ? 'None among the most recent conversations: look at older ones.' : 'No conversations yet. Publish the bot and talk to it.'));
+        return;
       }
+      list.replaceChildren(h('table', { class: 'list conv-table' },
+        h('thead', null, h('tr', null, ...['Updated', 'User', 'Status', 'Turns', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...rows)));
     } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
   }
 
