@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -724,8 +726,26 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
 	e := newEnv(t)
 	botID := e.publishBot(echoFlow)
-	var cut atomic.Bool
+	var cut, cutEarly atomic.Bool
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutEarly.CompareAndSwap(true, false) {
+			// The connection drops at once, and the turn is stored only
+			// 1.5 s later, as when a slow API call is still running.
+			body, _ := io.ReadAll(r.Body)
+			later := r.Clone(context.Background())
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\nAccess-Control-Allow-Origin: *\r\n\r\n{")
+			buf.Flush()
+			conn.Close()
+			time.Sleep(1500 * time.Millisecond)
+			later.Body = io.NopCloser(bytes.NewReader(body))
+			e.srv.ServeHTTP(httptest.NewRecorder(), later)
+			return
+		}
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cut.CompareAndSwap(true, false) {
 			rec := httptest.NewRecorder()
 			e.srv.ServeHTTP(rec, r) // the turn runs and is stored
@@ -765,6 +785,21 @@ func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
 	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
 	b.do("send again", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "again\n"))
 	b.until("the next answer", root+`.querySelector('.log').textContent.includes('You said again')`)
+
+	// The answer is lost while the turn still runs: the widget waits for
+	// it in the transcript, keeps the message, and shows it once.
+	cutEarly.Store(true)
+	b.do("send while the API is slow", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "slow\n"))
+	b.until("the slow answer, from the transcript", root+`.querySelector('.log').textContent.includes('You said slow')`)
+	if cutEarly.Load() {
+		t.Fatal("the answer was not cut")
+	}
+	if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
+		t.Fatalf("%d error lines shown: %s", n, evalJS[string](b, root+`.querySelector('.log').textContent`))
+	}
+	if got := evalJS[int](b, `[...`+root+`.querySelectorAll('.msg.user')].filter((m) => m.textContent.includes('slow')).length`); got != 1 {
+		t.Fatalf("the message is shown %d times; want once", got)
+	}
 }
 
 // TestUI_AssetsAndHeaders: the builder, its assets, the widget and the

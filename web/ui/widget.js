@@ -130,25 +130,41 @@
       .then(function (c) { busy = false; draw(c); }, function () { busy = false; conv = null; start(); });
   }
 
+  function userLines(c) {
+    return (c.transcript || []).filter(function (e) { return e.from === 'user'; }).length;
+  }
+
   // resync follows a reply whose answer was lost on the way (the
   // connection dropped): the server runs a turn to its end even so, and
-  // stores it, so the answer is in the transcript.
-  function resync(err) {
+  // stores it, so the answer is in the transcript once the turn is done.
+  // Until the transcript holds the message (want user lines), it asks
+  // again each second, as long as a turn may take (60 s); then it gives
+  // up, and the user may send again.
+  function resync(err, want, tries) {
+    status.textContent = 'Waiting for the answer…';
+    var again = function () {
+      if (tries >= 65) { status.textContent = ''; fail(err); input.disabled = send.disabled = false; return; }
+      setTimeout(function () { resync(err, want, tries + 1); }, 1000);
+    };
     call('GET', '/v1/conversations/' + encodeURIComponent(conv.id), conv.token)
-      .then(function (c) { busy = false; draw(c); },
-        function () { fail(err); input.disabled = send.disabled = false; });
+      .then(function (c) {
+        if (userLines(c) < want) { again(); return; }
+        busy = false;
+        draw(c);
+      }, again);
   }
 
   function reply(body, shown) {
     if (!conv || busy) return;
     busy = true;
+    var want = log.querySelectorAll('.msg.user').length + 1;
     add('user', shown);
     while (options.firstChild) options.removeChild(options.firstChild);
     input.value = '';
     input.disabled = send.disabled = true;
     call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body)
       .then(function (t) { busy = false; showTurn(t); }, function (err) {
-        if (!err.status) { resync(err); return; }
+        if (!err.status) { resync(err, want, 0); return; }
         fail(err);
         input.disabled = send.disabled = false;
       });
