@@ -655,8 +655,10 @@ func unixNanos(t time.Time) uint64 {
 
 // DeleteConversation removes one conversation and everything stored under
 // it: its state, token, transcript and execution log (for an erasure
-// request). Returns ENOTFOUND, or ECONFLICT while one of its turns runs or
-// waits to be checkpointed (try again a moment later).
+// request). Returns ENOTFOUND, or ECONFLICT while one of its turns is
+// being stored (try again a moment later); a turn that is still running
+// is refused when it comes to be stored. Freed bbolt pages and reused
+// journal segments keep the bytes until they are written over.
 func (d *DB) DeleteConversation(ctx context.Context, id string) error {
 	if err := d.turns.checkpoint(ctx); err != nil {
 		return storeErr("delete conversation", err)

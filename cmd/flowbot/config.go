@@ -199,8 +199,11 @@ func parseProxies(list string) ([]netip.Prefix, error) {
 		}
 		if strings.Contains(f, "/") {
 			p, err := netip.ParsePrefix(f)
-			if err != nil {
+			if err != nil || (p.Addr().Is4In6() && p.Bits() < 96) {
 				return nil, fmt.Errorf("%q is not an address or a CIDR range such as 10.0.0.0/8", f)
+			}
+			if p.Addr().Is4In6() { // ::ffff:10.0.0.0/104 is 10.0.0.0/8
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 			}
 			out = append(out, p.Masked())
 			continue

@@ -371,14 +371,17 @@ func TestPprof(t *testing.T) {
 }
 
 func TestParseProxies(t *testing.T) {
-	got, err := parseProxies(" 10.0.0.0/8,192.0.2.7 , ::ffff:198.51.100.1,2001:db8::/32,10.1.2.3/16,")
+	got, err := parseProxies(" 10.0.0.0/8,192.0.2.7 , ::ffff:198.51.100.1,2001:db8::/32,10.1.2.3/16,::ffff:172.16.0.0/108,")
 	want := []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
 		netip.MustParsePrefix("198.51.100.1/32"), netip.MustParsePrefix("2001:db8::/32"),
-		netip.MustParsePrefix("10.1.0.0/16"),
+		netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("172.16.0.0/12"),
 	}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+	if _, err := parseProxies("::ffff:0:0/90"); err == nil {
+		t.Fatal("a mapped range wider than IPv4 was accepted")
 	}
 	if got, err := parseProxies(""); err != nil || len(got) != 0 {
 		t.Fatalf("empty: %v, %v", got, err)
