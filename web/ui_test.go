@@ -770,36 +770,32 @@ func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
 	b.until("widget mounted", root+`.querySelector('.launcher') !== null`)
 	b.do("open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
 	b.until("the bot asks", root+`.querySelector('.log').textContent.includes('Say something')`)
-	cut.Store(true)
-	b.do("send", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "hello\n"))
-	b.until("the answer, from the transcript", root+`.querySelector('.log').textContent.includes('You said hello')`)
-	if cut.Load() {
-		t.Fatal("the answer was not cut: the test did not test anything")
+
+	// sendCut sends text with its answer cut the way flag says, and checks
+	// that the widget shows the answer, no error, and the message once.
+	sendCut := func(flag *atomic.Bool, text string) {
+		t.Helper()
+		flag.Store(true)
+		b.do("send "+text, chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), text+"\n"))
+		b.until("the answer to "+text+", from the transcript", root+`.querySelector('.log').textContent.includes('You said `+text+`')`)
+		if flag.Load() {
+			t.Fatal("the answer was not cut: the test did not test anything")
+		}
+		if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
+			t.Fatalf("%d error lines shown: %s", n, evalJS[string](b, root+`.querySelector('.log').textContent`))
+		}
+		if got := evalJS[int](b, `[...`+root+`.querySelectorAll('.msg.user')].filter((m) => m.lastChild.textContent === '`+text+`').length`); got != 1 {
+			t.Fatalf("the message %q is shown %d times; want once", text, got)
+		}
 	}
-	if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
-		t.Fatalf("%d error lines shown: %s", n, evalJS[string](b, root+`.querySelector('.log').textContent`))
-	}
-	if got := evalJS[int](b, root+`.querySelectorAll('.msg.user').length`); got != 1 {
-		t.Fatalf("%d user lines; want the message once", got)
-	}
+	sendCut(&cut, "hello")
 	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
 	b.do("send again", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "again\n"))
 	b.until("the next answer", root+`.querySelector('.log').textContent.includes('You said again')`)
 
 	// The answer is lost while the turn still runs: the widget waits for
 	// it in the transcript, keeps the message, and shows it once.
-	cutEarly.Store(true)
-	b.do("send while the API is slow", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "slow\n"))
-	b.until("the slow answer, from the transcript", root+`.querySelector('.log').textContent.includes('You said slow')`)
-	if cutEarly.Load() {
-		t.Fatal("the answer was not cut")
-	}
-	if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
-		t.Fatalf("%d error lines shown: %s", n, evalJS[string](b, root+`.querySelector('.log').textContent`))
-	}
-	if got := evalJS[int](b, `[...`+root+`.querySelectorAll('.msg.user')].filter((m) => m.textContent.includes('slow')).length`); got != 1 {
-		t.Fatalf("the message is shown %d times; want once", got)
-	}
+	sendCut(&cutEarly, "slow")
 }
 
 // TestUI_AssetsAndHeaders: the builder, its assets, the widget and the
