@@ -38,8 +38,8 @@ func checkEmailsInPaths(p *flow.Problems, f *flow.Flow) {
 	}
 	for i := range f.Steps {
 		s := &f.Steps[i]
-		if s.Type != flow.TypeAPICall {
-			continue
+		if s.Type != flow.TypeAPICall || !holdsAny(s.URL, emails) {
+			continue // no email variable in it: no need to parse it again
 		}
 		t, err := ParseURLTemplate(s.URL)
 		if err != nil {
@@ -88,4 +88,16 @@ func checkStep(p *flow.Problems, s *flow.Step, ptr string, conns map[string]Conn
 	case flow.TypeEnd:
 		checkEnd(p, s, ptr)
 	}
+}
+
+// holdsAny reports whether url names one of the variables in vars, with
+// the scanner that validation and the runtime share.
+func holdsAny(url string, vars map[string]string) bool {
+	refs, _ := flow.ScanTemplate(url)
+	for _, r := range refs {
+		if _, ok := vars[r.Name]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -105,6 +105,7 @@ func TestValidateEmailInPath(t *testing.T) {
 	}{
 		{"WarnAskedEmailInPath", ask, "https://api.example.com/users/{{email}}/orders", []string{"warning /steps/1/url email_in_path"}},
 		{"WarnUserEmailInPath", askText, "https://api.example.com/users/x-{{user.email}}", []string{"warning /steps/1/url email_in_path"}},
+		{"WarnSpacedReferenceInPath", ask, "https://api.example.com/users/{{ email }}", []string{"warning /steps/1/url email_in_path"}},
 		{"OKAskedEmailInQuery", ask, "https://api.example.com/users?email={{email}}", nil},
 		{"OKTextAnswerInPath", askText, "https://api.example.com/users/{{email}}", nil},
 	} {

@@ -196,7 +196,9 @@ func (s *Server) recentConversations(c echo.Context) error {
 		}
 		limit = n
 	}
-	if _, err := s.Bots.Bot(ctx, c.Param("id")); err != nil {
+	// The bot must exist; PublishedVersion checks that without decoding
+	// its flow (which may hold thousands of steps).
+	if _, err := s.Bots.PublishedVersion(ctx, c.Param("id")); err != nil {
 		return err
 	}
 	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), c.QueryParam("cursor"), limit)
