@@ -24,7 +24,8 @@ export const hooks = { onUnauthorized: () => {} };
 
 /**
  * api calls the HTTP API. opts.token overrides the API key (the preview
- * uses the conversation token); opts.anonymous sends no token.
+ * uses the conversation token); opts.anonymous sends no token; opts.blob
+ * returns a successful answer's body as a Blob (a file to save).
  */
 export async function api(method, path, opts = {}) {
   const headers = { Accept: 'application/json', ...(opts.headers || {}) };
@@ -41,6 +42,7 @@ export async function api(method, path, opts = {}) {
   } catch (err) {
     throw new ApiError(0, { error: { code: 'network_error', message: `Could not reach the server (${err.message}).` } });
   }
+  if (opts.blob && res.ok) return { status: res.status, data: await res.blob(), headers: res.headers };
   const text = await res.text();
   let data = null;
   if (text) {
@@ -59,28 +61,14 @@ export async function api(method, path, opts = {}) {
  * named as the server's Content-Disposition says. It returns the size.
  */
 export async function download(path, fallbackName) {
-  const headers = { Authorization: `Bearer ${session.token}` };
-  let res;
-  try {
-    res = await fetch(path, { headers, cache: 'no-store' });
-  } catch (err) {
-    throw new ApiError(0, { error: { code: 'network_error', message: `Could not reach the server (${err.message}).` } });
-  }
-  if (!res.ok) {
-    let data = null;
-    try { data = await res.json(); } catch { data = null; }
-    const err = new ApiError(res.status, data);
-    if (res.status === 401) hooks.onUnauthorized(err);
-    throw err;
-  }
-  const blob = await res.blob();
-  const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const r = await api('GET', path, { blob: true });
+  const m = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
+  a.href = URL.createObjectURL(r.data);
   a.download = m ? m[1] : fallbackName;
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 60000);
-  return blob.size;
+  return r.data.size;
 }
