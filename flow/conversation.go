@@ -33,7 +33,31 @@ type Conversation struct {
 	Seq       int       `json:"seq"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Last is the latest reply turn, to answer a retry of it again.
+	Last LastTurn `json:"-"`
 }
+
+// LastTurn is what a conversation keeps of its latest reply turn, so that
+// a client that lost the answer and sends the message again with the same
+// Idempotency-Key gets the same answer instead of a second run.
+type LastTurn struct {
+	// Key is the Idempotency-Key the turn came with; "" when it had none.
+	Key string
+	// Input is a digest of the turn's input (see Input.Digest).
+	Input string
+	// Seq is the conversation's Seq before the turn: the turn's
+	// transcript entries are the ones after it.
+	Seq int
+	// Earlier are the keys of the turns before it, newest first: a
+	// message sent again with one of them was answered and followed by
+	// others, so it is refused instead of run again. At most
+	// KeptKeys-1 are kept, and turns without a key keep none.
+	Earlier []string
+}
+
+// KeptKeys is how many of its latest turns' Idempotency-Keys a
+// conversation remembers.
+const KeptKeys = 8
 
 // User is what the chat widget tells about its user at conversation start.
 type User struct {

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strconv"
 	"strings"
@@ -20,6 +21,18 @@ type Engine struct {
 type Input struct {
 	Text     string
 	OptionID string
+	// Key is the client's Idempotency-Key for this message; "" for none.
+	Key string
+}
+
+// Digest identifies the input's content (not its key), to tell a retry of
+// a message from another message sent with the same key.
+func (in Input) Digest() string {
+	h := sha256.New()
+	h.Write([]byte(in.OptionID))
+	h.Write([]byte{0})
+	h.Write([]byte(in.Text))
+	return string(h.Sum(nil)[:16])
 }
 
 // Turn is what one turn produced.
@@ -27,6 +40,9 @@ type Turn struct {
 	Messages   []Message
 	Transcript []Entry
 	Log        []LogEntry
+	// Replayed: the turn was not run again; Messages are those of the
+	// conversation's latest turn, sent again with its Idempotency-Key.
+	Replayed bool
 }
 
 type run struct {

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -135,7 +136,9 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 
 // Send runs one turn of a conversation with the user's input. Returns
 // ENOTFOUND, ECONFLICT when the conversation has ended, EINVALID for an
-// empty input.
+// empty input. An input whose Key is the latest turn's is not run again:
+// the answer is that turn's (Turn.Replayed), or EUNPROCESSABLE when the
+// key came with another message.
 func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversation, *Turn, error) {
 	unlock := rt.locks.lock(convID)
 	defer unlock()
@@ -143,9 +146,20 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err != nil {
 		return nil, nil, err
 	}
+	if in.Key != "" && in.Key == conv.Last.Key {
+		return rt.replay(ctx, conv, in)
+	}
+	if in.Key != "" && slices.Contains(conv.Last.Earlier, in.Key) {
+		return nil, nil, &Error{Code: ECONFLICT,
+			Message: "the message with this Idempotency-Key was answered, and later messages followed it; GET the conversation for its transcript"}
+	}
 	c, err := rt.version(ctx, conv.BotID, conv.Version)
 	if err != nil {
 		return nil, nil, err
+	}
+	last := LastTurn{Seq: conv.Seq, Earlier: conv.Last.earlier()}
+	if in.Key != "" {
+		last.Key, last.Input = in.Key, in.Digest()
 	}
 	tctx, cancel := rt.turnContext(ctx)
 	turn, err := rt.Engine.Reply(tctx, c, conv, in)
@@ -153,11 +167,53 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	conv.UpdatedAt = rt.now()
+	conv.UpdatedAt, conv.Last = rt.now(), last
 	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log, MustExist: true}); err != nil {
 		return nil, nil, err
 	}
 	return conv, turn, nil
+}
+
+// earlier returns the keys to keep when another turn follows l: l's and
+// those before it, KeptKeys-1 at most.
+func (l LastTurn) earlier() []string {
+	keys := l.Earlier
+	if l.Key != "" {
+		keys = append([]string{l.Key}, keys...)
+	}
+	if len(keys) > KeptKeys-1 {
+		keys = keys[:KeptKeys-1]
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys
+}
+
+// replay answers a message sent again with the Idempotency-Key of the
+// conversation's latest turn: the turn is not run again (its API calls are
+// not made twice); the answer is rebuilt from its transcript entries and
+// the conversation's state, which is the state that turn left. The caller
+// holds the conversation's lock, so a retry that arrives while the first
+// request still runs waits for it and then gets its answer.
+func (rt *Runtime) replay(ctx context.Context, conv *Conversation, in Input) (*Conversation, *Turn, error) {
+	if in.Digest() != conv.Last.Input {
+		return nil, nil, &Error{Code: EUNPROCESSABLE,
+			Message: "this Idempotency-Key came with another message in this conversation's latest turn; send a new key with a new message",
+			Details: []Problem{{Pointer: "/Idempotency-Key", Code: "key_reused", Severity: SeverityError,
+				Message: "the key was used for another message"}}}
+	}
+	tr, err := rt.Store.Transcript(ctx, conv.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Turn{Messages: []Message{}, Replayed: true}
+	for _, e := range tr {
+		if e.Seq > conv.Last.Seq && e.From == "bot" {
+			t.Messages = append(t.Messages, Message{StepID: e.StepID, Text: e.Text})
+		}
+	}
+	return conv, t, nil
 }
 
 // version returns a compiled published version, compiling it once.

@@ -24,6 +24,7 @@ func sampleConversation(id, token string, updated time.Time) *flow.Conversation 
 		Vars:      map[string]string{"order_number": "1234"},
 		User:      flow.User{ExternalID: "u1", Name: "Ada", Authenticated: true},
 		CreatedAt: convEpoch, UpdatedAt: updated,
+		Last: flow.LastTurn{Key: "key-" + id, Input: "\x00\xffdigest", Seq: 7, Earlier: []string{"older", "oldest"}},
 	}
 	if token != "" {
 		c.TokenHash = []byte(token)

@@ -50,13 +50,24 @@ func appendRecord(b []byte, c *flow.Conversation) []byte {
 	b = binary.AppendVarint(b, int64(c.Turns))
 	b = binary.AppendVarint(b, int64(c.Seq))
 	b = appendTime(b, c.CreatedAt)
-	return appendTime(b, c.UpdatedAt)
+	b = appendTime(b, c.UpdatedAt)
+	// Added later, so a record may end before it: a record without it has
+	// a zero LastTurn.
+	b = binary.AppendVarint(appendString(appendString(b, c.Last.Key), c.Last.Input), int64(c.Last.Seq))
+	b = binary.AppendUvarint(b, uint64(len(c.Last.Earlier)))
+	for _, k := range c.Last.Earlier {
+		b = appendString(b, k)
+	}
+	return b
 }
 
 // recordSize estimates appendRecord's output size, for one allocation.
 func recordSize(c *flow.Conversation) int {
-	n := 64 + len(c.ID) + len(c.BotID) + len(c.Status) + len(c.Waiting) + len(c.Awaiting.Type) +
+	n := 80 + len(c.ID) + len(c.BotID) + len(c.Last.Key) + len(c.Last.Input) + len(c.Status) + len(c.Waiting) + len(c.Awaiting.Type) +
 		len(c.User.ExternalID) + len(c.User.Name) + len(c.User.Email) + len(c.User.Locale)
+	for _, k := range c.Last.Earlier {
+		n += 2 + len(k)
+	}
 	for _, o := range c.Awaiting.Options {
 		n += 4 + len(o.ID) + len(o.Label)
 	}
@@ -95,6 +106,15 @@ func decodeRecord(b []byte) (*flow.Conversation, error) {
 	c.User = flow.User{ExternalID: d.string(), Name: d.string(), Email: d.string(), Authenticated: d.byte() == 1, Locale: d.string()}
 	c.Turns, c.Seq = d.int(), d.int()
 	c.CreatedAt, c.UpdatedAt = d.time(), d.time()
+	if len(d.b) != 0 {
+		c.Last = flow.LastTurn{Key: d.string(), Input: d.string(), Seq: d.int()}
+		if n := d.count(1); n > 0 {
+			c.Last.Earlier = make([]string, n)
+			for i := range c.Last.Earlier {
+				c.Last.Earlier[i] = d.string()
+			}
+		}
+	}
 	if d.err || len(d.b) != 0 {
 		return nil, errBadStateRecord
 	}

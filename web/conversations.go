@@ -116,13 +116,55 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "send text or option_id",
 			Details: []flow.Problem{{Pointer: "/text", Code: "required", Message: "send text or option_id", Severity: flow.SeverityError}}}
 	}
-	began := time.Now()
-	conv, turn, err := s.Runtime.Send(turnContext(c), id, flow.Input{Text: req.Text, OptionID: req.OptionID})
+	key, err := idempotencyKey(c.Request().Header)
 	if err != nil {
 		return err
 	}
-	s.metrics.observeTurn("message", conv, turn, time.Since(began))
+	began := time.Now()
+	conv, turn, err := s.Runtime.Send(turnContext(c), id, flow.Input{Text: req.Text, OptionID: req.OptionID, Key: key})
+	if err != nil {
+		return err
+	}
+	if turn.Replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.metrics.observeTurn("message", conv, turn, time.Since(began))
+	}
 	return c.JSON(http.StatusOK, turnResponse{Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
+}
+
+// maxIdempotencyKey bounds an Idempotency-Key header: a UUID is 36
+// characters; 255 leaves room for any client's scheme.
+const maxIdempotencyKey = 255
+
+// idempotencyKey reads a message's Idempotency-Key header: "" when absent,
+// else 1 to 255 visible ASCII characters. A message sent again with the
+// key of the conversation's latest turn gets that turn's answer instead of
+// a second run (flow.Runtime.Send).
+func idempotencyKey(h http.Header) (string, error) {
+	vs := h.Values("Idempotency-Key")
+	if len(vs) == 0 {
+		return "", nil
+	}
+	bad := func(why string) error {
+		return &flow.Error{Code: flow.EINVALID, Message: "Idempotency-Key header " + why,
+			Details: []flow.Problem{{Pointer: "/Idempotency-Key", Code: "invalid", Message: why, Severity: flow.SeverityError}}}
+	}
+	k := vs[0]
+	switch {
+	case len(vs) > 1:
+		return "", bad("must be sent once")
+	case k == "":
+		return "", bad("must not be empty; leave the header out to send without one")
+	case len(k) > maxIdempotencyKey:
+		return "", bad("is " + strconv.Itoa(len(k)) + " characters; the limit is " + strconv.Itoa(maxIdempotencyKey))
+	}
+	for i := range len(k) {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return "", bad("may hold only visible ASCII characters (a UUID is a good key)")
+		}
+	}
+	return k, nil
 }
 
 func messages(t *flow.Turn) []flow.Message {

@@ -663,3 +663,216 @@ func TestConversation_Erase(t *testing.T) {
 		t.Error("the audit log kept the conversation's content")
 	}
 }
+
+// sendKeyed sends a message with an Idempotency-Key and returns the
+// response, checked against openapi.yaml.
+func (e *env) sendKeyed(convID, token, key string, body any) resp {
+	e.t.Helper()
+	return e.do("POST", "/v1/conversations/"+convID+"/messages", token, body, "Idempotency-Key", key)
+}
+
+// TestConversation_IdempotencyKey: a message sent again with the key of
+// the conversation's latest turn gets that turn's answer, and its API
+// calls are not made again; the key must be used for one message only.
+func TestConversation_IdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	s := newShop(t)
+	e.trust(s.srv)
+	bot := e.publishBot(orderFlow(s.srv.URL))
+
+	t.Run("OKReplayRunsNothingTwice", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		before := s.hits.Load()
+		first := e.sendKeyed(c.ID, c.Token, "0f8fad5b-d9cb-469f-a165-70867728950e", map[string]string{"text": "1001"})
+		if first.Code != 200 || first.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("first: %d %v %s", first.Code, first.Header, first.Body)
+		}
+		if got := s.hits.Load() - before; got != 2 {
+			t.Fatalf("the turn made %d API calls, want 2", got)
+		}
+		again := e.sendKeyed(c.ID, c.Token, "0f8fad5b-d9cb-469f-a165-70867728950e", map[string]string{"text": "1001"})
+		if again.Code != 200 || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("again: %d %v %s", again.Code, again.Header, again.Body)
+		}
+		if string(again.Body) != string(first.Body) {
+			t.Fatalf("the replay differs:\n first %s\n again %s", first.Body, again.Body)
+		}
+		var tr turn
+		again.json(t, &tr)
+		if tr.Status != "ended" || !strings.Contains(tr.text(), "Order 1001 is shipped, Ann (c77).") {
+			t.Fatalf("replayed turn %+v", tr)
+		}
+		if got := s.hits.Load() - before; got != 2 {
+			t.Fatalf("the replay made API calls: %d in all, want 2", got)
+		}
+		r := e.do("GET", "/v1/conversations/"+c.ID, adminToken, nil)
+		var v struct{ Transcript []struct{ From, Text string } }
+		r.json(t, &v)
+		users := 0
+		for _, en := range v.Transcript {
+			if en.From == "user" {
+				users++
+			}
+		}
+		if users != 1 {
+			t.Fatalf("%d user lines in the transcript, want 1: %s", users, r.Body)
+		}
+		// The conversation has ended: a new message is refused, and a
+		// message with another key is a new message.
+		if r := e.sendKeyed(c.ID, c.Token, "another-key", map[string]string{"text": "1001"}); r.Code != 409 {
+			t.Fatalf("new key after the end: %d %s", r.Code, r.Body)
+		}
+	})
+
+	t.Run("ErrKeyReusedForAnotherMessage", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		if r := e.sendKeyed(c.ID, c.Token, "k1", map[string]string{"text": "1002"}); r.Code != 200 {
+			t.Fatalf("first: %d %s", r.Code, r.Body)
+		}
+		before := s.hits.Load()
+		for _, body := range []map[string]string{{"text": "1001"}, {"option_id": "1002"}, {"text": "1002 "}} {
+			r := e.sendKeyed(c.ID, c.Token, "k1", body)
+			if r.Code != 422 || r.errCode(t) != "rule_violation" || !strings.Contains(string(r.Body), `"pointer":"/Idempotency-Key"`) ||
+				!strings.Contains(string(r.Body), "Idempotency-Key") {
+				t.Fatalf("%v with a reused key: %d %s", body, r.Code, r.Body)
+			}
+		}
+		if s.hits.Load() != before {
+			t.Fatal("a refused message made an API call")
+		}
+	})
+
+	t.Run("OKConcurrentRetriesRunOnce", func(t *testing.T) {
+		e := e.with(t)
+		c := e.start(bot, nil)
+		before := s.hits.Load()
+		const n = 8
+		got := make([]resp, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i] = e.sendKeyed(c.ID, c.Token, "same-key", map[string]string{"text": "1001"})
+			}()
+		}
+		wg.Wait()
+		ran := 0
+		for i, r := range got {
+			if r.Code != 200 || string(r.Body) != string(got[0].Body) {
+				t.Fatalf("request %d: %d %s (first: %s)", i, r.Code, r.Body, got[0].Body)
+			}
+			if r.Header.Get("Idempotent-Replayed") == "" {
+				ran++
+			}
+		}
+		if ran != 1 || s.hits.Load()-before != 2 {
+			t.Fatalf("%d requests ran the turn, %d API calls; want 1 and 2", ran, s.hits.Load()-before)
+		}
+	})
+
+	t.Run("EarlierKeysAreRefusedUpToEight", func(t *testing.T) {
+		e := e.with(t)
+		bot := e.publishBot(echoFlow)
+		c := e.start(bot, nil)
+		say := func(key, text string) string {
+			r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": text})
+			var tr turn
+			if r.Code == 200 {
+				r.json(t, &tr)
+			}
+			return fmt.Sprint(r.Code, " ", r.Header.Get("Idempotent-Replayed"), " ", tr.text())
+		}
+		users := func() int {
+			r := e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil)
+			return strings.Count(string(r.Body), `"from":"user"`)
+		}
+		for _, c := range []struct{ key, text, want string }{
+			{"a", "one", "200  You said one | Say something"},
+			{"b", "two", "200  You said two | Say something"},
+			{"b", "two", "200 true You said two | Say something"},
+			// "a" was answered and "b" followed: refused, not run again.
+			{"a", "one", "409  "},
+		} {
+			if got := say(c.key, c.text); got != c.want {
+				t.Fatalf("%s %s: %q, want %q", c.key, c.text, got, c.want)
+			}
+		}
+		// Without a key every message runs, the same text too; the keys
+		// are kept across such turns.
+		for range 2 {
+			if code, tr := e.send(c.ID, c.Token, map[string]string{"text": "one"}); code != 200 || tr.text() != "You said one | Say something" {
+				t.Fatal(code, tr)
+			}
+		}
+		if got := say("b", "two"); got != "409  " {
+			t.Fatalf("b after turns without a key: %q", got)
+		}
+		// The latest eight keyed turns are remembered: "a" is the eighth
+		// after k1..k6, and forgotten after k7.
+		for i := 1; i <= 6; i++ {
+			if got := say(fmt.Sprint("k", i), "x"); got != "200  You said x | Say something" {
+				t.Fatal(got)
+			}
+		}
+		if got := say("a", "one"); got != "409  " {
+			t.Fatalf("a as the eighth key: %q", got)
+		}
+		if got := say("k7", "x"); got != "200  You said x | Say something" {
+			t.Fatal(got)
+		}
+		n := users()
+		if got := say("a", "one"); got != "200  You said one | Say something" {
+			t.Fatalf("a as the ninth key: %q", got)
+		}
+		if users() != n+1 || n != 11 {
+			t.Fatalf("%d user lines before the last message, want 11", n)
+		}
+	})
+
+	t.Run("KeyLimits", func(t *testing.T) {
+		e := e.with(t)
+		bot := e.publishBot(echoFlow)
+		c := e.start(bot, nil)
+		ok := strings.Repeat("k", 255)
+		if r := e.sendKeyed(c.ID, c.Token, ok, map[string]string{"text": "x"}); r.Code != 200 {
+			t.Fatalf("255-character key: %d %s", r.Code, r.Body)
+		}
+		if r := e.sendKeyed(c.ID, c.Token, "!~"+strings.Repeat("a", 20), map[string]string{"text": "x"}); r.Code != 200 {
+			t.Fatalf("key of the edge characters: %d %s", r.Code, r.Body)
+		}
+		for name, key := range map[string]string{
+			"256 characters": strings.Repeat("k", 256),
+			"a space":        "two words",
+			"non-ASCII":      "clé",
+			"a tab":          "a\tb",
+		} {
+			r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": "x"})
+			if r.Code != 400 || r.errCode(t) != "invalid" || !strings.Contains(string(r.Body), `"pointer":"/Idempotency-Key"`) {
+				t.Errorf("%s: %d %s", name, r.Code, r.Body)
+			}
+		}
+		// Empty, or sent twice: the header is named too.
+		for name, set := range map[string]func(http.Header){
+			"empty": func(h http.Header) { h["Idempotency-Key"] = []string{""} },
+			"twice": func(h http.Header) { h["Idempotency-Key"] = []string{"a", "b"} },
+		} {
+			req := httptest.NewRequest("POST", "/v1/conversations/"+c.ID+"/messages", strings.NewReader(`{"text":"x"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+c.Token)
+			set(req.Header)
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), "Idempotency-Key header") {
+				t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+			}
+		}
+		// Nothing refused was run: the two good keys made two turns.
+		r := e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil)
+		if n := strings.Count(string(r.Body), `"from":"user"`); n != 2 {
+			t.Fatalf("%d user lines, want 2", n)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -719,15 +720,41 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 	b.checkLabels("demo page")
 }
 
-// TestUI_WidgetRedrawsAfterALostAnswer: the connection drops while the
-// answer to a message is on its way. The server has run and stored the
-// turn, so the widget redraws the conversation from its transcript instead
-// of reporting an error, and the user can go on.
-func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
+// TestUI_WidgetRetriesALostMessage: the connection drops before a
+// message reaches the server, or while its answer is on the way (the turn
+// done, or still running). The widget sends the message again with the
+// same Idempotency-Key, so it shows the answer instead of an error, and
+// the server runs each message once.
+func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	e := newEnv(t)
 	botID := e.publishBot(echoFlow)
 	var cut, cutEarly atomic.Bool
+	var cutBefore atomic.Int32
+	var keys sync.Map  // text → the Idempotency-Keys it came with
+	var tries sync.Map // text → *atomic.Int32, requests that reached the test server
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var m struct{ Text string }
+			_ = json.Unmarshal(body, &m)
+			k, _ := keys.LoadOrStore(m.Text, &sync.Map{})
+			k.(*sync.Map).Store(r.Header.Get("Idempotency-Key"), true)
+			n, _ := tries.LoadOrStore(m.Text, new(atomic.Int32))
+			n.(*atomic.Int32).Add(1)
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutBefore.Add(-1) >= 0 {
+			// The connection drops before the server reads the message
+			// (twice: Chromium itself sends a POST again once when a reused
+			// connection closes without an answer).
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
+			return
+		}
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutEarly.CompareAndSwap(true, false) {
 			// The connection drops at once, and the turn is stored only
 			// 1.5 s later, as when a slow API call is still running.
@@ -773,12 +800,11 @@ func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
 
 	// sendCut sends text with its answer cut the way flag says, and checks
 	// that the widget shows the answer, no error, and the message once.
-	sendCut := func(flag *atomic.Bool, text string) {
+	sendCut := func(cutIt func() bool, text string) {
 		t.Helper()
-		flag.Store(true)
 		b.do("send "+text, chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), text+"\n"))
-		b.until("the answer to "+text+", from the transcript", root+`.querySelector('.log').textContent.includes('You said `+text+`')`)
-		if flag.Load() {
+		b.until("the answer to "+text, root+`.querySelector('.log').textContent.includes('You said `+text+`')`)
+		if !cutIt() {
 			t.Fatal("the answer was not cut: the test did not test anything")
 		}
 		if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
@@ -788,14 +814,47 @@ func TestUI_WidgetRedrawsAfterALostAnswer(t *testing.T) {
 			t.Fatalf("the message %q is shown %d times; want once", text, got)
 		}
 	}
-	sendCut(&cut, "hello")
+	cutOnce := func(flag *atomic.Bool) func() bool {
+		flag.Store(true)
+		return func() bool { return !flag.Load() }
+	}
+	sendCut(cutOnce(&cut), "hello")
 	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
 	b.do("send again", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "again\n"))
 	b.until("the next answer", root+`.querySelector('.log').textContent.includes('You said again')`)
 
-	// The answer is lost while the turn still runs: the widget waits for
-	// it in the transcript, keeps the message, and shows it once.
-	sendCut(&cutEarly, "slow")
+	// The answer is lost while the turn still runs: the retry arrives
+	// first and runs the turn; the first request, when it gets through,
+	// is answered from it.
+	sendCut(cutOnce(&cutEarly), "slow")
+	// The message never reached the server: the widget's retry sends it.
+	cutBefore.Store(2)
+	sendCut(func() bool { return cutBefore.Load() < 0 }, "unheard")
+	if n, _ := tries.Load("unheard"); n.(*atomic.Int32).Load() != 3 {
+		t.Fatalf("unheard was tried %d times, want 3 (two cut, the widget's retry through)", n.(*atomic.Int32).Load())
+	}
+
+	// Each message was sent more than once, always with its own one key,
+	// and ran once.
+	time.Sleep(1600 * time.Millisecond) // the slow first request is through
+	r := e.do("GET", "/v1/conversations/"+evalJS[string](b, `JSON.parse(sessionStorage.getItem('flowbot.widget.`+botID+`')).id`), adminToken, nil)
+	var v struct{ Transcript []struct{ From, Text string } }
+	r.json(t, &v)
+	for _, text := range []string{"hello", "again", "slow", "unheard"} {
+		n := 0
+		for _, en := range v.Transcript {
+			if en.From == "user" && en.Text == text {
+				n++
+			}
+		}
+		var ks []string
+		if k, ok := keys.Load(text); ok {
+			k.(*sync.Map).Range(func(key, _ any) bool { ks = append(ks, key.(string)); return true })
+		}
+		if n != 1 || len(ks) != 1 || len(ks[0]) != 32 {
+			t.Errorf("%q: %d times in the transcript, keys %q; want once, one 32-character key", text, n, ks)
+		}
+	}
 }
 
 // TestUI_AssetsAndHeaders: the builder, its assets, the widget and the
@@ -884,7 +943,8 @@ func TestCORS_WidgetRoutesOnly(t *testing.T) {
 			rec := send("OPTIONS", p, "", "", preflight...)
 			h := rec.Header()
 			if rec.Code != 204 || h.Get("Access-Control-Allow-Origin") != "*" ||
-				!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") {
+				!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Idempotency-Key") ||
+				!strings.Contains(h.Get("Access-Control-Expose-Headers"), "Idempotent-Replayed") || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") {
 				t.Errorf("OPTIONS %s: %d %v", p, rec.Code, h)
 			}
 		}

@@ -53,9 +53,10 @@
   var busy = false;
   try { conv = JSON.parse(sessionStorage.getItem(storeKey) || 'null'); } catch (e) { conv = null; }
 
-  function call(method, path, token, body) {
+  function call(method, path, token, body, key) {
     var headers = { Accept: 'application/json' };
     if (token) headers.Authorization = 'Bearer ' + token;
+    if (key) headers['Idempotency-Key'] = key;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     return fetch(base + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), mode: 'cors', credentials: 'omit' })
       .then(function (r) {
@@ -130,44 +131,43 @@
       .then(function (c) { busy = false; draw(c); }, function () { busy = false; conv = null; start(); });
   }
 
-  function userLines(c) {
-    return (c.transcript || []).filter(function (e) { return e.from === 'user'; }).length;
+  // newKey makes a message's Idempotency-Key. crypto.randomUUID needs a
+  // secure context; getRandomValues works on plain-HTTP pages too.
+  function newKey() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
   }
 
-  // resync follows a reply whose answer was lost on the way (the
-  // connection dropped): the server runs a turn to its end even so, and
-  // stores it, so the answer is in the transcript once the turn is done.
-  // Until the transcript holds the message (want user lines), it asks
-  // again each second, as long as a turn may take (60 s); then it gives
-  // up, and the user may send again.
-  function resync(err, want, tries) {
-    status.textContent = 'Waiting for the answer…';
-    var again = function () {
-      if (tries >= 65) { status.textContent = ''; fail(err); input.disabled = send.disabled = false; return; }
-      setTimeout(function () { resync(err, want, tries + 1); }, 1000);
-    };
-    call('GET', '/v1/conversations/' + encodeURIComponent(conv.id), conv.token)
-      .then(function (c) {
-        if (userLines(c) < want) { again(); return; }
-        busy = false;
-        draw(c);
-      }, again);
+  // deliver sends a message and, when its answer is lost on the way (the
+  // connection dropped: no status; or a proxy's 502/503/504), sends it
+  // again with the same Idempotency-Key each second, for as long as a turn
+  // may take (60 s). The server runs a message once: a retry of a turn
+  // that ran gets that turn's answer, one that arrives while it still runs
+  // waits for it, and one whose first try never arrived runs it now.
+  function deliver(body, key, tries) {
+    call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body, key)
+      .then(function (t) { status.textContent = ''; busy = false; showTurn(t); }, function (err) {
+        var lost = !err.status || err.status === 502 || err.status === 503 || err.status === 504;
+        if (lost && tries < 65) {
+          status.textContent = 'Waiting for the answer…';
+          setTimeout(function () { deliver(body, key, tries + 1); }, 1000);
+          return;
+        }
+        status.textContent = '';
+        fail(err);
+        input.disabled = send.disabled = false;
+      });
   }
 
   function reply(body, shown) {
     if (!conv || busy) return;
     busy = true;
-    var want = log.querySelectorAll('.msg.user').length + 1;
     add('user', shown);
     while (options.firstChild) options.removeChild(options.firstChild);
     input.value = '';
     input.disabled = send.disabled = true;
-    call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body)
-      .then(function (t) { busy = false; showTurn(t); }, function (err) {
-        if (!err.status) { resync(err, want, 0); return; }
-        fail(err);
-        input.disabled = send.disabled = false;
-      });
+    deliver(body, newKey(), 0);
   }
 
   function toggle(open) {
