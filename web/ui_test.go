@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/store"
+	"github.com/google/uuid"
 )
 
 // Browser tests drive Debian's Chromium headless against the real server
@@ -533,6 +534,24 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	b.until("one conversation left", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
 	if r := e.do("GET", "/v1/bots/"+botID+"/conversations", adminToken, nil); strings.Count(string(r.Body), `"id"`) != 1 {
 		t.Errorf("after erasing in the page: %s", r.Body)
+	}
+	// The server looks at 20,000 conversations of all bots per request, so
+	// when the newest all belong to other bots a page comes back empty
+	// with a cursor; the tab follows it to the older rows.
+	fillConversations(t, e.db, "0190a6b6-0000-7000-8000-0000000000ff", 20001)
+	var page struct {
+		Items      []any  `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	e.do("GET", "/v1/bots/"+botID+"/conversations", adminToken, nil).json(t, &page)
+	if len(page.Items) != 0 || page.NextCursor == "" {
+		t.Fatalf("first page after 20,001 newer conversations of another bot: %d items, cursor %q; the test needs an empty page with a cursor", len(page.Items), page.NextCursor)
+	}
+	b.do("clear the list", chromedp.Evaluate[chromedp.Void](`document.querySelector('#conv-list').replaceChildren()`))
+	b.click("#conv-refresh")
+	b.until("the conversation past the other bot's", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
+	if got := b.text("#conv-list tbody tr"); !strings.Contains(got, "transferred") {
+		t.Errorf("row after following the cursor = %q", got)
 	}
 
 	// Someone else saves: the next save gets 409 and offers to reload.
@@ -1140,5 +1159,34 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 	waitSaved()
 	if s := step("pick"); s.OptionsFrom != nil || len(s.Options) != 1 {
 		t.Errorf("saved options_from %+v, options %+v; want the list back", s.OptionsFrom, s.Options)
+	}
+}
+
+// fillConversations stores n new conversations of botID straight into the
+// store, 32 at a time (as many starts would, without running a flow).
+func fillConversations(t *testing.T, db *store.DB, botID string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 32 {
+				now := time.Now().UTC()
+				conv := &flow.Conversation{ID: uuid.NewString(), BotID: botID, Version: 1, TokenHash: []byte(fmt.Sprint("fill-", i)),
+					Status: flow.StatusActive, Vars: map[string]string{}, CreatedAt: now, UpdatedAt: now}
+				if err := db.SaveTurn(ctx, &flow.TurnRecord{Conversation: conv}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }
