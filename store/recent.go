@@ -54,6 +54,11 @@ func (d *DB) RecentConversations(ctx context.Context, botID, cursor string, limi
 			if v == nil {
 				continue
 			}
+			if h, err := decodeStateHeader(v); err == nil && h.format == stateFormatBinary {
+				if bot, ok := recordBotID(h.record); ok && string(bot) != botID {
+					continue // another bot's: not decoded (a malformed one still fails below)
+				}
+			}
 			conv, err := decodeConversation(k[8:], v)
 			if err != nil {
 				return err

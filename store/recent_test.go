@@ -171,3 +171,23 @@ func TestDeleteConversation(t *testing.T) {
 	}
 	wantConversation(t, db, convs[2], 2)
 }
+
+// BenchmarkRecentConversations: one page of a bot whose conversations are
+// all older than 20,100 of another bot's, so a call looks at 20,000 and
+// returns none (the worst case of a request).
+func BenchmarkRecentConversations(b *testing.B) {
+	db := mustOpenPath(b, filepath.Join(b.TempDir(), "flowbot.db"))
+	for i := range 20100 {
+		c := sampleConversation(fmt.Sprintf("c%05d", i), fmt.Sprintf("tok-%05d", i), convEpoch.Add(time.Duration(i)*time.Second))
+		c.BotID = "bot-b"
+		c.Vars = map[string]string{"order_number": "1234", "order_status": "shipped", "customer_name": "Ann"}
+		mustSaveTurn(b, db, nextTurn(c))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		page, next, err := db.RecentConversations(b.Context(), "bot-a", "", 20)
+		if err != nil || len(page) != 0 || next == "" {
+			b.Fatal(len(page), next, err)
+		}
+	}
+}

@@ -192,6 +192,16 @@ func (d *decoder) time() time.Time {
 	return t
 }
 
+// recordBotID returns the bot id of a binary record (its second field)
+// without decoding the rest, so a list can pass over other bots'
+// conversations cheaply. ok is false for a malformed record.
+func recordBotID(b []byte) (bot []byte, ok bool) {
+	d := decoder{b: b}
+	d.bytes() // the conversation id
+	bot = d.bytes()
+	return bot, !d.err
+}
+
 // decodeStateRecord decodes the record of a state value of either format.
 func decodeStateRecord(format byte, record []byte) (*flow.Conversation, error) {
 	switch format {

@@ -76,6 +76,13 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("round trip lost a field:\n got %+v\nwant %+v", got, &c)
 	}
 
+	if bot, ok := recordBotID(appendRecord(nil, &c)); !ok || string(bot) != c.BotID {
+		t.Fatalf("recordBotID = %q, %v; want %q", bot, ok, c.BotID)
+	}
+	if _, ok := recordBotID([]byte{5, 'a'}); ok {
+		t.Fatal("recordBotID read a cut record")
+	}
+
 	t.Run("ZeroValues", func(t *testing.T) {
 		c := flow.Conversation{Vars: map[string]string{}}
 		got, err := decodeRecord(appendRecord(nil, &c))
