@@ -45,8 +45,8 @@ type LastTurn struct {
 	Key string
 	// Input is a digest of the turn's input (see Input.Digest).
 	Input string
-	// Seq is the conversation's Seq before the turn: the turn's
-	// transcript entries are the ones after it.
+	// Seq is the conversation's Seq before the turn (with a key): the
+	// turn's transcript entries are the ones after it.
 	Seq int
 	// Earlier are the keys of the turns before it, newest first: a
 	// message sent again with one of them was answered and followed by

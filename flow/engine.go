@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"strings"
@@ -29,8 +30,8 @@ type Input struct {
 // a message from another message sent with the same key.
 func (in Input) Digest() string {
 	h := sha256.New()
+	h.Write(binary.AppendUvarint(nil, uint64(len(in.OptionID)))) // so no split of the two runs into another
 	h.Write([]byte(in.OptionID))
-	h.Write([]byte{0})
 	h.Write([]byte(in.Text))
 	return string(h.Sum(nil)[:16])
 }

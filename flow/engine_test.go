@@ -325,3 +325,17 @@ func TestTurnTimeUp(t *testing.T) {
 		t.Fatal("a plain deadline was taken for the turn's")
 	}
 }
+
+// TestInputDigest: the digest tells apart inputs whose fields differ only
+// in where one ends and the other starts.
+func TestInputDigest(t *testing.T) {
+	a := flow.Input{OptionID: "a", Text: "b\x00"}
+	b := flow.Input{OptionID: "a\x00b"}
+	c := flow.Input{OptionID: "a\x00", Text: "b"}
+	if a.Digest() == b.Digest() || a.Digest() == c.Digest() || b.Digest() == c.Digest() {
+		t.Fatal("two different inputs share a digest")
+	}
+	if a.Digest() != (flow.Input{OptionID: "a", Text: "b\x00", Key: "other"}).Digest() {
+		t.Fatal("the key changed the digest")
+	}
+}

@@ -138,7 +138,9 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 // ENOTFOUND, ECONFLICT when the conversation has ended, EINVALID for an
 // empty input. An input whose Key is the latest turn's is not run again:
 // the answer is that turn's (Turn.Replayed), or EUNPROCESSABLE when the
-// key came with another message.
+// key came with another message; the key of an earlier one of the latest
+// KeptKeys keyed turns gets ECONFLICT. A turn that was not stored (its
+// save failed) left no key: a retry runs it again.
 func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversation, *Turn, error) {
 	unlock := rt.locks.lock(convID)
 	defer unlock()
@@ -157,9 +159,9 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	last := LastTurn{Seq: conv.Seq, Earlier: conv.Last.earlier()}
+	last := LastTurn{Earlier: conv.Last.earlier(in.Key != "")}
 	if in.Key != "" {
-		last.Key, last.Input = in.Key, in.Digest()
+		last.Key, last.Input, last.Seq = in.Key, in.Digest(), conv.Seq
 	}
 	tctx, cancel := rt.turnContext(ctx)
 	turn, err := rt.Engine.Reply(tctx, c, conv, in)
@@ -175,14 +177,19 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 }
 
 // earlier returns the keys to keep when another turn follows l: l's and
-// those before it, KeptKeys-1 at most.
-func (l LastTurn) earlier() []string {
+// those before it, so that with the new turn's own key (keyed) there are
+// KeptKeys at most.
+func (l LastTurn) earlier(keyed bool) []string {
 	keys := l.Earlier
 	if l.Key != "" {
 		keys = append([]string{l.Key}, keys...)
 	}
-	if len(keys) > KeptKeys-1 {
-		keys = keys[:KeptKeys-1]
+	keep := KeptKeys
+	if keyed {
+		keep--
+	}
+	if len(keys) > keep {
+		keys = keys[:keep]
 	}
 	if len(keys) == 0 {
 		return nil

@@ -52,7 +52,12 @@ func appendRecord(b []byte, c *flow.Conversation) []byte {
 	b = appendTime(b, c.CreatedAt)
 	b = appendTime(b, c.UpdatedAt)
 	// Added later, so a record may end before it: a record without it has
-	// a zero LastTurn.
+	// a zero LastTurn. It is left out when zero, so that conversations
+	// that never used an Idempotency-Key stay readable by a server from
+	// before it (a rollback, or a backup restored into an older binary).
+	if c.Last.Key == "" && c.Last.Input == "" && c.Last.Seq == 0 && len(c.Last.Earlier) == 0 {
+		return b
+	}
 	b = binary.AppendVarint(appendString(appendString(b, c.Last.Key), c.Last.Input), int64(c.Last.Seq))
 	b = binary.AppendUvarint(b, uint64(len(c.Last.Earlier)))
 	for _, k := range c.Last.Earlier {

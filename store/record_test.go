@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -104,6 +105,11 @@ func TestRecordRoundTrip(t *testing.T) {
 			last = appendString(last, k)
 		}
 		old := len(b) - len(last)
+		zero := c
+		zero.Last = flow.LastTurn{}
+		if got := appendRecord(nil, &zero); !bytes.Equal(got, b[:old]) {
+			t.Fatal("a zero LastTurn is written: older servers could not read the record")
+		}
 		for n := range len(b) {
 			got, err := decodeRecord(b[:n])
 			if n == old {

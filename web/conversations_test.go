@@ -830,6 +830,20 @@ func TestConversation_IdempotencyKey(t *testing.T) {
 		if users() != n+1 || n != 11 {
 			t.Fatalf("%d user lines before the last message, want 11", n)
 		}
+		// The keys now: a, k7 … k1. A turn without a key forgets none of
+		// them; the next keyed one pushes k1 out.
+		if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "plain"}); code != 200 {
+			t.Fatal(code)
+		}
+		if got := say("k1", "x"); got != "409  " {
+			t.Fatalf("k1 as the eighth key, after a turn without one: %q", got)
+		}
+		if got := say("k8", "x"); got != "200  You said x | Say something" {
+			t.Fatal(got)
+		}
+		if got := say("k1", "x"); got != "200  You said x | Say something" {
+			t.Fatalf("k1 as the ninth key: %q", got)
+		}
 	})
 
 	t.Run("KeyLimits", func(t *testing.T) {

@@ -747,10 +747,11 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	e := newEnv(t)
 	botID := e.publishBot(echoFlow)
-	var cut, cutEarly atomic.Bool
+	var cut, cutEarly, cutThenOther, fail500 atomic.Bool
 	var cutBefore atomic.Int32
-	var keys sync.Map  // text → the Idempotency-Keys it came with
-	var tries sync.Map // text → *atomic.Int32, requests that reached the test server
+	var later atomic.Value // the answer to the slow first request, when it got through
+	var keys sync.Map      // text → the Idempotency-Keys it came with
+	var tries sync.Map     // text → *atomic.Int32, requests that reached the test server
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {
 			body, _ := io.ReadAll(r.Body)
@@ -778,7 +779,7 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 			// The connection drops at once, and the turn is stored only
 			// 1.5 s later, as when a slow API call is still running.
 			body, _ := io.ReadAll(r.Body)
-			later := r.Clone(context.Background())
+			slow := r.Clone(context.Background())
 			conn, buf, err := w.(http.Hijacker).Hijack()
 			if err != nil {
 				t.Error(err)
@@ -788,8 +789,37 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 			buf.Flush()
 			conn.Close()
 			time.Sleep(1500 * time.Millisecond)
-			later.Body = io.NopCloser(bytes.NewReader(body))
-			e.srv.ServeHTTP(httptest.NewRecorder(), later)
+			slow.Body = io.NopCloser(bytes.NewReader(body))
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, slow)
+			later.Store(fmt.Sprint(rec.Code, " ", rec.Header().Get("Idempotent-Replayed")))
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && fail500.CompareAndSwap(true, false) {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(500)
+			fmt.Fprint(w, `{"error":{"code":"internal","message":"internal error"}}`)
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutThenOther.CompareAndSwap(true, false) {
+			e.srv.ServeHTTP(httptest.NewRecorder(), r) // the turn runs and is stored
+			// Another tab of the same conversation sends a message before
+			// the widget's retry.
+			other := httptest.NewRequest("POST", r.URL.Path, strings.NewReader(`{"text":"from another tab"}`))
+			other.Header.Set("Content-Type", "application/json")
+			other.Header.Set("Authorization", r.Header.Get("Authorization"))
+			other.Header.Set("Idempotency-Key", "another-tab")
+			rec := httptest.NewRecorder()
+			if e.srv.ServeHTTP(rec, other); rec.Code != 200 {
+				t.Errorf("the other tab's message: %d %s", rec.Code, rec.Body)
+			}
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
 			return
 		}
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cut.CompareAndSwap(true, false) {
@@ -855,7 +885,13 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 
 	// Each message was sent more than once, always with its own one key,
 	// and ran once.
-	time.Sleep(1600 * time.Millisecond) // the slow first request is through
+	b.until("the slow first request is through", "true") // (a round trip)
+	for i := 0; later.Load() == nil && i < 40; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got, _ := later.Load().(string); got != "200 true" && got != "409 " {
+		t.Errorf("the slow first request got %q; want the replayed answer, or 409 once a later turn ran", got)
+	}
 	r := e.do("GET", "/v1/conversations/"+evalJS[string](b, `JSON.parse(sessionStorage.getItem('flowbot.widget.`+botID+`')).id`), adminToken, nil)
 	var v struct{ Transcript []struct{ From, Text string } }
 	r.json(t, &v)
@@ -873,6 +909,39 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 		if n != 1 || len(ks) != 1 || len(ks[0]) != 32 {
 			t.Errorf("%q: %d times in the transcript, keys %q; want once, one 32-character key", text, n, ks)
 		}
+	}
+
+	// The answer is lost and another tab answers meanwhile: the retry gets
+	// 409, and the widget draws the conversation as the server has it.
+	cutThenOther.Store(true)
+	b.do("send crossed", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "crossed\n"))
+	b.until("the other tab's turn, drawn from the transcript", root+`.querySelector('.log').textContent.includes('You said from another tab')`)
+	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
+	if got := evalJS[string](b, root+`.querySelector('.log').textContent`); !strings.Contains(got, "You said crossed") || strings.Contains(got, "wrong") {
+		t.Errorf("log after the crossed answer: %q", got)
+	}
+
+	// An error that is not a lost answer is shown, and the user may send
+	// again.
+	fail500.Store(true)
+	b.do("send failing", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "failing\n"))
+	b.until("the error is shown", root+`.querySelectorAll('.msg.error').length === 1`)
+	b.until("the input is open again", `!`+root+`.querySelector('#fb-input').disabled`)
+
+	// Start over while a message is being retried: the widget starts a
+	// new conversation and works; the old retries stop.
+	cutBefore.Store(1000)
+	b.do("send lost", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "lost\n"))
+	b.until("retrying", root+`.querySelector('.status').textContent.includes('Waiting for the answer')`)
+	b.do("start over", chromedp.Click(chromedp.JSPath(root+`.querySelector('button[aria-label="Start over"]')`)))
+	cutBefore.Store(0)
+	b.until("a new conversation", `!`+root+`.querySelector('.log').textContent.includes('lost') && `+root+`.querySelector('.log').textContent.includes('Say something')`)
+	b.until("the status is clear and the input open", root+`.querySelector('.status').textContent === '' && !`+root+`.querySelector('#fb-input').disabled`)
+	b.do("send fresh", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "fresh\n"))
+	b.until("the answer in the new conversation", root+`.querySelector('.log').textContent.includes('You said fresh')`)
+	time.Sleep(1500 * time.Millisecond) // a stale retry would land now
+	if got := evalJS[string](b, root+`.querySelector('.log').textContent`); strings.Contains(got, "lost") || strings.Contains(got, "wrong") {
+		t.Errorf("the old conversation's retry reached the new one: %q", got)
 	}
 }
 

@@ -51,6 +51,12 @@
 
   var conv = null;
   var busy = false;
+  // gen counts conversations shown; an answer that arrives after a
+  // restart belongs to an older one and is dropped.
+  var gen = 0;
+  // shown is what the bot awaited at the last answer, to offer it again
+  // when a message cannot be delivered.
+  var shown = { status: 'active', awaiting: { type: 'none' } };
   try { conv = JSON.parse(sessionStorage.getItem(storeKey) || 'null'); } catch (e) { conv = null; }
 
   function call(method, path, token, body, key) {
@@ -66,6 +72,7 @@
           if (!r.ok) {
             var err = new Error((data && data.error && data.error.message) || ('HTTP ' + r.status));
             err.status = r.status;
+            err.retryAfter = Number(r.headers.get('Retry-After')) || 1;
             throw err;
           }
           return data;
@@ -82,6 +89,7 @@
   }
 
   function showTurn(t) {
+    shown = { status: t.status, awaiting: t.awaiting };
     (t.messages || []).forEach(function (m) { add('bot', m.text); });
     while (options.firstChild) options.removeChild(options.firstChild);
     var aw = t.awaiting || { type: 'none' };
@@ -109,13 +117,15 @@
     busy = true;
     while (log.firstChild) log.removeChild(log.firstChild);
     status.textContent = '';
+    var g = gen;
     call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, { user: { locale: navigator.language } })
       .then(function (t) {
+        if (g !== gen) return;
         conv = { id: t.id, token: t.token };
         try { sessionStorage.setItem(storeKey, JSON.stringify(conv)); } catch (e) { /* private mode */ }
         busy = false;
         showTurn(t);
-      }, fail);
+      }, function (err) { if (g === gen) fail(err); });
   }
 
   // draw shows a stored conversation: its transcript and what it awaits.
@@ -142,32 +152,49 @@
   // deliver sends a message and, when its answer is lost on the way (the
   // connection dropped: no status; or a proxy's 502/503/504), sends it
   // again with the same Idempotency-Key each second, for as long as a turn
-  // may take (60 s). The server runs a message once: a retry of a turn
-  // that ran gets that turn's answer, one that arrives while it still runs
-  // waits for it, and one whose first try never arrived runs it now.
-  function deliver(body, key, tries) {
-    call('POST', '/v1/conversations/' + encodeURIComponent(conv.id) + '/messages', conv.token, body, key)
-      .then(function (t) { status.textContent = ''; busy = false; showTurn(t); }, function (err) {
+  // may take (60 s); after a 429 it waits as told. The server runs a
+  // message once: a retry of a turn that ran gets that turn's answer, one
+  // that arrives while it still runs waits for it, and one whose first try
+  // never arrived runs it now. A 409 means the conversation moved on (it
+  // ended, or another tab answered): it is drawn as the server has it.
+  function deliver(c, g, body, key, tries) {
+    call('POST', '/v1/conversations/' + encodeURIComponent(c.id) + '/messages', c.token, body, key)
+      .then(function (t) {
+        if (g !== gen) return;
+        status.textContent = ''; busy = false; showTurn(t);
+      }, function (err) {
+        if (g !== gen) return;
         var lost = !err.status || err.status === 502 || err.status === 503 || err.status === 504;
-        if (lost && tries < 65) {
+        if ((lost || err.status === 429) && tries < 65) {
           status.textContent = 'Waiting for the answer…';
-          setTimeout(function () { deliver(body, key, tries + 1); }, 1000);
+          setTimeout(function () { if (g === gen) deliver(c, g, body, key, tries + 1); }, 1000 * (err.status === 429 ? Math.min(err.retryAfter, 30) : 1));
           return;
         }
         status.textContent = '';
-        fail(err);
-        input.disabled = send.disabled = false;
+        if (err.status === 409) {
+          call('GET', '/v1/conversations/' + encodeURIComponent(c.id), c.token)
+            .then(function (v) { if (g === gen) { busy = false; draw(v); } }, function () { if (g === gen) giveUp(err); });
+          return;
+        }
+        giveUp(err);
       });
   }
 
-  function reply(body, shown) {
+  // giveUp reports a message that could not be delivered and offers again
+  // what the bot awaited, so the user may send it again.
+  function giveUp(err) {
+    fail(err);
+    showTurn({ status: shown.status, awaiting: shown.awaiting, messages: [] });
+  }
+
+  function reply(body, text) {
     if (!conv || busy) return;
     busy = true;
-    add('user', shown);
+    add('user', text);
     while (options.firstChild) options.removeChild(options.firstChild);
     input.value = '';
     input.disabled = send.disabled = true;
-    deliver(body, newKey(), 0);
+    deliver(conv, gen, body, newKey(), 0);
   }
 
   function toggle(open) {
@@ -184,7 +211,7 @@
 
   launcher.addEventListener('click', function () { toggle(panel.hidden); });
   close.addEventListener('click', function () { toggle(false); });
-  restart.addEventListener('click', function () { conv = null; start(); });
+  restart.addEventListener('click', function () { gen++; busy = false; status.textContent = ''; conv = null; start(); });
   panel.addEventListener('keydown', function (e) { if (e.key === 'Escape') toggle(false); });
   form.addEventListener('submit', function (e) {
     e.preventDefault();
