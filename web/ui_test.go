@@ -752,57 +752,54 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	var later atomic.Value // the answer to the slow first request, when it got through
 	var keys sync.Map      // text → the Idempotency-Keys it came with
 	var tries sync.Map     // text → *atomic.Int32, requests that reached the test server
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			var m struct{ Text string }
-			_ = json.Unmarshal(body, &m)
-			k, _ := keys.LoadOrStore(m.Text, &sync.Map{})
-			k.(*sync.Map).Store(r.Header.Get("Idempotency-Key"), true)
-			n, _ := tries.LoadOrStore(m.Text, new(atomic.Int32))
-			n.(*atomic.Int32).Add(1)
+	// drop closes the connection after sending head, if any: the status
+	// line and headers of an answer whose body never comes.
+	drop := func(w http.ResponseWriter, head string) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
 		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutBefore.Add(-1) >= 0 {
+		fmt.Fprint(buf, head)
+		buf.Flush()
+		conn.Close()
+	}
+	const cutHead = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\nAccess-Control-Allow-Origin: *\r\n\r\n{"
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") {
+			e.srv.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var m struct{ Text string }
+		_ = json.Unmarshal(body, &m)
+		k, _ := keys.LoadOrStore(m.Text, &sync.Map{})
+		k.(*sync.Map).Store(r.Header.Get("Idempotency-Key"), true)
+		n, _ := tries.LoadOrStore(m.Text, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		switch {
+		case cutBefore.Add(-1) >= 0:
 			// The connection drops before the server reads the message
 			// (twice: Chromium itself sends a POST again once when a reused
 			// connection closes without an answer).
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			conn.Close()
-			return
-		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutEarly.CompareAndSwap(true, false) {
+			drop(w, "")
+		case cutEarly.CompareAndSwap(true, false):
 			// The connection drops at once, and the turn is stored only
 			// 1.5 s later, as when a slow API call is still running.
-			body, _ := io.ReadAll(r.Body)
 			slow := r.Clone(context.Background())
-			conn, buf, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\nAccess-Control-Allow-Origin: *\r\n\r\n{")
-			buf.Flush()
-			conn.Close()
+			drop(w, cutHead)
 			time.Sleep(1500 * time.Millisecond)
 			slow.Body = io.NopCloser(bytes.NewReader(body))
 			rec := httptest.NewRecorder()
 			e.srv.ServeHTTP(rec, slow)
 			later.Store(fmt.Sprint(rec.Code, " ", rec.Header().Get("Idempotent-Replayed")))
-			return
-		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && fail500.CompareAndSwap(true, false) {
+		case fail500.CompareAndSwap(true, false):
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(500)
 			fmt.Fprint(w, `{"error":{"code":"internal","message":"internal error"}}`)
-			return
-		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cutThenOther.CompareAndSwap(true, false) {
+		case cutThenOther.CompareAndSwap(true, false):
 			e.srv.ServeHTTP(httptest.NewRecorder(), r) // the turn runs and is stored
 			// Another tab of the same conversation sends a message before
 			// the widget's retry.
@@ -814,29 +811,13 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 			if e.srv.ServeHTTP(rec, other); rec.Code != 200 {
 				t.Errorf("the other tab's message: %d %s", rec.Code, rec.Body)
 			}
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			conn.Close()
-			return
+			drop(w, "")
+		case cut.CompareAndSwap(true, false):
+			e.srv.ServeHTTP(httptest.NewRecorder(), r) // the turn runs and is stored
+			drop(w, cutHead)                           // the status line and headers arrive, the body does not
+		default:
+			e.srv.ServeHTTP(w, r)
 		}
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && cut.CompareAndSwap(true, false) {
-			rec := httptest.NewRecorder()
-			e.srv.ServeHTTP(rec, r) // the turn runs and is stored
-			conn, buf, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			// The status line and headers arrive, the body does not.
-			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nAccess-Control-Allow-Origin: *\r\n\r\n{", rec.Body.Len())
-			buf.Flush()
-			conn.Close()
-			return
-		}
-		e.srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(app.Close)
 	b := newBrowser(t, 60*time.Second)
