@@ -1240,3 +1240,78 @@ func fillConversations(t *testing.T, db *store.DB, botID string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestUI_RestoreVersion: after a bad publish, a designer restores an
+// earlier version to the draft (two clicks) and publishes it again.
+func TestUI_RestoreVersion(t *testing.T) {
+	e := newEnv(t)
+	msg := func(text string) string {
+		return `{"start":"hi","steps":[{"id":"hi","type":"message","text":"` + text + `","next":"bye"},{"id":"bye","type":"end","text":"Bye"}]}`
+	}
+	id, rev := e.createBot(msg("good"))
+	publish := func() {
+		t.Helper()
+		if r := e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil); r.Code != 201 {
+			t.Fatalf("publish: %d %s", r.Code, r.Body)
+		}
+	}
+	publish()
+	put := func(text string) {
+		t.Helper()
+		r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, msg(text), "If-Match", fmt.Sprint(rev))
+		if r.Code != 200 {
+			t.Fatalf("save: %d %s", r.Code, r.Body)
+		}
+		var v struct{ Revision int64 }
+		r.json(t, &v)
+		rev = v.Revision
+	}
+	put("broken")
+	publish()
+	put("work in progress")
+
+	type botView struct {
+		Revision         int64     `json:"revision"`
+		PublishedVersion int       `json:"published_version"`
+		Flow             flow.Flow `json:"flow"`
+	}
+	read := func() botView {
+		var v botView
+		e.do("GET", "/v1/bots/"+id, adminToken, nil).json(t, &v)
+		return v
+	}
+
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	b.navigate(app.URL + "/#/bots/" + id)
+	b.visible("#canvas")
+	b.click("#tab-flow")
+	b.visible(`#versions tr[data-version="1"] button[data-restore]`)
+	b.checkLabels("flow tab with versions")
+	b.shot("versions")
+
+	// One click only arms the button.
+	b.click(`#versions tr[data-version="1"] button[data-restore]`)
+	b.waitText(`#versions tr[data-version="1"] button[data-restore]`, "Click again")
+	if got := read(); got.Flow.Steps[0].Text != "work in progress" || got.Revision != rev {
+		t.Fatalf("one click changed the draft: revision %d, %q", got.Revision, got.Flow.Steps[0].Text)
+	}
+	b.click(`#versions tr[data-version="1"] button[data-restore]`)
+	b.waitText("#toast", "Version 1 is the draft now")
+	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	got := read()
+	if got.Flow.Steps[0].Text != "good" || got.Revision != rev+1 || got.PublishedVersion != 2 {
+		t.Fatalf("after restoring: revision %d (want %d), published %d, %q", got.Revision, rev+1, got.PublishedVersion, got.Flow.Steps[0].Text)
+	}
+	b.present(`#canvas .node[data-step="hi"]`)
+
+	// Publishing makes it live as version 3.
+	b.click("#publish")
+	b.waitText("#publish-state", "version 3")
+	c := e.start(id, nil)
+	if c.text() != "good | Bye" {
+		t.Fatalf("a new conversation after the restore says %q", c.text())
+	}
+}

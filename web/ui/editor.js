@@ -241,6 +241,27 @@ export async function editorPage(main, botId, app) {
     } finally { publishBtn.disabled = false; }
   });
 
+  // restoreVersion replaces the draft with published version n's flow
+  // (saved as a new revision, so an older draft stays reachable only
+  // through the versions): the way back from a bad publish is to restore
+  // the last good version and publish it again.
+  async function restoreVersion(n) {
+    try {
+      if (!(await save())) return;
+      const v = (await api('GET', `${path}/versions/${n}`)).data;
+      flow.start = v.flow.start || '';
+      flow.steps = v.flow.steps || [];
+      layout(flow);
+      st.selected = null;
+      st.dirty = true;
+      if (!(await save())) return;
+      graph.render();
+      renderPanel();
+      renderFlowTab();
+      announce(`Version ${n} is the draft now (revision ${st.revision}). Publish to make it live.`);
+    } catch (err) { announce(`Not restored: ${err.message}`, 'error'); }
+  }
+
   async function loadVersions() {
     try { st.versions = (await api('GET', `${path}/versions`)).data.items; } catch { st.versions = []; }
     if (st.tab === 'flow') renderFlowTab();
@@ -397,10 +418,21 @@ export async function editorPage(main, botId, app) {
           },
         }, h('span', { class: 'sev' }, p.severity), ' ', p.stepId ? h('code', null, p.stepId) : h('code', null, p.pointer), ' ', p.message))))
       : h('p', { class: 'ok' }, 'No problems: ready to publish.');
+    // Restoring replaces the draft: two clicks, as for deletions.
+    const restoreBtn = (v) => {
+      const b = h('button', { type: 'button', class: 'small', 'data-restore': String(v.number), 'aria-label': `Restore version ${v.number} to the draft` }, 'Restore');
+      let armed = false;
+      b.addEventListener('blur', () => { armed = false; b.textContent = 'Restore'; });
+      b.addEventListener('click', () => {
+        if (!armed) { armed = true; b.textContent = 'Click again to replace the draft'; return; }
+        restoreVersion(v.number);
+      });
+      return b;
+    };
     const versions = st.versions.length
       ? h('table', { class: 'versions', id: 'versions' },
-        h('thead', null, h('tr', null, ...['Version', 'Revision', 'Steps', 'Published', 'By'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', null, ...st.versions.map((v) => h('tr', null, h('td', null, String(v.number)), h('td', null, String(v.revision)), h('td', null, String(v.steps)), h('td', null, fmtTime(v.published_at)), h('td', null, v.published_by)))))
+        h('thead', null, h('tr', null, ...['Version', 'Revision', 'Steps', 'Published', 'By', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', null, ...st.versions.map((v) => h('tr', { dataset: { version: String(v.number) } }, h('td', null, String(v.number)), h('td', null, String(v.revision)), h('td', null, String(v.steps)), h('td', null, fmtTime(v.published_at)), h('td', null, v.published_by), h('td', null, restoreBtn(v))))))
       : h('p', { class: 'empty', id: 'versions' }, 'Not published yet.');
     const name = h('input', { type: 'text', id: 'bot-name-edit', value: bot.name, required: true, maxlength: 200 });
     const desc = h('input', { type: 'text', id: 'bot-desc-edit', value: bot.description || '', maxlength: 2000 });
