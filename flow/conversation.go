@@ -166,10 +166,10 @@ type ConversationStore interface {
 	// DeleteConversationsBefore removes conversations last updated before t
 	// and returns how many it removed.
 	DeleteConversationsBefore(ctx context.Context, t time.Time) (int, error)
-	// RecentConversations returns up to limit conversations of a bot,
-	// most recently updated first, from cursor ("" for the newest); next
-	// is "" when no older ones are left.
-	RecentConversations(ctx context.Context, botID, cursor string, limit int) (convs []*Conversation, next string, err error)
+	// RecentConversations returns up to limit conversations of a bot
+	// (with status, if not ""), most recently updated first, from cursor
+	// ("" for the newest); next is "" when no older ones are left.
+	RecentConversations(ctx context.Context, botID, status, cursor string, limit int) (convs []*Conversation, next string, err error)
 	// DeleteConversation removes one conversation and all stored under
 	// it. Returns ENOTFOUND, or ECONFLICT while one of its turns runs.
 	DeleteConversation(ctx context.Context, id string) error

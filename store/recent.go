@@ -12,15 +12,15 @@ import (
 // RecentConversations looks at.
 var maxRecentScan = 20000 // a variable for tests
 
-// RecentConversations returns up to limit conversations of the bot,
-// most recently updated first, for designers to see how the bot is used.
+// RecentConversations returns up to limit conversations of the bot, only
+// those with status unless it is "", most recently updated first, for designers to see how the bot is used.
 // cursor is "" for the newest, or a next cursor returned before; next is
 // "" when nothing older is left. One call looks at the maxRecentScan most
 // recent conversations of all bots at most: it may return fewer than
 // limit with a next cursor to go on from. Every turn acknowledged before
 // the call is seen (the journal is checkpointed first). The token hash is
 // not returned. Returns EINVALID for a cursor it did not make.
-func (d *DB) RecentConversations(ctx context.Context, botID, cursor string, limit int) (convs []*flow.Conversation, next string, err error) {
+func (d *DB) RecentConversations(ctx context.Context, botID, status, cursor string, limit int) (convs []*flow.Conversation, next string, err error) {
 	var from []byte
 	if cursor != "" {
 		if from, err = hex.DecodeString(cursor); err != nil || len(from) <= 8 {
@@ -63,7 +63,7 @@ func (d *DB) RecentConversations(ctx context.Context, botID, cursor string, limi
 			if err != nil {
 				return err
 			}
-			if conv.BotID == botID {
+			if conv.BotID == botID && (status == "" || conv.Status == status) {
 				conv.TokenHash = nil
 				convs = append(convs, conv)
 			}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -243,7 +244,15 @@ func (s *Server) recentConversations(c echo.Context) error {
 	if _, err := s.Bots.PublishedVersion(ctx, c.Param("id")); err != nil {
 		return err
 	}
-	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), c.QueryParam("cursor"), limit)
+	status := c.QueryParam("status")
+	switch status {
+	case "", flow.StatusActive, flow.StatusEnded, flow.StatusTransferred, flow.StatusError:
+	default:
+		msg := "status must be active, ended, transferred or error"
+		return &flow.Error{Code: flow.EINVALID, Message: msg + fmt.Sprintf(", got %q", status),
+			Details: []flow.Problem{{Pointer: "/status", Code: "invalid_status", Message: msg, Severity: flow.SeverityError}}}
+	}
+	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), status, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}

@@ -621,6 +621,58 @@ func TestConversation_BotConversationList(t *testing.T) {
 	}
 }
 
+// The list filters by status; an unknown status is refused, named.
+func TestConversation_BotConversationListByStatus(t *testing.T) {
+	e := newEnv(t)
+	bot := e.publishBot(`{"start":"q","steps":[{"id":"q","type":"ask","text":"Say","variable":"said","input":"text","next":"e"},{"id":"e","type":"end","text":"Bye"}]}`)
+	ended := map[string]bool{}
+	for i := range 6 {
+		c := e.start(bot, nil)
+		if i%2 == 0 {
+			if code, tr := e.send(c.ID, c.Token, map[string]string{"text": "done"}); code != 200 || tr.Status != "ended" {
+				t.Fatal(code, tr)
+			}
+			ended[c.ID] = true
+		}
+	}
+	designer := e.designerToken()
+	list := func(q string) (ids []string, statuses []string) {
+		t.Helper()
+		r := e.do("GET", "/v1/bots/"+bot+"/conversations"+q, designer, nil)
+		var p struct{ Items []struct{ ID, Status string } }
+		if r.json(t, &p); r.Code != 200 {
+			t.Fatalf("%s: %d %s", q, r.Code, r.Body)
+		}
+		for _, it := range p.Items {
+			ids, statuses = append(ids, it.ID), append(statuses, it.Status)
+		}
+		return ids, statuses
+	}
+	for q, want := range map[string]int{"": 6, "?status=ended": 3, "?status=active": 3, "?status=error": 0, "?status=transferred": 0} {
+		ids, statuses := list(q)
+		if len(ids) != want {
+			t.Errorf("%q: %d conversations, want %d", q, len(ids), want)
+		}
+		for i, id := range ids {
+			if q == "?status=ended" && (!ended[id] || statuses[i] != "ended") || q == "?status=active" && (ended[id] || statuses[i] != "active") {
+				t.Errorf("%q listed %s (%s)", q, id, statuses[i])
+			}
+		}
+	}
+	for _, bad := range []string{"?status=done", "?status=ENDED", "?status="} {
+		r := e.do("GET", "/v1/bots/"+bot+"/conversations"+bad, designer, nil)
+		if bad == "?status=" {
+			if r.Code != 200 {
+				t.Errorf("empty status (all): %d", r.Code)
+			}
+			continue
+		}
+		if r.Code != 400 || !strings.Contains(string(r.Body), `"pointer":"/status"`) {
+			t.Errorf("%s: %d %s", bad, r.Code, r.Body)
+		}
+	}
+}
+
 // An admin erases a conversation: it is gone for everyone, its token opens
 // nothing, the bot's list no longer has it, and the erasure is audited.
 // Designers and the token holder may not erase.

@@ -520,6 +520,14 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 		t.Errorf("older conversation row = %q; want the ended one (the success branch)", got)
 	}
 	b.checkLabels("conversations")
+	// Only the transferred ones, then all again.
+	b.do("show transferred", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = 'transferred'; s.dispatchEvent(new Event('change')); })()`))
+	b.until("one transferred conversation", `document.querySelectorAll('#conv-list tbody tr').length === 1 && document.querySelector('#conv-list tbody tr').textContent.includes('transferred')`)
+	b.do("show error", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = 'error'; s.dispatchEvent(new Event('change')); })()`))
+	b.waitText("#conv-list", "No error conversations.")
+	b.do("show all", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = ''; s.dispatchEvent(new Event('change')); })()`))
+	b.until("two conversations again", `document.querySelectorAll('#conv-list tbody tr').length === 2`)
+	b.shot("conversations-list")
 	b.click("#conv-list tbody tr:last-child button")
 	b.waitText("#conv-detail .conv-transcript", "Your order is shipped.")
 	if got := b.text("#conv-detail .log-list"); !strings.Contains(got, "HTTP 200") || !strings.Contains(got, "success branch") {

@@ -3,7 +3,7 @@
 // execution log, as its users and the engine saw them.
 
 import { api } from './api.js';
-import { announce, fmtTime, h } from './dom.js';
+import { announce, fmtTime, h, select } from './dom.js';
 import { logTable } from './preview.js';
 
 /**
@@ -16,6 +16,7 @@ export function conversations(botId, canErase) {
   const refreshBtn = h('button', { type: 'button', id: 'conv-refresh' }, 'Refresh');
   const olderBtn = h('button', { type: 'button', id: 'conv-older', hidden: true }, 'Older →');
   const detail = h('div', { id: 'conv-detail', tabindex: -1 });
+  const statusSel = select([['', 'All'], ['active', 'Active'], ['ended', 'Ended'], ['transferred', 'Transferred'], ['error', 'Error']], '', { id: 'conv-status' });
 
   // load shows the newest page, or (more) appends the next one. A page
   // may come back empty with a cursor (the server looks at a bounded
@@ -26,7 +27,7 @@ export function conversations(botId, canErase) {
       if (!more) cursor = '';
       let items = [];
       for (let tries = 0; tries < 10; tries++) {
-        const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${statusSel.value ? `&status=${statusSel.value}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
         const r = (await api('GET', q)).data;
         cursor = r.next_cursor || '';
         items = r.items;
@@ -42,7 +43,8 @@ export function conversations(botId, canErase) {
       const tbody = more ? list.querySelector('tbody') : null;
       if (tbody) { tbody.append(...rows); return; }
       if (!rows.length) {
-        list.replaceChildren(h('p', { class: 'empty' }, cursor ? 'None among the most recent conversations: look at older ones.' : 'No conversations yet. Publish the bot and talk to it.'));
+        list.replaceChildren(h('p', { class: 'empty' }, cursor ? 'None among the most recent conversations: look at older ones.'
+          : statusSel.value ? `No ${statusSel.value} conversations.` : 'No conversations yet. Publish the bot and talk to it.'));
         return;
       }
       list.replaceChildren(h('table', { class: 'list conv-table' },
@@ -80,9 +82,11 @@ export function conversations(botId, canErase) {
   }
 
   refreshBtn.addEventListener('click', () => load(false));
+  statusSel.addEventListener('change', () => load(false));
   olderBtn.addEventListener('click', () => load(true));
   const el = h('section', { class: 'conversations', 'aria-labelledby': 'conv-h' },
     h('div', { class: 'preview-head' }, h('h2', { id: 'conv-h' }, 'Conversations'), refreshBtn),
-    h('p', { class: 'hint' }, 'Real conversations with this bot, most recent first.'), list, olderBtn, detail);
+    h('p', { class: 'hint' }, 'Real conversations with this bot, most recent first.'),
+    h('div', { class: 'field inline' }, h('label', { for: 'conv-status' }, 'Status'), statusSel), list, olderBtn, detail);
   return { el, refresh: () => load(false) };
 }
