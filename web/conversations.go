@@ -19,6 +19,7 @@ func (s *Server) registerConversations() {
 	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
 	s.handle(http.MethodGet, "/v1/conversations/:id/log", Designer, s.conversationLog)
 	s.handle(http.MethodGet, "/v1/bots/:id/conversations", Designer, s.recentConversations)
+	s.handle(http.MethodGet, "/v1/bots/:id/stats", Designer, s.botStats)
 	s.handle(http.MethodDelete, "/v1/conversations/:id", Admin, s.deleteConversation)
 }
 
@@ -266,6 +267,66 @@ func (s *Server) recentConversations(c echo.Context) error {
 		out["next_cursor"] = next
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// botStatsView is GET /v1/bots/{id}/stats.
+type botStatsView struct {
+	Conversations int              `json:"conversations"`
+	Since         string           `json:"since,omitempty"`
+	More          bool             `json:"more"`
+	ByStatus      map[string]int   `json:"by_status"`
+	Steps         []flow.StepStats `json:"steps"`
+}
+
+// maxStatsConversations bounds how many conversations one stats request
+// reads (each with its execution log).
+const maxStatsConversations = 1000
+
+// botStats sums up the bot's most recently updated conversations
+// (?conversations=1..1000, default 200), step by step (flow.BotStats).
+func (s *Server) botStats(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	n := 200
+	if v := c.QueryParam("conversations"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 || k > maxStatsConversations {
+			msg := "conversations must be 1 to " + strconv.Itoa(maxStatsConversations)
+			return &flow.Error{Code: flow.EINVALID, Message: msg,
+				Details: []flow.Problem{{Pointer: "/conversations", Code: "invalid_limit", Message: msg, Severity: flow.SeverityError}}}
+		}
+		n = k
+	}
+	if _, err := s.Bots.PublishedVersion(ctx, id); err != nil {
+		return err
+	}
+	st := flow.NewBotStats()
+	cursor, more := "", false
+	// Each call looks at a bounded number of conversations of all bots;
+	// ten calls look far enough back for any bot with some traffic.
+	for calls := 0; st.Conversations < n; calls++ {
+		convs, next, err := s.Conversations.RecentConversations(ctx, id, "", cursor, n-st.Conversations)
+		if err != nil {
+			return err
+		}
+		for _, cv := range convs {
+			log, err := s.Conversations.Log(ctx, cv.ID)
+			if flow.ErrorCode(err) == flow.ENOTFOUND {
+				continue // erased meanwhile
+			} else if err != nil {
+				return err
+			}
+			st.Add(cv, log)
+		}
+		if cursor, more = next, next != ""; !more || calls == 9 {
+			break
+		}
+	}
+	v := botStatsView{Conversations: st.Conversations, More: more, ByStatus: st.ByStatus, Steps: st.Steps()}
+	if !st.Oldest.IsZero() {
+		v.Since = st.Oldest.UTC().Format(timeFormat)
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) conversationLog(c echo.Context) error {

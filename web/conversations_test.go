@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -670,6 +671,99 @@ func TestConversation_BotConversationListByStatus(t *testing.T) {
 		if r.Code != 400 || !strings.Contains(string(r.Body), `"pointer":"/status"`) {
 			t.Errorf("%s: %d %s", bad, r.Code, r.Body)
 		}
+	}
+}
+
+// TestConversation_BotStats: the stats of the order bot's conversations,
+// step by step, match what the conversations did.
+func TestConversation_BotStats(t *testing.T) {
+	e := newEnv(t)
+	s := newShop(t)
+	e.trust(s.srv)
+	bot := e.publishBot(orderFlow(s.srv.URL))
+	for _, answer := range []string{"1001", "4040", ""} {
+		c := e.start(bot, nil)
+		if answer != "" {
+			if code, _ := e.send(c.ID, c.Token, map[string]string{"text": answer}); code != 200 {
+				t.Fatal(code)
+			}
+		}
+	}
+	designer := e.designerToken()
+	type stepStats struct {
+		StepID        string         `json:"step_id"`
+		StepType      string         `json:"step_type"`
+		Runs          int            `json:"runs"`
+		Conversations int            `json:"conversations"`
+		Outcomes      map[string]int `json:"outcomes"`
+		Errors        map[string]int `json:"errors"`
+		Waiting       int            `json:"waiting"`
+	}
+	var got struct {
+		Conversations int            `json:"conversations"`
+		Since         string         `json:"since"`
+		More          bool           `json:"more"`
+		ByStatus      map[string]int `json:"by_status"`
+		Steps         []stepStats    `json:"steps"`
+	}
+	r := e.do("GET", "/v1/bots/"+bot+"/stats", designer, nil)
+	if r.json(t, &got); r.Code != 200 {
+		t.Fatalf("%d %s", r.Code, r.Body)
+	}
+	if got.Conversations != 3 || got.More || got.Since == "" ||
+		!maps.Equal(got.ByStatus, map[string]int{"ended": 1, "transferred": 1, "active": 1}) {
+		t.Fatalf("totals: %s", r.Body)
+	}
+	steps := map[string]stepStats{}
+	for _, st := range got.Steps {
+		steps[st.StepID] = st
+	}
+	want := map[string]stepStats{
+		"ask":      {StepType: "ask", Runs: 3, Conversations: 3, Outcomes: map[string]int{"answered": 2, "waiting": 1}, Waiting: 1},
+		"lookup":   {StepType: "api_call", Runs: 2, Conversations: 2, Outcomes: map[string]int{"success": 1, "failure": 1}, Errors: map[string]int{"http_404": 1}},
+		"customer": {StepType: "api_call", Runs: 1, Conversations: 1, Outcomes: map[string]int{"success": 1}},
+		"tell":     {StepType: "message", Runs: 1, Conversations: 1, Outcomes: map[string]int{"ok": 1}},
+		"done":     {StepType: "end", Runs: 1, Conversations: 1, Outcomes: map[string]int{"ended": 1}},
+		"sorry":    {StepType: "transfer", Runs: 1, Conversations: 1, Outcomes: map[string]int{"transferred": 1}},
+	}
+	if len(steps) != len(want) || got.Steps[0].StepID != "ask" {
+		t.Fatalf("steps: %s", r.Body)
+	}
+	for id, w := range want {
+		g := steps[id]
+		if g.StepType != w.StepType || g.Runs != w.Runs || g.Conversations != w.Conversations || g.Waiting != w.Waiting ||
+			!maps.Equal(g.Outcomes, w.Outcomes) || !maps.Equal(g.Errors, w.Errors) {
+			t.Errorf("%s: %+v, want %+v", id, g, w)
+		}
+	}
+
+	// Fewer conversations: the newest, and more are left.
+	r = e.do("GET", "/v1/bots/"+bot+"/stats?conversations=1", designer, nil)
+	if r.json(t, &got); r.Code != 200 || got.Conversations != 1 || !got.More || got.ByStatus["active"] != 1 {
+		t.Fatalf("conversations=1: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("GET", "/v1/bots/"+bot+"/stats?conversations=1000", designer, nil); r.Code != 200 {
+		t.Errorf("conversations=1000: %d", r.Code)
+	}
+	for _, bad := range []string{"0", "1001", "x"} {
+		r := e.do("GET", "/v1/bots/"+bot+"/stats?conversations="+bad, designer, nil)
+		if r.Code != 400 || !strings.Contains(string(r.Body), `"pointer":"/conversations"`) {
+			t.Errorf("conversations=%s: %d %s", bad, r.Code, r.Body)
+		}
+	}
+	// A bot without conversations, an unknown bot, a conversation token.
+	empty := e.publishBot(echoFlow)
+	r = e.do("GET", "/v1/bots/"+empty+"/stats", designer, nil)
+	got.Since, got.Steps = "", nil
+	if r.json(t, &got); r.Code != 200 || got.Conversations != 0 || len(got.Steps) != 0 || got.Since != "" {
+		t.Errorf("no conversations: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("GET", "/v1/bots/nope/stats", designer, nil); r.Code != 404 {
+		t.Errorf("unknown bot: %d", r.Code)
+	}
+	c := e.start(bot, nil)
+	if r := e.do("GET", "/v1/bots/"+bot+"/stats", c.Token, nil); r.Code != 403 {
+		t.Errorf("conversation token: %d", r.Code)
 	}
 }
 
