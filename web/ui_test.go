@@ -528,6 +528,21 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	b.do("show all", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = ''; s.dispatchEvent(new Event('change')); })()`))
 	b.until("two conversations again", `document.querySelectorAll('#conv-list tbody tr').length === 2`)
 	b.shot("conversations-list")
+
+	// Stats on the canvas: how those two conversations went, step by step.
+	b.click("#stats-toggle")
+	b.waitText("#stats-note", "The 2 most recent conversations")
+	b.waitText(`#canvas .node[data-step="lookup"] .stats-text`, "2 runs · 1 failed")
+	b.waitText(`#canvas .node[data-step="ask"] .stats-text`, "2 runs")
+	if got := evalJS[string](b, `document.querySelector('#canvas .node[data-step="lookup"] .stats title').textContent`); !strings.Contains(got, "http_404: 1") {
+		t.Errorf("lookup's stats detail = %q", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#canvas .node[data-step="lookup"]').getAttribute('aria-label')`); !strings.Contains(got, "2 runs · 1 failed") {
+		t.Errorf("lookup's label for screen readers = %q", got)
+	}
+	b.shot("stats")
+	b.click("#stats-toggle")
+	b.until("stats hidden", `!document.querySelector('#canvas .stats') && document.querySelector('#stats-note').hidden`)
 	b.click("#conv-list tbody tr:last-child button")
 	b.waitText("#conv-detail .conv-transcript", "Your order is shipped.")
 	if got := b.text("#conv-detail .log-list"); !strings.Contains(got, "HTTP 200") || !strings.Contains(got, "success branch") {

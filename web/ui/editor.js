@@ -37,6 +37,7 @@ export async function editorPage(main, botId, app) {
     tab: 'step',
     connections: [],
     versions: [],
+    stats: null,
     testValues: {},
     testResults: {},
   };
@@ -51,6 +52,8 @@ export async function editorPage(main, botId, app) {
   const saveBtn = h('button', { type: 'button', id: 'save' }, 'Save');
   const publishBtn = h('button', { type: 'button', id: 'publish', class: 'primary' }, 'Publish');
   const canvasStatus = h('p', { class: 'canvas-status', id: 'canvas-status', role: 'status' });
+  const statsBtn = h('button', { type: 'button', id: 'stats-toggle', 'aria-pressed': 'false', title: 'Show on each step how the recent conversations went' }, 'Stats');
+  const statsNote = h('p', { class: 'stats-note', id: 'stats-note', hidden: true });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.id = 'canvas';
   svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes the selection');
@@ -88,10 +91,11 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out', onClick: () => graph.zoomOut() }, '−'),
         h('button', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in', onClick: () => graph.zoomIn() }, '+'),
         h('button', { type: 'button', id: 'zoom-fit', onClick: () => graph.fit() }, 'Fit')),
+      statsBtn,
       h('div', { class: 'spacer' }), problemsBtn, saveState, saveBtn, publishState, publishBtn),
     conflictBox,
     h('div', { class: 'workspace' },
-      h('div', { class: 'canvas-wrap' }, svg, canvasStatus),
+      h('div', { class: 'canvas-wrap' }, svg, statsNote, canvasStatus),
       h('aside', { class: 'panel', id: 'panel', 'aria-label': 'Side panel' }, tablist, ...tabs.map((t) => tabPanels[t])))));
 
   // ---- graph
@@ -99,6 +103,7 @@ export async function editorPage(main, botId, app) {
     flow: () => flow,
     selected: () => st.selected,
     problems: problemsFor,
+    stats: (id) => st.stats?.get(id),
     onSelect: (sel) => select_(sel),
     onMove: () => changed({ panel: false }),
     onConnect: (from, port, to) => {
@@ -218,6 +223,34 @@ export async function editorPage(main, botId, app) {
   }
 
   saveBtn.addEventListener('click', async () => { st.dirty = true; if (await save()) announce(`Saved: revision ${st.revision}.`); });
+
+  // ---- stats: how the recent conversations went, on each step
+  async function loadStats() {
+    try {
+      const r = (await api('GET', `${path}/stats`)).data;
+      st.stats = new Map(r.steps.map((x) => [x.step_id, x]));
+      const by = Object.entries(r.by_status).map(([k, v]) => `${v} ${k}`).join(', ');
+      statsNote.textContent = r.conversations
+        ? `The ${r.conversations} most recent conversations${r.since ? ` (since ${fmtTime(r.since)})` : ''}: ${by}.`
+        : 'No conversations yet: publish the bot and talk to it.';
+      statsNote.hidden = false;
+    } catch (err) {
+      st.stats = null;
+      statsNote.hidden = true;
+      announce(`No stats: ${err.message}`, 'error');
+      statsBtn.setAttribute('aria-pressed', 'false');
+    }
+    graph.render();
+  }
+
+  statsBtn.addEventListener('click', async () => {
+    const on = statsBtn.getAttribute('aria-pressed') !== 'true';
+    statsBtn.setAttribute('aria-pressed', String(on));
+    if (on) { await loadStats(); return; }
+    st.stats = null;
+    statsNote.hidden = true;
+    graph.render();
+  });
 
   // ---- publish and versions
   function renderPublishState() {

@@ -24,9 +24,28 @@ function clip(text, n) {
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }
 
+// statsOf turns a step's stats into the line shown under its node (runs,
+// failures, refused replies, conversations waiting there) and the detail
+// shown on hover.
+function statsOf(x) {
+  if (!x) return null;
+  const failed = x.outcomes.failure || 0;
+  const refused = (x.outcomes.invalid_input || 0) + (x.outcomes.invalid_choice || 0);
+  const parts = [`${x.runs} run${x.runs === 1 ? '' : 's'}`];
+  if (failed) parts.push(`${failed} failed`);
+  if (refused) parts.push(`${refused} refused`);
+  if (x.waiting) parts.push(`${x.waiting} waiting`);
+  const detail = [`${x.conversations} conversation(s) ran this step`,
+    ...Object.entries(x.outcomes).map(([k, v]) => `${k}: ${v}`),
+    ...Object.entries(x.errors || {}).map(([k, v]) => `failed, ${k}: ${v}`),
+    x.waiting ? `${x.waiting} active conversation(s) wait here now` : ''].filter(Boolean);
+  return { line: parts.join(' · '), detail: detail.join('\n'), failed };
+}
+
 /**
  * createGraph draws into svg. cb: flow(), problems(id) → {errors, warnings,
- * messages}, selected() → {kind, id, port}, onSelect(sel), onMove(id),
+ * messages}, stats(id) → a step's stats (GET /v1/bots/{id}/stats) or
+ * nothing, selected() → {kind, id, port}, onSelect(sel), onMove(id),
  * onConnect(from, port, to), onDelete(), onStatus(text).
  */
 export function createGraph(svg, cb) {
@@ -124,7 +143,8 @@ export function createGraph(svg, cb) {
     const ps = ports(st);
     const hgt = nodeHeight(st);
     const meta = TYPES[st.type] || { label: st.type };
-    const label = `${meta.label} step ${st.id}${st.id === flow.start ? ', start' : ''}${pr.errors ? `, ${pr.errors} problem(s)` : ''}`;
+    const sx = statsOf(cb.stats?.(st.id));
+    const label = `${meta.label} step ${st.id}${st.id === flow.start ? ', start' : ''}${pr.errors ? `, ${pr.errors} problem(s)` : ''}${sx ? `, ${sx.line}` : ''}`;
     const g = s('g', {
       class: ['node', `type-${st.type}`, sel && sel.kind === 'step' && sel.id === st.id && 'selected',
         pr.errors && 'has-error', !pr.errors && pr.warnings && 'has-warning', st.id === flow.start && 'start'],
@@ -147,6 +167,11 @@ export function createGraph(svg, cb) {
         s('text', { class: 'port-label', x: NODE_W - 14, y: PORT_H / 2 + 4, 'text-anchor': 'end' }, clip(q.label, 20)),
         s('circle', { class: 'port-out', cx: NODE_W, cy: PORT_H / 2, r: 6 })));
     });
+    if (sx) {
+      g.append(s('g', { class: ['stats', sx.failed && 'stats-failed'], transform: `translate(0 ${hgt + 6})` },
+        s('title', null, sx.detail),
+        s('text', { class: 'stats-text', x: 2, y: 12 }, sx.line)));
+    }
     if (pr.errors || pr.warnings) {
       g.append(s('g', { class: ['badge', pr.errors ? 'badge-error' : 'badge-warning'], transform: `translate(${NODE_W - 4} 0)` },
         s('title', null, pr.messages.join('\n')),
@@ -165,7 +190,7 @@ export function createGraph(svg, cb) {
     const steps = cb.flow().steps;
     const sel = cb.selected();
     const flowStart = cb.flow().start;
-    const sig = (st) => JSON.stringify([st, sel && sel.kind === 'step' && sel.id === st.id, st.id === flowStart, cb.problems(st.id)]);
+    const sig = (st) => JSON.stringify([st, sel && sel.kind === 'step' && sel.id === st.id, st.id === flowStart, cb.problems(st.id), cb.stats?.(st.id)]);
     const old = [...nodesLayer.children];
     if (old.length === steps.length && old.every((g, i) => g.dataset.step === steps[i].id)) {
       steps.forEach((st, i) => {
