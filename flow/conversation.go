@@ -132,6 +132,13 @@ type APICallLog struct {
 	ErrorMsg   string            `json:"error_message,omitempty"`
 }
 
+// ConversationFilter narrows a list of conversations; zero fields match
+// all.
+type ConversationFilter struct {
+	Status  string
+	Version int
+}
+
 // TurnRecord is everything one turn changes, stored in one transaction.
 type TurnRecord struct {
 	Conversation *Conversation
@@ -167,9 +174,9 @@ type ConversationStore interface {
 	// and returns how many it removed.
 	DeleteConversationsBefore(ctx context.Context, t time.Time) (int, error)
 	// RecentConversations returns up to limit conversations of a bot
-	// (with status, if not ""), most recently updated first, from cursor
-	// ("" for the newest); next is "" when no older ones are left.
-	RecentConversations(ctx context.Context, botID, status, cursor string, limit int) (convs []*Conversation, next string, err error)
+	// that pass f, most recently updated first, from cursor ("" for the
+	// newest); next is "" when no older ones are left.
+	RecentConversations(ctx context.Context, botID string, f ConversationFilter, cursor string, limit int) (convs []*Conversation, next string, err error)
 	// DeleteConversation removes one conversation and all stored under
 	// it. Returns ENOTFOUND, or ECONFLICT while one of its turns runs.
 	DeleteConversation(ctx context.Context, id string) error

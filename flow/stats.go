@@ -38,6 +38,10 @@ type StepStats struct {
 	Errors map[string]int `json:"errors,omitempty"`
 	// Waiting counts the active conversations waiting at this step now.
 	Waiting int `json:"waiting"`
+	// Stopped counts the turns that stopped before running this step, by
+	// reason (step_limit, time_limit, unknown_step): the conversation
+	// ended with status error there. Not runs.
+	Stopped map[string]int `json:"stopped,omitempty"`
 }
 
 // NewBotStats returns empty stats.
@@ -61,6 +65,13 @@ func (b *BotStats) Add(c *Conversation, log []LogEntry) {
 			continue
 		}
 		s := b.step(e.StepID, e.StepType)
+		if stoppedBefore(e.Outcome) {
+			if s.Stopped == nil {
+				s.Stopped = map[string]int{}
+			}
+			s.Stopped[e.Outcome]++
+			continue
+		}
 		s.Runs++
 		s.Outcomes[e.Outcome]++
 		if !seen[e.StepID] {
@@ -84,6 +95,16 @@ func (b *BotStats) Add(c *Conversation, log []LogEntry) {
 	if c.Status == StatusActive && c.Waiting != "" {
 		b.step(c.Waiting, "").Waiting++
 	}
+}
+
+// stoppedBefore tells whether a log outcome says the turn stopped before
+// the step (which the entry names) ran.
+func stoppedBefore(outcome string) bool {
+	switch outcome {
+	case "step_limit", "time_limit", "unknown_step":
+		return true
+	}
+	return false
 }
 
 // isAnswer tells whether a log outcome is the reply to a waiting step.

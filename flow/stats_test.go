@@ -10,7 +10,8 @@ import (
 
 // TestBotStats: a question asked, refused once, answered and asked again
 // is three runs; an API call's failure is counted by cause; the step an
-// active conversation waits at is counted; the oldest update is kept.
+// active conversation waits at is counted; a turn stopped before a step
+// (the step cap) is not a run of it; the oldest update is kept.
 func TestBotStats(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	st := flow.NewBotStats()
@@ -25,7 +26,7 @@ func TestBotStats(t *testing.T) {
 	})
 	st.Add(&flow.Conversation{Status: flow.StatusError, UpdatedAt: t0}, []flow.LogEntry{
 		{StepID: "loop", StepType: "message", Outcome: "ok"},
-		{StepID: "loop", Outcome: "step_limit"},
+		{StepID: "loop", StepType: "message", Outcome: "step_limit"},
 	})
 	if st.Conversations != 2 || !st.Oldest.Equal(t0) || !maps.Equal(st.ByStatus, map[string]int{"active": 1, "error": 1}) {
 		t.Fatalf("totals %+v", st)
@@ -41,7 +42,7 @@ func TestBotStats(t *testing.T) {
 	if api.Runs != 3 || !maps.Equal(api.Errors, map[string]int{"timeout": 1, "http_503": 1}) || api.Outcomes["success"] != 1 {
 		t.Errorf("api %+v", api)
 	}
-	if loop.StepType != "message" || loop.Runs != 2 || loop.Outcomes["step_limit"] != 1 {
+	if loop.StepType != "message" || loop.Runs != 1 || loop.Conversations != 1 || loop.Outcomes["step_limit"] != 0 || loop.Stopped["step_limit"] != 1 {
 		t.Errorf("loop %+v", loop)
 	}
 }

@@ -12,15 +12,15 @@ import (
 // RecentConversations looks at.
 var maxRecentScan = 20000 // a variable for tests
 
-// RecentConversations returns up to limit conversations of the bot, only
-// those with status unless it is "", most recently updated first, for designers to see how the bot is used.
+// RecentConversations returns up to limit conversations of the bot that
+// pass f, most recently updated first, for designers to see how the bot is used.
 // cursor is "" for the newest, or a next cursor returned before; next is
 // "" when nothing older is left. One call looks at the maxRecentScan most
 // recent conversations of all bots at most: it may return fewer than
 // limit with a next cursor to go on from. Every turn acknowledged before
 // the call is seen (the journal is checkpointed first). The token hash is
 // not returned. Returns EINVALID for a cursor it did not make.
-func (d *DB) RecentConversations(ctx context.Context, botID, status, cursor string, limit int) (convs []*flow.Conversation, next string, err error) {
+func (d *DB) RecentConversations(ctx context.Context, botID string, f flow.ConversationFilter, cursor string, limit int) (convs []*flow.Conversation, next string, err error) {
 	var from []byte
 	if cursor != "" {
 		if from, err = hex.DecodeString(cursor); err != nil || len(from) <= 8 {
@@ -55,15 +55,15 @@ func (d *DB) RecentConversations(ctx context.Context, botID, status, cursor stri
 				continue
 			}
 			if h, err := decodeStateHeader(v); err == nil && h.format == stateFormatBinary {
-				if bot, ok := recordBotID(h.record); ok && string(bot) != botID {
-					continue // another bot's: not decoded (a malformed one still fails below)
+				if bot, v, st, ok := recordHead(h.record); ok && (string(bot) != botID || f.Status != "" && string(st) != f.Status || f.Version != 0 && v != f.Version) {
+					continue // not shown: not decoded (a malformed one still fails below)
 				}
 			}
 			conv, err := decodeConversation(k[8:], v)
 			if err != nil {
 				return err
 			}
-			if conv.BotID == botID && (status == "" || conv.Status == status) {
+			if conv.BotID == botID && (f.Status == "" || conv.Status == f.Status) && (f.Version == 0 || conv.Version == f.Version) {
 				conv.TokenHash = nil
 				convs = append(convs, conv)
 			}

@@ -44,7 +44,7 @@ func TestRecentConversations(t *testing.T) {
 	var got []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		page, next, err := db.RecentConversations(t.Context(), botA, "", cursor, 7)
+		page, next, err := db.RecentConversations(t.Context(), botA, flow.ConversationFilter{}, cursor, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,17 +62,17 @@ func TestRecentConversations(t *testing.T) {
 	}
 
 	// An exact page: no next cursor is left dangling on an empty page.
-	all, next, err := db.RecentConversations(t.Context(), botB, "", "", 8)
+	all, next, err := db.RecentConversations(t.Context(), botB, flow.ConversationFilter{}, "", 8)
 	if err != nil || len(all) != 8 || all[0].ID != "c23" {
 		t.Fatalf("bot b: %v %v %v", ids(all), next, err)
 	}
 	if next != "" {
-		rest, _, err := db.RecentConversations(t.Context(), botB, "", next, 8)
+		rest, _, err := db.RecentConversations(t.Context(), botB, flow.ConversationFilter{}, next, 8)
 		if err != nil || len(rest) != 0 {
 			t.Fatalf("after the last of bot b: %v %v", ids(rest), err)
 		}
 	}
-	if none, next, err := db.RecentConversations(t.Context(), "no-such-bot", "", "", 10); err != nil || len(none) != 0 || next != "" {
+	if none, next, err := db.RecentConversations(t.Context(), "no-such-bot", flow.ConversationFilter{}, "", 10); err != nil || len(none) != 0 || next != "" {
 		t.Fatalf("unknown bot: %v %q %v", ids(none), next, err)
 	}
 	// With a scan cap of 5, a call may come back short but with a cursor,
@@ -82,7 +82,7 @@ func TestRecentConversations(t *testing.T) {
 	got, cursor = nil, ""
 	short := false
 	for calls := 0; ; calls++ {
-		page, next, err := db.RecentConversations(t.Context(), botA, "", cursor, 100)
+		page, next, err := db.RecentConversations(t.Context(), botA, flow.ConversationFilter{}, cursor, 100)
 		if err != nil || calls > 10 {
 			t.Fatalf("call %d: %v", calls, err)
 		}
@@ -96,7 +96,7 @@ func TestRecentConversations(t *testing.T) {
 	if !short || !slices.Equal(got, wantA) {
 		t.Fatalf("capped scans gave %v (short page seen: %v); want %v", got, short, wantA)
 	}
-	if _, _, err := db.RecentConversations(t.Context(), botA, "", "zz", 10); flow.ErrorCode(err) != flow.EINVALID {
+	if _, _, err := db.RecentConversations(t.Context(), botA, flow.ConversationFilter{}, "zz", 10); flow.ErrorCode(err) != flow.EINVALID {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestDeleteConversation(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d turn, transcript or log keys left", left)
 	}
-	recent, _, err := db.RecentConversations(t.Context(), x.BotID, "", "", 10)
+	recent, _, err := db.RecentConversations(t.Context(), x.BotID, flow.ConversationFilter{}, "", 10)
 	if err != nil || len(recent) != 2 {
 		t.Fatalf("recent after delete: %d, %v", len(recent), err)
 	}
@@ -193,7 +193,7 @@ func TestRecentConversationsByStatus(t *testing.T) {
 		var got []string
 		cursor := ""
 		for {
-			page, next, err := db.RecentConversations(t.Context(), "bot-a", st, cursor, 2)
+			page, next, err := db.RecentConversations(t.Context(), "bot-a", flow.ConversationFilter{Status: st}, cursor, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func BenchmarkRecentConversations(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		page, next, err := db.RecentConversations(b.Context(), "bot-a", "", "", 20)
+		page, next, err := db.RecentConversations(b.Context(), "bot-a", flow.ConversationFilter{}, "", 20)
 		if err != nil || len(page) != 0 || next == "" {
 			b.Fatal(len(page), next, err)
 		}

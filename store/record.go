@@ -197,14 +197,17 @@ func (d *decoder) time() time.Time {
 	return t
 }
 
-// recordBotID returns the bot id of a binary record (its second field)
-// without decoding the rest, so a list can pass over other bots'
-// conversations cheaply. ok is false for a malformed record.
-func recordBotID(b []byte) (bot []byte, ok bool) {
+// recordHead returns the bot id, version and status of a binary record
+// (its second to fourth fields) without decoding the rest, so a list can
+// pass over conversations it does not show cheaply. ok is false for a
+// malformed record.
+func recordHead(b []byte) (bot []byte, version int, status []byte, ok bool) {
 	d := decoder{b: b}
 	d.bytes() // the conversation id
 	bot = d.bytes()
-	return bot, !d.err
+	version = d.int()
+	status = d.bytes()
+	return bot, version, status, !d.err
 }
 
 // decodeStateRecord decodes the record of a state value of either format.

@@ -76,11 +76,11 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("round trip lost a field:\n got %+v\nwant %+v", got, &c)
 	}
 
-	if bot, ok := recordBotID(appendRecord(nil, &c)); !ok || string(bot) != c.BotID {
-		t.Fatalf("recordBotID = %q, %v; want %q", bot, ok, c.BotID)
+	if bot, v, st, ok := recordHead(appendRecord(nil, &c)); !ok || string(bot) != c.BotID || v != c.Version || string(st) != c.Status {
+		t.Fatalf("recordHead = %q, %d, %q, %v; want %q, %d, %q", bot, v, st, ok, c.BotID, c.Version, c.Status)
 	}
-	if _, ok := recordBotID([]byte{5, 'a'}); ok {
-		t.Fatal("recordBotID read a cut record")
+	if _, _, _, ok := recordHead([]byte{5, 'a'}); ok {
+		t.Fatal("recordHead read a cut record")
 	}
 
 	t.Run("ZeroValues", func(t *testing.T) {

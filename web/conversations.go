@@ -253,7 +253,7 @@ func (s *Server) recentConversations(c echo.Context) error {
 		return &flow.Error{Code: flow.EINVALID, Message: msg + fmt.Sprintf(", got %q", status),
 			Details: []flow.Problem{{Pointer: "/status", Code: "invalid_status", Message: msg, Severity: flow.SeverityError}}}
 	}
-	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), status, c.QueryParam("cursor"), limit)
+	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), flow.ConversationFilter{Status: status}, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -271,6 +271,7 @@ func (s *Server) recentConversations(c echo.Context) error {
 
 // botStatsView is GET /v1/bots/{id}/stats.
 type botStatsView struct {
+	Version       int              `json:"version"`
 	Conversations int              `json:"conversations"`
 	Since         string           `json:"since,omitempty"`
 	More          bool             `json:"more"`
@@ -278,55 +279,83 @@ type botStatsView struct {
 	Steps         []flow.StepStats `json:"steps"`
 }
 
-// maxStatsConversations bounds how many conversations one stats request
-// reads (each with its execution log).
-const maxStatsConversations = 1000
+// Bounds of one stats request: conversations counted, and log entries
+// read (a conversation's log has no fixed size).
+const (
+	maxStatsConversations = 1000
+	maxStatsEntries       = 100_000
+)
 
-// botStats sums up the bot's most recently updated conversations
-// (?conversations=1..1000, default 200), step by step (flow.BotStats).
+// botStats sums up the most recently updated conversations of one
+// published version of the bot (?version=, default the latest;
+// ?conversations=1..1000, default 200), step by step (flow.BotStats).
 func (s *Server) botStats(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
+	bad := func(pointer, msg string) error {
+		return &flow.Error{Code: flow.EINVALID, Message: msg,
+			Details: []flow.Problem{{Pointer: pointer, Code: "invalid", Message: msg, Severity: flow.SeverityError}}}
+	}
 	n := 200
 	if v := c.QueryParam("conversations"); v != "" {
 		k, err := strconv.Atoi(v)
 		if err != nil || k < 1 || k > maxStatsConversations {
-			msg := "conversations must be 1 to " + strconv.Itoa(maxStatsConversations)
-			return &flow.Error{Code: flow.EINVALID, Message: msg,
-				Details: []flow.Problem{{Pointer: "/conversations", Code: "invalid_limit", Message: msg, Severity: flow.SeverityError}}}
+			return bad("/conversations", "conversations must be 1 to "+strconv.Itoa(maxStatsConversations))
 		}
 		n = k
 	}
-	if _, err := s.Bots.PublishedVersion(ctx, id); err != nil {
+	published, err := s.Bots.PublishedVersion(ctx, id)
+	if err != nil {
 		return err
 	}
+	version := published
+	if v := c.QueryParam("version"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 || k > published {
+			if published == 0 {
+				return bad("/version", "the bot has no published version yet")
+			}
+			return bad("/version", "version must be a published version, 1 to "+strconv.Itoa(published))
+		}
+		version = k
+	}
 	st := flow.NewBotStats()
-	cursor, more := "", false
+	out := botStatsView{Version: version}
+	entries, cursor := 0, ""
 	// Each call looks at a bounded number of conversations of all bots;
 	// ten calls look far enough back for any bot with some traffic.
-	for calls := 0; st.Conversations < n; calls++ {
-		convs, next, err := s.Conversations.RecentConversations(ctx, id, "", cursor, n-st.Conversations)
+	for calls := 0; version > 0 && st.Conversations < n && entries < maxStatsEntries; calls++ {
+		convs, next, err := s.Conversations.RecentConversations(ctx, id, flow.ConversationFilter{Version: version}, cursor, n-st.Conversations)
 		if err != nil {
 			return err
 		}
-		for _, cv := range convs {
+		out.More = next != ""
+		for i, cv := range convs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if entries >= maxStatsEntries {
+				out.More = out.More || i < len(convs)
+				break
+			}
 			log, err := s.Conversations.Log(ctx, cv.ID)
 			if flow.ErrorCode(err) == flow.ENOTFOUND {
 				continue // erased meanwhile
 			} else if err != nil {
 				return err
 			}
+			entries += len(log)
 			st.Add(cv, log)
 		}
-		if cursor, more = next, next != ""; !more || calls == 9 {
+		if cursor = next; next == "" || calls == 9 {
 			break
 		}
 	}
-	v := botStatsView{Conversations: st.Conversations, More: more, ByStatus: st.ByStatus, Steps: st.Steps()}
+	out.Conversations, out.ByStatus, out.Steps = st.Conversations, st.ByStatus, st.Steps()
 	if !st.Oldest.IsZero() {
-		v.Since = st.Oldest.UTC().Format(timeFormat)
+		out.Since = st.Oldest.UTC().Format(timeFormat)
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) conversationLog(c echo.Context) error {

@@ -319,6 +319,25 @@ func TestConversation_LoopStopsAtStepCap(t *testing.T) {
 	if !strings.Contains(string(r.Body), "step_limit") {
 		t.Fatal("no step_limit entry in the log")
 	}
+	// The stats count 50 runs of each step, and the stop before a's 51st
+	// run, which is not a run.
+	var st struct {
+		ByStatus map[string]int `json:"by_status"`
+		Steps    []struct {
+			StepID  string         `json:"step_id"`
+			Runs    int            `json:"runs"`
+			Stopped map[string]int `json:"stopped"`
+		} `json:"steps"`
+	}
+	r = e.do("GET", "/v1/bots/"+bot+"/stats", adminToken, nil)
+	if r.json(t, &st); r.Code != 200 || st.ByStatus["error"] != 1 || len(st.Steps) != 2 {
+		t.Fatalf("stats: %d %s", r.Code, r.Body)
+	}
+	for _, s := range st.Steps {
+		if s.Runs != 50 || (s.StepID == "a") != (s.Stopped["step_limit"] == 1) {
+			t.Errorf("%+v", s)
+		}
+	}
 }
 
 // echoFlow waits for text, repeats it, and waits again.
@@ -737,8 +756,41 @@ func TestConversation_BotStats(t *testing.T) {
 		}
 	}
 
+	// Version 2: the default counts only its conversations; ?version=1
+	// the first three again.
+	var saved struct{ Revision int64 }
+	e.do("GET", "/v1/bots/"+bot, adminToken, nil).json(t, &saved)
+	v2 := strings.Replace(orderFlow(s.srv.URL), "Your order number?", "Order number, please?", 1)
+	if r := e.do("PUT", "/v1/bots/"+bot+"/flow", adminToken, v2, "If-Match", fmt.Sprint(saved.Revision)); r.Code != 200 {
+		t.Fatalf("save v2: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("POST", "/v1/bots/"+bot+"/publish", adminToken, nil); r.Code != 201 {
+		t.Fatalf("publish v2: %d %s", r.Code, r.Body)
+	}
+	e.start(bot, nil)
+	var v struct {
+		Version       int            `json:"version"`
+		Conversations int            `json:"conversations"`
+		More          bool           `json:"more"`
+		ByStatus      map[string]int `json:"by_status"`
+	}
+	r = e.do("GET", "/v1/bots/"+bot+"/stats", designer, nil)
+	if r.json(t, &v); r.Code != 200 || v.Version != 2 || v.Conversations != 1 || v.ByStatus["active"] != 1 {
+		t.Fatalf("latest version: %d %s", r.Code, r.Body)
+	}
+	r = e.do("GET", "/v1/bots/"+bot+"/stats?version=1", designer, nil)
+	if r.json(t, &v); r.Code != 200 || v.Version != 1 || v.Conversations != 3 {
+		t.Fatalf("version 1: %d %s", r.Code, r.Body)
+	}
+	for _, bad := range []string{"0", "3", "x"} {
+		r := e.do("GET", "/v1/bots/"+bot+"/stats?version="+bad, designer, nil)
+		if r.Code != 400 || !strings.Contains(string(r.Body), `"pointer":"/version"`) {
+			t.Errorf("version=%s: %d %s", bad, r.Code, r.Body)
+		}
+	}
+
 	// Fewer conversations: the newest, and more are left.
-	r = e.do("GET", "/v1/bots/"+bot+"/stats?conversations=1", designer, nil)
+	r = e.do("GET", "/v1/bots/"+bot+"/stats?version=1&conversations=1", designer, nil)
 	if r.json(t, &got); r.Code != 200 || got.Conversations != 1 || !got.More || got.ByStatus["active"] != 1 {
 		t.Fatalf("conversations=1: %d %s", r.Code, r.Body)
 	}

@@ -531,7 +531,7 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 
 	// Stats on the canvas: how those two conversations went, step by step.
 	b.click("#stats-toggle")
-	b.waitText("#stats-note", "The 2 most recent conversations")
+	b.waitText("#stats-note", "Version 1, the 2 most recent conversations")
 	b.waitText(`#canvas .node[data-step="lookup"] .stats-text`, "2 runs · 1 failed")
 	b.waitText(`#canvas .node[data-step="ask"] .stats-text`, "2 runs")
 	if got := evalJS[string](b, `document.querySelector('#canvas .node[data-step="lookup"] .stats title').textContent`); !strings.Contains(got, "http_404: 1") {
@@ -1304,7 +1304,14 @@ func TestUI_RestoreVersion(t *testing.T) {
 		return v
 	}
 
-	app := uiServer(t, e)
+	var slowStats atomic.Bool // stats answers take a second
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stats") && slowStats.Load() {
+			time.Sleep(time.Second)
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(app.Close)
 	b := newBrowser(t, 60*time.Second)
 	b.navigate(app.URL + "/")
 	b.signIn(adminToken)
@@ -1318,6 +1325,9 @@ func TestUI_RestoreVersion(t *testing.T) {
 	// One click only arms the button.
 	b.click(`#versions tr[data-version="1"] button[data-restore]`)
 	b.waitText(`#versions tr[data-version="1"] button[data-restore]`, "Click again")
+	if got := evalJS[string](b, `document.querySelector('#versions tr[data-version="1"] button[data-restore]').getAttribute('aria-label')`); !strings.Contains(got, "click again") {
+		t.Errorf("the armed button's accessible name = %q; it should ask to click again", got)
+	}
 	if got := read(); got.Flow.Steps[0].Text != "work in progress" || got.Revision != rev {
 		t.Fatalf("one click changed the draft: revision %d, %q", got.Revision, got.Flow.Steps[0].Text)
 	}
@@ -1336,5 +1346,30 @@ func TestUI_RestoreVersion(t *testing.T) {
 	c := e.start(id, nil)
 	if c.text() != "good | Bye" {
 		t.Fatalf("a new conversation after the restore says %q", c.text())
+	}
+
+	// Someone else saves meanwhile: restoring version 2 meets a conflict;
+	// the canvas keeps the flow it had, and nothing is saved over theirs.
+	rev = read().Revision
+	put("theirs")
+	b.click(`#versions tr[data-version="2"] button[data-restore]`)
+	b.click(`#versions tr[data-version="2"] button[data-restore]`)
+	b.visible("#conflict")
+	b.waitText("#save-state", "someone else saved")
+	if got := b.text(`#canvas .node[data-step="hi"] .node-text`); !strings.Contains(got, "good") {
+		t.Errorf("the canvas after a refused restore shows %q; want the flow it had", got)
+	}
+	if got := read(); got.Flow.Steps[0].Text != "theirs" {
+		t.Errorf("the refused restore saved %q over theirs", got.Flow.Steps[0].Text)
+	}
+
+	// Stats switched off before their answer arrives: nothing is drawn.
+	slowStats.Store(true)
+	b.click("#stats-toggle")
+	b.click("#stats-toggle")
+	time.Sleep(1500 * time.Millisecond)
+	if n := evalJS[int](b, `document.querySelectorAll('#canvas .stats').length`); n != 0 || !evalJS[bool](b, `document.querySelector('#stats-note').hidden`) ||
+		evalJS[string](b, `document.querySelector('#stats-toggle').getAttribute('aria-pressed')`) != "false" {
+		t.Errorf("stats drawn after being switched off: %d nodes, note hidden %v", n, evalJS[bool](b, `document.querySelector('#stats-note').hidden`))
 	}
 }

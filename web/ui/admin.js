@@ -2,7 +2,7 @@
 // once) and the audit log.
 
 import { api, download } from './api.js';
-import { announce, clearForm, field, fmtTime, formErrors, h, select } from './dom.js';
+import { announce, clearForm, field, fmtTime, formErrors, h, select, twoStep } from './dom.js';
 
 const CRED_FIELDS = {
   api_key: [['header', 'Header name', false, 'X-Shop-Key'], ['value', 'Key', true]],
@@ -11,18 +11,6 @@ const CRED_FIELDS = {
   oauth2_client_credentials: [['token_url', 'Token URL', false, 'https://auth.example.com/oauth/token'], ['client_id', 'Client id', false], ['client_secret', 'Client secret', true], ['scopes', 'Scopes (space-separated)', false]],
 };
 const TYPE_LABELS = [['bearer', 'Bearer token'], ['api_key', 'API key header'], ['basic', 'Basic (username and password)'], ['oauth2_client_credentials', 'OAuth 2 client credentials']];
-
-function twoStep(label, aria, action) {
-  let armed = false;
-  const b = h('button', { type: 'button', class: 'small danger', 'aria-label': aria }, label);
-  b.addEventListener('click', async () => {
-    if (!armed) { armed = true; b.textContent = `Confirm ${label.toLowerCase()}`; return; }
-    b.disabled = true;
-    try { await action(); } finally { b.disabled = false; armed = false; b.textContent = label; }
-  });
-  b.addEventListener('blur', () => { armed = false; b.textContent = label; });
-  return b;
-}
 
 /** credFields builds the credential inputs of a connection type; secrets are password fields, never pre-filled. */
 function credFields(type, prefix) {
@@ -104,7 +92,7 @@ export async function connectionsPage(main) {
                 onClick: (e) => { rotateRow.hidden = !rotateRow.hidden; e.currentTarget.setAttribute('aria-expanded', String(!rotateRow.hidden)); if (!rotateRow.hidden) rotateRow.querySelector('input')?.focus(); },
               }, 'Rotate'),
               twoStep('Delete', `Delete ${c.name}`, async () => {
-                try { await api('DELETE', `/v1/connections/${encodeURIComponent(c.name)}`); announce(`Connection ${c.name} deleted.`); load(); } catch (err) { announce(err.message, 'error'); }
+                await api('DELETE', `/v1/connections/${encodeURIComponent(c.name)}`); announce(`Connection ${c.name} deleted.`); load();
               }))), rotateRow];
         }))));
     } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
@@ -177,7 +165,7 @@ export async function keysPage(main) {
           h('td', null, fmtTime(k.created_at), h('div', { class: 'hint' }, k.created_by)),
           h('td', null, k.last_used_at ? fmtTime(k.last_used_at) : '—'),
           h('td', { class: 'actions' }, twoStep('Revoke', `Revoke ${k.name}`, async () => {
-            try { await api('DELETE', `/v1/api-keys/${encodeURIComponent(k.id)}`); announce(`Key ${k.name} revoked.`); load(); } catch (err) { announce(err.message, 'error'); }
+            await api('DELETE', `/v1/api-keys/${encodeURIComponent(k.id)}`); announce(`Key ${k.name} revoked.`); load();
           })))))));
     } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
   }

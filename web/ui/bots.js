@@ -1,7 +1,7 @@
 // The bot list: create, open, export, import, delete.
 
 import { api } from './api.js';
-import { announce, clearForm, field, fmtTime, formErrors, h } from './dom.js';
+import { announce, clearForm, field, fmtTime, formErrors, h, twoStep } from './dom.js';
 
 /** exportBot downloads a bot's portable JSON document. */
 export async function exportBot(id) {
@@ -70,13 +70,9 @@ export async function botsPage(main, app) {
         h('caption', { class: 'sr-only' }, 'Bots'),
         h('thead', null, h('tr', null, ...['Name', 'Steps', 'Draft', 'Published', 'Updated', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...items.map((b) => {
-          let armed = false;
-          const del = h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${b.name}` }, 'Delete');
-          del.addEventListener('click', async () => {
-            if (!armed) { armed = true; del.textContent = 'Click again to delete'; return; }
-            try { await api('DELETE', `/v1/bots/${encodeURIComponent(b.id)}`); announce(`Deleted “${b.name}”.`); load(); } catch (err) { announce(err.message, 'error'); }
+          const del = twoStep('Delete', `Delete ${b.name}`, async () => {
+            await api('DELETE', `/v1/bots/${encodeURIComponent(b.id)}`); announce(`Deleted “${b.name}”.`); load();
           });
-          del.addEventListener('blur', () => { armed = false; del.textContent = 'Delete'; });
           return h('tr', { dataset: { bot: b.id } },
             h('th', { scope: 'row' }, h('a', { href: `#/bots/${encodeURIComponent(b.id)}` }, b.name), b.description ? h('div', { class: 'hint' }, b.description) : null),
             h('td', null, String(b.steps)),

@@ -3,7 +3,7 @@
 // execution log, as its users and the engine saw them.
 
 import { api } from './api.js';
-import { announce, fmtTime, h, select } from './dom.js';
+import { announce, fmtTime, h, select, twoStep } from './dom.js';
 import { logTable } from './preview.js';
 
 /**
@@ -18,21 +18,28 @@ export function conversations(botId, canErase) {
   const detail = h('div', { id: 'conv-detail', tabindex: -1 });
   const statusSel = select([['', 'All'], ['active', 'Active'], ['ended', 'Ended'], ['transferred', 'Transferred'], ['error', 'Error']], '', { id: 'conv-status' });
 
+  let gen = 0; // loads started; only the latest one draws
+
   // load shows the newest page, or (more) appends the next one. A page
   // may come back empty with a cursor (the server looks at a bounded
   // number of conversations of all bots per request): the cursor is then
-  // followed, a few requests at most, until there are rows.
+  // followed, a few requests at most, until there are rows. A load that a
+  // newer one overtook (another status chosen meanwhile) draws nothing.
   async function load(more) {
+    const g = ++gen;
+    const status = statusSel.value;
+    let next = more ? cursor : '';
     try {
-      if (!more) cursor = '';
       let items = [];
       for (let tries = 0; tries < 10; tries++) {
-        const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${statusSel.value ? `&status=${statusSel.value}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const q = `/v1/bots/${encodeURIComponent(botId)}/conversations?limit=20${status ? `&status=${encodeURIComponent(status)}` : ''}${next ? `&cursor=${encodeURIComponent(next)}` : ''}`;
         const r = (await api('GET', q)).data;
-        cursor = r.next_cursor || '';
+        if (g !== gen) return;
+        next = r.next_cursor || '';
         items = r.items;
-        if (items.length || !cursor) break;
+        if (items.length || !next) break;
       }
+      cursor = next;
       olderBtn.hidden = !cursor;
       const rows = items.map((c) => h('tr', { dataset: { conversation: c.id } },
         h('td', null, fmtTime(c.updated_at)),
@@ -44,33 +51,27 @@ export function conversations(botId, canErase) {
       if (tbody) { tbody.append(...rows); return; }
       if (!rows.length) {
         list.replaceChildren(h('p', { class: 'empty' }, cursor ? 'None among the most recent conversations: look at older ones.'
-          : statusSel.value ? `No ${statusSel.value} conversations.` : 'No conversations yet. Publish the bot and talk to it.'));
+          : status ? `No ${status} conversations.` : 'No conversations yet. Publish the bot and talk to it.'));
         return;
       }
       list.replaceChildren(h('table', { class: 'list conv-table' },
         h('thead', null, h('tr', null, ...['Updated', 'User', 'Status', 'Turns', ''].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...rows)));
-    } catch (err) { list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
+    } catch (err) { if (g === gen) list.replaceChildren(h('p', { class: 'form-error' }, err.message)); }
   }
 
   async function open(id) {
     try {
       const [c, log] = await Promise.all([api('GET', `/v1/conversations/${encodeURIComponent(id)}`), api('GET', `/v1/conversations/${encodeURIComponent(id)}/log`)]);
       const conv = c.data;
-      const erase = canErase ? h('button', { type: 'button', class: 'danger small', id: 'conv-erase' }, 'Erase this conversation') : null;
-      let armed = false;
-      erase?.addEventListener('blur', () => { armed = false; erase.textContent = 'Erase this conversation'; });
-      erase?.addEventListener('click', async () => {
-        // Two clicks, as for every deletion here: the transcript, log and
-        // variables are gone for good.
-        if (!armed) { armed = true; erase.textContent = 'Click again to erase for good'; return; }
-        try {
-          await api('DELETE', `/v1/conversations/${encodeURIComponent(id)}`);
-          detail.replaceChildren();
-          announce('Conversation erased.');
-          await load(false);
-        } catch (err) { announce(err.message, 'error'); }
-      });
+      // Two clicks, as for every deletion here: the transcript, log and
+      // variables are gone for good.
+      const erase = canErase ? twoStep('Erase this conversation', 'Erase this conversation', async () => {
+        await api('DELETE', `/v1/conversations/${encodeURIComponent(id)}`);
+        detail.replaceChildren();
+        announce('Conversation erased.');
+        await load(false);
+      }, { armed: 'Click again to erase for good', attrs: { id: 'conv-erase' } }) : null;
       detail.replaceChildren(
         h('h3', { id: 'conv-detail-h' }, `${conv.user?.name || 'Conversation'} · version ${conv.version} · ${conv.status}`),
         erase,

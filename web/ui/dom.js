@@ -146,3 +146,22 @@ export function announce(text, kind = 'info') {
   clearTimeout(announce.timer);
   announce.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 4000);
 }
+
+/**
+ * twoStep makes a button for an action that cannot be undone: the first
+ * click arms it (its text, and its accessible name, ask to click again),
+ * leaving it disarms it, the second click runs action, and the button is
+ * disabled meanwhile. An error the action throws is announced.
+ */
+export function twoStep(label, aria, action, { armed: armedText = `Click again to ${label.toLowerCase()}`, cls = 'small danger', attrs = {} } = {}) {
+  let armed = false;
+  const b = h('button', { type: 'button', class: cls, 'aria-label': aria, ...attrs }, label);
+  const disarm = () => { armed = false; b.textContent = label; b.setAttribute('aria-label', aria); };
+  b.addEventListener('click', async () => {
+    if (!armed) { armed = true; b.textContent = armedText; b.setAttribute('aria-label', `${aria}: ${armedText.toLowerCase()}`); return; }
+    b.disabled = true;
+    try { await action(); } catch (err) { announce(err.message, 'error'); } finally { b.disabled = false; disarm(); }
+  });
+  b.addEventListener('blur', disarm);
+  return b;
+}

@@ -3,7 +3,7 @@
 // version list.
 
 import { api } from './api.js';
-import { announce, clearErrors, fmtTime, h, select, showErrors } from './dom.js';
+import { announce, clearErrors, fmtTime, h, select, showErrors, twoStep } from './dom.js';
 import { createGraph, layout } from './graph.js';
 import { conversations } from './conversations.js';
 import { preview } from './preview.js';
@@ -53,7 +53,7 @@ export async function editorPage(main, botId, app) {
   const publishBtn = h('button', { type: 'button', id: 'publish', class: 'primary' }, 'Publish');
   const canvasStatus = h('p', { class: 'canvas-status', id: 'canvas-status', role: 'status' });
   const statsBtn = h('button', { type: 'button', id: 'stats-toggle', 'aria-pressed': 'false', title: 'Show on each step how the recent conversations went' }, 'Stats');
-  const statsNote = h('p', { class: 'stats-note', id: 'stats-note', hidden: true });
+  const statsNote = h('p', { class: 'stats-note', id: 'stats-note', role: 'status', hidden: true });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.id = 'canvas';
   svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes the selection');
@@ -103,7 +103,7 @@ export async function editorPage(main, botId, app) {
     flow: () => flow,
     selected: () => st.selected,
     problems: problemsFor,
-    stats: (id) => st.stats?.get(id),
+    stats: (id) => { const x = st.stats?.get(id); return x && (!x.step_type || x.step_type === stepById(id)?.type) ? x : undefined; },
     onSelect: (sel) => select_(sel),
     onMove: () => changed({ panel: false }),
     onConnect: (from, port, to) => {
@@ -197,18 +197,24 @@ export async function editorPage(main, botId, app) {
       return true;
     } catch (err) {
       st.dirty = true;
-      if (err.status === 409) {
-        st.conflict = true;
-        conflictBox.hidden = false;
-        setSaveState('conflict', 'Not saved: someone else saved');
-        conflictBox.querySelector('button').focus();
-      } else {
-        if (err.details?.length) setProblems(err.details.map((p) => ({ severity: 'error', ...p })), ids);
-        setSaveState('error', `Not saved: ${err.message}`);
-        announce(`Not saved: ${err.message}`, 'error');
-      }
+      saveFailed(err, ids);
       return false;
     }
+  }
+
+  // saveFailed shows why a PUT of the flow failed: someone else saved
+  // (409: reload or overwrite), or the server's problems.
+  function saveFailed(err, ids) {
+    if (err.status === 409) {
+      st.conflict = true;
+      conflictBox.hidden = false;
+      setSaveState('conflict', 'Not saved: someone else saved');
+      conflictBox.querySelector('button').focus();
+      return;
+    }
+    if (err.details?.length) setProblems(err.details.map((p) => ({ severity: 'error', ...p })), ids);
+    setSaveState('error', `Not saved: ${err.message}`);
+    announce(`Not saved: ${err.message}`, 'error');
   }
 
   async function overwrite() {
@@ -224,29 +230,41 @@ export async function editorPage(main, botId, app) {
 
   saveBtn.addEventListener('click', async () => { st.dirty = true; if (await save()) announce(`Saved: revision ${st.revision}.`); });
 
-  // ---- stats: how the recent conversations went, on each step
+  // ---- stats: how the recent conversations of the published version
+  // went, on each step (only on steps of the same type: an id may name
+  // another step in the draft)
+  let statsGen = 0;
   async function loadStats() {
+    const g = ++statsGen;
+    statsBtn.setAttribute('aria-busy', 'true');
     try {
       const r = (await api('GET', `${path}/stats`)).data;
+      if (g !== statsGen) return;
       st.stats = new Map(r.steps.map((x) => [x.step_id, x]));
       const by = Object.entries(r.by_status).map(([k, v]) => `${v} ${k}`).join(', ');
-      statsNote.textContent = r.conversations
-        ? `The ${r.conversations} most recent conversations${r.since ? ` (since ${fmtTime(r.since)})` : ''}: ${by}.`
-        : 'No conversations yet: publish the bot and talk to it.';
+      statsNote.textContent = !r.version ? 'No stats: the bot is not published yet.'
+        : r.conversations ? `Version ${r.version}, the ${r.conversations} most recent conversations${r.since ? ` (since ${fmtTime(r.since)})` : ''}: ${by}.`
+          : r.more ? `Version ${r.version}: none among the most recent conversations.` : `Version ${r.version}: no conversations yet.`;
       statsNote.hidden = false;
     } catch (err) {
+      if (g !== statsGen) return;
       st.stats = null;
       statsNote.hidden = true;
-      announce(`No stats: ${err.message}`, 'error');
       statsBtn.setAttribute('aria-pressed', 'false');
+      announce(`No stats: ${err.message}`, 'error');
+    } finally {
+      if (g === statsGen) statsBtn.removeAttribute('aria-busy');
     }
     graph.render();
   }
+  const statsOn = () => statsBtn.getAttribute('aria-pressed') === 'true';
 
   statsBtn.addEventListener('click', async () => {
-    const on = statsBtn.getAttribute('aria-pressed') !== 'true';
+    const on = !statsOn();
     statsBtn.setAttribute('aria-pressed', String(on));
     if (on) { await loadStats(); return; }
+    statsGen++;
+    statsBtn.removeAttribute('aria-busy');
     st.stats = null;
     statsNote.hidden = true;
     graph.render();
@@ -267,6 +285,7 @@ export async function editorPage(main, botId, app) {
       renderPublishState();
       announce(`Published version ${r.data.number}.`);
       await loadVersions();
+      if (statsOn()) await loadStats();
     } catch (err) {
       if (err.details?.length) setProblems(err.details, flow.steps.map((x) => x.id));
       announce(`Not published: ${err.message}`, 'error');
@@ -274,25 +293,35 @@ export async function editorPage(main, botId, app) {
     } finally { publishBtn.disabled = false; }
   });
 
-  // restoreVersion replaces the draft with published version n's flow
-  // (saved as a new revision, so an older draft stays reachable only
-  // through the versions): the way back from a bad publish is to restore
-  // the last good version and publish it again.
+  // restoreVersion replaces the draft with published version n's flow,
+  // saved as a new revision: the way back from a bad publish is to
+  // restore the last good version and publish it again. The draft's own
+  // unpublished changes are replaced (the button asks twice). The flow on
+  // the canvas changes only once the server took the new one.
   async function restoreVersion(n) {
+    if (st.conflict) { announce('Resolve the conflict first: reload or overwrite.', 'error'); return; }
+    if (!(await save())) return;
+    const v = (await api('GET', `${path}/versions/${n}`)).data;
+    const next = { start: v.flow.start || '', steps: v.flow.steps || [] };
+    layout(next);
+    const ids = next.steps.map((x) => x.id);
+    let r;
     try {
-      if (!(await save())) return;
-      const v = (await api('GET', `${path}/versions/${n}`)).data;
-      flow.start = v.flow.start || '';
-      flow.steps = v.flow.steps || [];
-      layout(flow);
-      st.selected = null;
-      st.dirty = true;
-      if (!(await save())) return;
-      graph.render();
-      renderPanel();
-      renderFlowTab();
-      announce(`Version ${n} is the draft now (revision ${st.revision}). Publish to make it live.`);
-    } catch (err) { announce(`Not restored: ${err.message}`, 'error'); }
+      r = await api('PUT', `${path}/flow`, { body: { start: next.start, steps: next.steps.map(clean) }, headers: { 'If-Match': String(st.revision) } });
+    } catch (err) { saveFailed(err, flow.steps.map((x) => x.id)); return; }
+    graph.cancelLink();
+    flow.start = next.start;
+    flow.steps = next.steps;
+    st.revision = r.data.revision;
+    st.selected = null;
+    st.testValues = {};
+    st.testResults = {};
+    setProblems(r.data.problems, ids);
+    setSaveState('saved', `Saved · revision ${st.revision}`);
+    graph.render();
+    renderPanel();
+    renderFlowTab();
+    announce(`Version ${n} is the draft now (revision ${st.revision}). Publish to make it live.`);
   }
 
   async function loadVersions() {
@@ -452,16 +481,8 @@ export async function editorPage(main, botId, app) {
         }, h('span', { class: 'sev' }, p.severity), ' ', p.stepId ? h('code', null, p.stepId) : h('code', null, p.pointer), ' ', p.message))))
       : h('p', { class: 'ok' }, 'No problems: ready to publish.');
     // Restoring replaces the draft: two clicks, as for deletions.
-    const restoreBtn = (v) => {
-      const b = h('button', { type: 'button', class: 'small', 'data-restore': String(v.number), 'aria-label': `Restore version ${v.number} to the draft` }, 'Restore');
-      let armed = false;
-      b.addEventListener('blur', () => { armed = false; b.textContent = 'Restore'; });
-      b.addEventListener('click', () => {
-        if (!armed) { armed = true; b.textContent = 'Click again to replace the draft'; return; }
-        restoreVersion(v.number);
-      });
-      return b;
-    };
+    const restoreBtn = (v) => twoStep('Restore', `Restore version ${v.number} to the draft`, () => restoreVersion(v.number),
+      { armed: 'Click again to replace the draft', cls: 'small', attrs: { dataset: { restore: String(v.number) } } });
     const versions = st.versions.length
       ? h('table', { class: 'versions', id: 'versions' },
         h('thead', null, h('tr', null, ...['Version', 'Revision', 'Steps', 'Published', 'By', ''].map((t) => h('th', { scope: 'col' }, t)))),

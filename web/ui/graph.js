@@ -25,8 +25,8 @@ function clip(text, n) {
 }
 
 // statsOf turns a step's stats into the line shown under its node (runs,
-// failures, refused replies, conversations waiting there) and the detail
-// shown on hover.
+// failures, refused replies, turns stopped there by the step cap or time
+// limit, conversations waiting there) and the detail shown on hover.
 function statsOf(x) {
   if (!x) return null;
   const failed = x.outcomes.failure || 0;
@@ -34,12 +34,15 @@ function statsOf(x) {
   const parts = [`${x.runs} run${x.runs === 1 ? '' : 's'}`];
   if (failed) parts.push(`${failed} failed`);
   if (refused) parts.push(`${refused} refused`);
+  const stopped = Object.values(x.stopped || {}).reduce((a, b) => a + b, 0);
+  if (stopped) parts.push(`${stopped} stopped`);
   if (x.waiting) parts.push(`${x.waiting} waiting`);
   const detail = [`${x.conversations} conversation(s) ran this step`,
     ...Object.entries(x.outcomes).map(([k, v]) => `${k}: ${v}`),
     ...Object.entries(x.errors || {}).map(([k, v]) => `failed, ${k}: ${v}`),
+    ...Object.entries(x.stopped || {}).map(([k, v]) => `turn stopped before it, ${k}: ${v}`),
     x.waiting ? `${x.waiting} active conversation(s) wait here now` : ''].filter(Boolean);
-  return { line: parts.join(' · '), detail: detail.join('\n'), failed };
+  return { line: parts.join(' · '), detail: detail.join('\n'), failed: failed + stopped };
 }
 
 /**
