@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/web"
 )
 
@@ -709,15 +710,7 @@ func TestConversation_BotStats(t *testing.T) {
 		}
 	}
 	designer := e.designerToken()
-	type stepStats struct {
-		StepID        string         `json:"step_id"`
-		StepType      string         `json:"step_type"`
-		Runs          int            `json:"runs"`
-		Conversations int            `json:"conversations"`
-		Outcomes      map[string]int `json:"outcomes"`
-		Errors        map[string]int `json:"errors"`
-		Waiting       int            `json:"waiting"`
-	}
+	type stepStats = flow.StepStats
 	var got struct {
 		Conversations int            `json:"conversations"`
 		Since         string         `json:"since"`
