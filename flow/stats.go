@@ -12,11 +12,12 @@ import (
 // users drop off). Add conversations to it, then call Steps.
 type BotStats struct {
 	// Conversations is how many conversations were added.
-	Conversations int `json:"conversations"`
+	Conversations int
 	// Oldest is the oldest update time among them: the stats cover the
 	// conversations updated since.
-	Oldest   time.Time      `json:"-"`
-	ByStatus map[string]int `json:"by_status"`
+	Oldest time.Time
+	// ByStatus counts them by status.
+	ByStatus map[string]int
 	steps    map[string]*StepStats
 }
 

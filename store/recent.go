@@ -55,8 +55,8 @@ func (d *DB) RecentConversations(ctx context.Context, botID string, f flow.Conve
 				continue
 			}
 			if h, err := decodeStateHeader(v); err == nil && h.format == stateFormatBinary {
-				if bot, v, st, ok := recordHead(h.record); ok && (string(bot) != botID || f.Status != "" && string(st) != f.Status || f.Version != 0 && v != f.Version) {
-					continue // not shown: not decoded (a malformed one still fails below)
+				if bot, ver, st, ok := recordHead(h.record); ok && (string(bot) != botID || f.Status != "" && string(st) != f.Status || f.Version != 0 && ver != f.Version) {
+					continue // not shown, so not decoded (a malformed head still fails below)
 				}
 			}
 			conv, err := decodeConversation(k[8:], v)

@@ -172,28 +172,30 @@ func TestDeleteConversation(t *testing.T) {
 	wantConversation(t, db, convs[2], 2)
 }
 
-// RecentConversations with a status returns only the bot's conversations
-// in that status, newest first, across pages.
+// RecentConversations with a status (or a version, or both) returns only
+// the bot's conversations in that status, newest first, across pages.
 func TestRecentConversationsByStatus(t *testing.T) {
 	db := mustOpenPath(t, filepath.Join(t.TempDir(), "flowbot.db"))
 	statuses := []string{flow.StatusActive, flow.StatusEnded, flow.StatusTransferred, flow.StatusError}
-	want := map[string][]string{} // status → ids of bot-a, newest first
+	want := map[flow.ConversationFilter][]string{} // → ids of bot-a, newest first
 	for i := range 24 {
 		c := sampleConversation(fmt.Sprintf("c%02d", i), fmt.Sprintf("tok-%02d", i), convEpoch.Add(time.Duration(i)*time.Minute))
-		c.Status = statuses[i%4]
+		c.Status, c.Version = statuses[i%4], 1+i%5%2
 		if i%3 == 0 {
 			c.BotID = "bot-b"
 		} else {
 			c.BotID = "bot-a"
-			want[c.Status] = append([]string{c.ID}, want[c.Status]...)
+			for _, f := range []flow.ConversationFilter{{Status: c.Status}, {Version: c.Version}, {Status: c.Status, Version: c.Version}} {
+				want[f] = append([]string{c.ID}, want[f]...)
+			}
 		}
 		mustSaveTurn(t, db, nextTurn(c))
 	}
-	for _, st := range statuses {
+	for f := range want {
 		var got []string
 		cursor := ""
 		for {
-			page, next, err := db.RecentConversations(t.Context(), "bot-a", flow.ConversationFilter{Status: st}, cursor, 2)
+			page, next, err := db.RecentConversations(t.Context(), "bot-a", f, cursor, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,8 +207,8 @@ func TestRecentConversationsByStatus(t *testing.T) {
 			}
 			cursor = next
 		}
-		if !slices.Equal(got, want[st]) || len(got) == 0 {
-			t.Errorf("%s: %v, want %v", st, got, want[st])
+		if !slices.Equal(got, want[f]) || len(got) == 0 {
+			t.Errorf("%+v: %v, want %v", f, got, want[f])
 		}
 	}
 }

@@ -95,8 +95,9 @@ func (s *Server) startConversation(c echo.Context) error {
 // cancellation. A widget that goes away mid-turn (a closed tab, a dropped
 // connection) must not cut an API call that the API may already have acted
 // on, nor leave the turn unstored: the turn runs to its end, bounded by its
-// steps' timeouts and the turn's time limit (flow.Runtime.TurnTimeout), and
-// the widget finds the answer in the transcript.
+// steps' timeouts and the turn's time limit (flow.Runtime.TurnTimeout). A
+// widget that lost the answer sends the message again with the same
+// Idempotency-Key and gets the stored answer (flow.Runtime.Send).
 func turnContext(c echo.Context) context.Context {
 	return context.WithoutCancel(c.Request().Context())
 }
@@ -330,12 +331,12 @@ func (s *Server) botStats(c echo.Context) error {
 			return err
 		}
 		out.More = next != ""
-		for i, cv := range convs {
+		for _, cv := range convs {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if entries >= maxStatsEntries {
-				out.More = out.More || i < len(convs)
+				out.More = true
 				break
 			}
 			log, err := s.Conversations.Log(ctx, cv.ID)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -50,6 +51,13 @@ type ErrorDetail struct {
 // logged with the request id and shown to the client only as "internal error".
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away: there is nobody to answer, and nothing
+		// went wrong here. 499 (nginx's "client closed request") is for
+		// the request log only.
+		c.Response().Status = 499
 		return
 	}
 	status, body := s.errorBody(err, c)

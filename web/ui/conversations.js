@@ -83,7 +83,7 @@ export function conversations(botId, canErase) {
   }
 
   refreshBtn.addEventListener('click', () => load(false));
-  statusSel.addEventListener('change', () => load(false));
+  statusSel.addEventListener('change', () => { cursor = ''; olderBtn.hidden = true; load(false); });
   olderBtn.addEventListener('click', () => load(true));
   const el = h('section', { class: 'conversations', 'aria-labelledby': 'conv-h' },
     h('div', { class: 'preview-head' }, h('h2', { id: 'conv-h' }, 'Conversations'), refreshBtn),

@@ -160,7 +160,13 @@ export function twoStep(label, aria, action, { armed: armedText = `Click again t
   b.addEventListener('click', async () => {
     if (!armed) { armed = true; b.textContent = armedText; b.setAttribute('aria-label', `${aria}: ${armedText.toLowerCase()}`); return; }
     b.disabled = true;
-    try { await action(); } catch (err) { announce(err.message, 'error'); } finally { b.disabled = false; disarm(); }
+    try { await action(); } catch (err) { announce(err.message, 'error'); } finally {
+      b.disabled = false;
+      disarm();
+      // Disabling a focused button drops its focus: a button still shown
+      // (the action failed, or kept it) gets it back.
+      if (b.isConnected && (!document.activeElement || document.activeElement === document.body)) b.focus();
+    }
   });
   b.addEventListener('blur', disarm);
   return b;

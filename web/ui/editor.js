@@ -301,27 +301,51 @@ export async function editorPage(main, botId, app) {
   async function restoreVersion(n) {
     if (st.conflict) { announce('Resolve the conflict first: reload or overwrite.', 'error'); return; }
     if (!(await save())) return;
-    const v = (await api('GET', `${path}/versions/${n}`)).data;
+    let v;
+    try { v = (await api('GET', `${path}/versions/${n}`)).data; } catch (err) { announce(`Not restored: ${err.message}`, 'error'); return; }
     const next = { start: v.flow.start || '', steps: v.flow.steps || [] };
     layout(next);
-    const ids = next.steps.map((x) => x.id);
+    // The restore counts as the save in progress until the canvas has the
+    // restored flow, so an autosave (of an edit made meanwhile, to the flow
+    // being replaced) waits for it and finds nothing left to save.
+    clearTimeout(st.timer);
+    st.timer = 0;
+    let done;
+    st.saving = new Promise((resolve) => { done = resolve; });
+    let ok = false;
+    try {
+      ok = await restoreSaved(next);
+    } finally {
+      st.saving = null;
+      done(ok);
+    }
+    if (ok) announce(`Version ${n} is the draft now (revision ${st.revision}). Publish to make it live.`);
+  }
+
+  // restoreSaved PUTs next as the draft and, once saved, puts it on the
+  // canvas and returns true; on failure the canvas keeps its flow, and the
+  // conflict banner or the problems say why.
+  async function restoreSaved(next) {
     let r;
     try {
       r = await api('PUT', `${path}/flow`, { body: { start: next.start, steps: next.steps.map(clean) }, headers: { 'If-Match': String(st.revision) } });
-    } catch (err) { saveFailed(err, flow.steps.map((x) => x.id)); return; }
+    } catch (err) {
+      saveFailed(err, flow.steps.map((x) => x.id));
+      return false;
+    }
     graph.cancelLink();
     flow.start = next.start;
     flow.steps = next.steps;
     st.revision = r.data.revision;
+    st.dirty = false;
     st.selected = null;
     st.testValues = {};
     st.testResults = {};
-    setProblems(r.data.problems, ids);
+    setProblems(r.data.problems, next.steps.map((x) => x.id));
     setSaveState('saved', `Saved · revision ${st.revision}`);
     graph.render();
     renderPanel();
-    renderFlowTab();
-    announce(`Version ${n} is the draft now (revision ${st.revision}). Publish to make it live.`);
+    return true;
   }
 
   async function loadVersions() {
