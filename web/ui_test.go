@@ -1303,9 +1303,9 @@ func TestUI_RestoreVersion(t *testing.T) {
 		return v
 	}
 
-	var slowStats atomic.Bool // stats answers take a second
+	var slowStats atomic.Bool // stats answers (and lists of errored conversations) take a second
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/stats") && slowStats.Load() {
+		if slowStats.Load() && (strings.HasSuffix(r.URL.Path, "/stats") || r.URL.Query().Get("status") == "error") {
 			time.Sleep(time.Second)
 		}
 		e.srv.ServeHTTP(w, r)
@@ -1370,5 +1370,19 @@ func TestUI_RestoreVersion(t *testing.T) {
 	if n := evalJS[int](b, `document.querySelectorAll('#canvas .stats').length`); n != 0 || !evalJS[bool](b, `document.querySelector('#stats-note').hidden`) ||
 		evalJS[string](b, `document.querySelector('#stats-toggle').getAttribute('aria-pressed')`) != "false" {
 		t.Errorf("stats drawn after being switched off: %d nodes, note hidden %v", n, evalJS[bool](b, `document.querySelector('#stats-note').hidden`))
+	}
+
+	// The conversation list: "Error" chosen, then "All" before the first
+	// answer arrives; the late answer does not replace the list.
+	b.click("#tab-convs")
+	b.until("the conversation listed", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
+	pick := func(v string) {
+		b.do("show "+v, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = '`+v+`'; s.dispatchEvent(new Event('change')); })()`))
+	}
+	pick("error")
+	pick("")
+	time.Sleep(1500 * time.Millisecond)
+	if got := b.text("#conv-list"); strings.Contains(got, "No error conversations") || evalJS[int](b, `document.querySelectorAll('#conv-list tbody tr').length`) != 1 {
+		t.Errorf("the list after a late answer for another status: %q", got)
 	}
 }
