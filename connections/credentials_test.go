@@ -26,6 +26,10 @@ func problemAt(ps flow.Problems, pointer string) []string {
 
 func TestValidateNew(t *testing.T) {
 	long := strings.Repeat("a", 300)
+	// withCredentials sets a request's type and credentials.
+	withCredentials := func(typ string, c connections.Credentials) func(*connections.NewConnection) {
+		return func(r *connections.NewConnection) { r.Type, r.Credentials = typ, c }
+	}
 	tests := []struct {
 		name    string
 		mod     func(*connections.NewConnection)
@@ -62,72 +66,28 @@ func TestValidateNew(t *testing.T) {
 			r.Credentials.Token = strings.Repeat("a", connections.MaxSecretLen)
 		}, "", ""},
 		{"ErrForeignField", func(r *connections.NewConnection) { r.Credentials.Password = "p" }, "/credentials/password", "field_not_allowed"},
-		{"OKAPIKey", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Api-Key", Value: long}
-		}, "", ""},
-		{"ErrAPIKeyNoHeader", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Value: "v"}
-		}, "/credentials/header", "required"},
-		{"ErrAPIKeyNoValue", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key"}
-		}, "/credentials/value", "required"},
-		{"ErrAPIKeyHeaderNotToken", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X Key", Value: "v"}
-		}, "/credentials/header", "invalid_header_name"},
-		{"ErrAPIKeyHeaderColon", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key:", Value: "v"}
-		}, "/credentials/header", "invalid_header_name"},
-		{"ErrAPIKeyHeaderHost", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "host", Value: "v"}
-		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyHeaderContentLength", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "Content-Length", Value: "1"}
-		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyHeaderTransferEncoding", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "Transfer-Encoding", Value: "chunked"}
-		}, "/credentials/header", "forbidden_header"},
-		{"ErrAPIKeyValueLF", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeAPIKey, connections.Credentials{Header: "X-Key", Value: "v\n"}
-		}, "/credentials/value", "invalid_characters"},
-		{"OKBasic", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u", Password: "p:w"}
-		}, "", ""},
-		{"ErrBasicNoPassword", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u"}
-		}, "/credentials/password", "required"},
-		{"ErrBasicColonInUser", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u:x", Password: "p"}
-		}, "/credentials/username", "invalid_characters"},
-		{"ErrBasicNoUsername", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Password: "p"}
-		}, "/credentials/username", "required"},
-		{"ErrBasicUsernameTooLong", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen+1), Password: "p"}
-		}, "/credentials/username", "too_long"},
-		{"OKBasicUsernameAtCap", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen), Password: "p"}
-		}, "", ""},
-		{"ErrBasicUsernameCRLF", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeBasic, connections.Credentials{Username: "u\r\nX-Evil: 1", Password: "p"}
-		}, "/credentials/username", "invalid_characters"},
-		{"OKOAuth", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"read", "write:orders"}}
-		}, "", ""},
-		{"OKOAuthNoScopes", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
-		}, "", ""},
-		{"ErrOAuthHTTP", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "http://auth.example.com/token", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthRelative", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "/token", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthUserInfo", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://a:b@auth.example.com/token", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthNoTokenURL", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "required"},
+		{"OKAPIKey", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X-Api-Key", Value: long}), "", ""},
+		{"ErrAPIKeyNoHeader", withCredentials(connections.TypeAPIKey, connections.Credentials{Value: "v"}), "/credentials/header", "required"},
+		{"ErrAPIKeyNoValue", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X-Key"}), "/credentials/value", "required"},
+		{"ErrAPIKeyHeaderNotToken", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X Key", Value: "v"}), "/credentials/header", "invalid_header_name"},
+		{"ErrAPIKeyHeaderColon", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X-Key:", Value: "v"}), "/credentials/header", "invalid_header_name"},
+		{"ErrAPIKeyHeaderHost", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "host", Value: "v"}), "/credentials/header", "forbidden_header"},
+		{"ErrAPIKeyHeaderContentLength", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "Content-Length", Value: "1"}), "/credentials/header", "forbidden_header"},
+		{"ErrAPIKeyHeaderTransferEncoding", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "Transfer-Encoding", Value: "chunked"}), "/credentials/header", "forbidden_header"},
+		{"ErrAPIKeyValueLF", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X-Key", Value: "v\n"}), "/credentials/value", "invalid_characters"},
+		{"OKBasic", withCredentials(connections.TypeBasic, connections.Credentials{Username: "u", Password: "p:w"}), "", ""},
+		{"ErrBasicNoPassword", withCredentials(connections.TypeBasic, connections.Credentials{Username: "u"}), "/credentials/password", "required"},
+		{"ErrBasicColonInUser", withCredentials(connections.TypeBasic, connections.Credentials{Username: "u:x", Password: "p"}), "/credentials/username", "invalid_characters"},
+		{"ErrBasicNoUsername", withCredentials(connections.TypeBasic, connections.Credentials{Password: "p"}), "/credentials/username", "required"},
+		{"ErrBasicUsernameTooLong", withCredentials(connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen+1), Password: "p"}), "/credentials/username", "too_long"},
+		{"OKBasicUsernameAtCap", withCredentials(connections.TypeBasic, connections.Credentials{Username: strings.Repeat("u", connections.MaxNameFieldLen), Password: "p"}), "", ""},
+		{"ErrBasicUsernameCRLF", withCredentials(connections.TypeBasic, connections.Credentials{Username: "u\r\nX-Evil: 1", Password: "p"}), "/credentials/username", "invalid_characters"},
+		{"OKOAuth", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"read", "write:orders"}}), "", ""},
+		{"OKOAuthNoScopes", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s"}), "", ""},
+		{"ErrOAuthHTTP", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "http://auth.example.com/token", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthRelative", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "/token", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthUserInfo", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://a:b@auth.example.com/token", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthNoTokenURL", withCredentials(connections.TypeOAuth2CC, connections.Credentials{ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "required"},
 		{"ErrOAuthTokenURLTooLong", func(r *connections.NewConnection) {
 			u := "https://auth.example.com/"
 			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: u + strings.Repeat("t", connections.MaxTokenURLLen+1-len(u)), ClientID: "id", ClientSecret: "s"}
@@ -136,45 +96,19 @@ func TestValidateNew(t *testing.T) {
 			u := "https://auth.example.com/"
 			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: u + strings.Repeat("t", connections.MaxTokenURLLen-len(u)), ClientID: "id", ClientSecret: "s"}
 		}, "", ""},
-		{"OKOAuthTokenURLPortAndQuery", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com:8443/oauth/token?audience=shop", ClientID: "id", ClientSecret: "s"}
-		}, "", ""},
-		{"ErrOAuthTokenURLNoHost", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https:///token", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLBadHost", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth..example.com/token", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLFragment", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#x", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLEmptyFragment", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_url"},
-		{"ErrOAuthTokenURLCRLF", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token\r\nX-Evil: 1", ClientID: "id", ClientSecret: "s"}
-		}, "/credentials/token_url", "invalid_characters"},
-		{"ErrOAuthNoClientID", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientSecret: "s"}
-		}, "/credentials/client_id", "required"},
-		{"ErrOAuthClientIDTooLong", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen+1), ClientSecret: "s"}
-		}, "/credentials/client_id", "too_long"},
-		{"OKOAuthClientIDOneChar", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "c", ClientSecret: "s"}
-		}, "", ""},
-		{"OKOAuthClientIDAtCap", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen), ClientSecret: "s"}
-		}, "", ""},
-		{"ErrOAuthClientIDLF", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id\n", ClientSecret: "s"}
-		}, "/credentials/client_id", "invalid_characters"},
-		{"ErrOAuthNoSecret", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id"}
-		}, "/credentials/client_secret", "required"},
-		{"ErrOAuthScopeSpace", func(r *connections.NewConnection) {
-			r.Type, r.Credentials = connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"ok", "a b"}}
-		}, "/credentials/scopes/1", "invalid_scope"},
+		{"OKOAuthTokenURLPortAndQuery", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com:8443/oauth/token?audience=shop", ClientID: "id", ClientSecret: "s"}), "", ""},
+		{"ErrOAuthTokenURLNoHost", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https:///token", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLBadHost", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth..example.com/token", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLFragment", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#x", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLEmptyFragment", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token#", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_url"},
+		{"ErrOAuthTokenURLCRLF", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token\r\nX-Evil: 1", ClientID: "id", ClientSecret: "s"}), "/credentials/token_url", "invalid_characters"},
+		{"ErrOAuthNoClientID", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientSecret: "s"}), "/credentials/client_id", "required"},
+		{"ErrOAuthClientIDTooLong", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen+1), ClientSecret: "s"}), "/credentials/client_id", "too_long"},
+		{"OKOAuthClientIDOneChar", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "c", ClientSecret: "s"}), "", ""},
+		{"OKOAuthClientIDAtCap", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: strings.Repeat("c", connections.MaxNameFieldLen), ClientSecret: "s"}), "", ""},
+		{"ErrOAuthClientIDLF", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id\n", ClientSecret: "s"}), "/credentials/client_id", "invalid_characters"},
+		{"ErrOAuthNoSecret", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id"}), "/credentials/client_secret", "required"},
+		{"ErrOAuthScopeSpace", withCredentials(connections.TypeOAuth2CC, connections.Credentials{TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "s", Scopes: []string{"ok", "a b"}}), "/credentials/scopes/1", "invalid_scope"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

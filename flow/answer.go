@@ -36,7 +36,7 @@ func (r *run) answer(st *Step, in Input) (next string, ok bool) {
 		}
 		if chosen < 0 {
 			r.transcript(entry)
-			r.reask(st, "Please choose one of the options.", "invalid_choice")
+			r.reask(st, "Please choose one of the options.", OutcomeInvalidChoice)
 			return "", false
 		}
 		entry.Text, entry.OptionID = opts[chosen].Label, opts[chosen].ID
@@ -51,12 +51,12 @@ func (r *run) answer(st *Step, in Input) (next string, ok bool) {
 		} else {
 			next = st.Options[chosen].Next
 		}
-		r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: "chosen", Next: next, Detail: map[string]string{"option_id": opts[chosen].ID}})
+		r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: OutcomeChosen, Next: next, Detail: map[string]string{"option_id": opts[chosen].ID}})
 		return next, true
 	case TypeAsk:
 		r.transcript(entry)
 		if in.OptionID != "" && text == "" {
-			r.reask(st, "Please type your answer.", "invalid_input")
+			r.reask(st, "Please type your answer.", OutcomeInvalidInput)
 			return "", false
 		}
 		v, valid := validInput(st.Input, text)
@@ -65,11 +65,11 @@ func (r *run) answer(st *Step, in Input) (next string, ok bool) {
 			if msg == "" {
 				msg = defaultInvalid(st.Input)
 			}
-			r.reask(st, msg, "invalid_input")
+			r.reask(st, msg, OutcomeInvalidInput)
 			return "", false
 		}
 		r.conv.Vars[st.Variable] = v
-		r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: "answered", Next: st.Next, Detail: map[string]string{"variable": st.Variable}})
+		r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: OutcomeAnswered, Next: st.Next, Detail: map[string]string{"variable": st.Variable}})
 		return st.Next, true
 	}
 	r.transcript(entry)

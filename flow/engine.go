@@ -116,10 +116,10 @@ func (r *run) runFrom(ctx context.Context, id string) {
 			if st := r.c.Step(id); st != nil {
 				typ = st.Type
 			}
-			e := LogEntry{StepID: id, StepType: typ, Outcome: "step_limit", Detail: map[string]string{
+			e := LogEntry{StepID: id, StepType: typ, Outcome: OutcomeStepLimit, Detail: map[string]string{
 				"message": "a turn may run at most " + strconv.Itoa(MaxStepsPerTurn) + " steps; the flow loops without waiting for input"}}
 			if timeUp != nil {
-				e.Outcome, e.Detail = "time_limit", map[string]string{"message": timeUp.Error() + "; the step was not run"}
+				e.Outcome, e.Detail = OutcomeTimeLimit, map[string]string{"message": timeUp.Error() + "; the step was not run"}
 			}
 			r.log(e)
 			r.finish(StatusError)
@@ -127,7 +127,7 @@ func (r *run) runFrom(ctx context.Context, id string) {
 		}
 		st := r.c.Step(id)
 		if st == nil {
-			r.log(LogEntry{StepID: id, Outcome: "unknown_step"})
+			r.log(LogEntry{StepID: id, Outcome: OutcomeUnknownStep})
 			r.finish(StatusError)
 			return
 		}
@@ -180,13 +180,13 @@ func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
 			break
 		}
 		r.await(st.ID, Awaiting{Type: AwaitOptions, Options: opts})
-		entry.Outcome = "waiting"
+		entry.Outcome = OutcomeWaiting
 		r.log(entry)
 		return "", true
 	case TypeAsk:
 		r.say(st.ID, Interpolate(st.Text, vars))
 		r.await(st.ID, Awaiting{Type: AwaitText})
-		entry.Outcome = "waiting"
+		entry.Outcome = OutcomeWaiting
 		r.log(entry)
 		return "", true
 	case TypeAPICall:

@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// Log outcomes of waiting steps and of turns that stop, which the stats
+// tell apart from the rest (other outcomes are counted as they come).
+const (
+	OutcomeWaiting       = "waiting"        // an ask or options step asked
+	OutcomeAnswered      = "answered"       // an ask step took the reply
+	OutcomeChosen        = "chosen"         // an options step took the choice
+	OutcomeInvalidInput  = "invalid_input"  // an ask step refused the reply and asks again
+	OutcomeInvalidChoice = "invalid_choice" // an options step refused the reply and asks again
+	OutcomeStepLimit     = "step_limit"     // the turn stopped at the step cap before this step
+	OutcomeTimeLimit     = "time_limit"     // the turn ran out of time before this step
+	OutcomeUnknownStep   = "unknown_step"   // the flow pointed at a step that does not exist
+)
+
 // BotStats sums up how a bot's recent conversations went, step by step:
 // how they ended, how often each step ran and with what outcome, why API
 // calls failed, and where active conversations wait for the user (where
@@ -62,7 +75,7 @@ func (b *BotStats) Add(c *Conversation, log []LogEntry) {
 		e := &log[i]
 		// A waiting step logs "waiting" when it asks and its answer when
 		// the user replies: one run, counted once, by its answer.
-		if e.Outcome == "waiting" && i+1 < len(log) && log[i+1].StepID == e.StepID && isAnswer(log[i+1].Outcome) {
+		if e.Outcome == OutcomeWaiting && i+1 < len(log) && log[i+1].StepID == e.StepID && isAnswer(log[i+1].Outcome) {
 			continue
 		}
 		s := b.step(e.StepID, e.StepType)
@@ -102,7 +115,7 @@ func (b *BotStats) Add(c *Conversation, log []LogEntry) {
 // the step (which the entry names) ran.
 func stoppedBefore(outcome string) bool {
 	switch outcome {
-	case "step_limit", "time_limit", "unknown_step":
+	case OutcomeStepLimit, OutcomeTimeLimit, OutcomeUnknownStep:
 		return true
 	}
 	return false
@@ -111,7 +124,7 @@ func stoppedBefore(outcome string) bool {
 // isAnswer tells whether a log outcome is the reply to a waiting step.
 func isAnswer(outcome string) bool {
 	switch outcome {
-	case "answered", "chosen", "invalid_input", "invalid_choice":
+	case OutcomeAnswered, OutcomeChosen, OutcomeInvalidInput, OutcomeInvalidChoice:
 		return true
 	}
 	return false

@@ -18,8 +18,10 @@ var maxRecentScan = 20000 // a variable for tests
 // "" when nothing older is left. One call looks at the maxRecentScan most
 // recent conversations of all bots at most: it may return fewer than
 // limit with a next cursor to go on from. Every turn acknowledged before
-// the call is seen (the journal is checkpointed first). The token hash is
-// not returned. Returns EINVALID for a cursor it did not make.
+// the first page's call is seen: that call checkpoints the journal, and
+// the pages after it walk on below (a conversation that takes a turn
+// meanwhile moves above the walk, as on any paged list). The token hash
+// is not returned. Returns EINVALID for a cursor it did not make.
 func (d *DB) RecentConversations(ctx context.Context, botID string, f flow.ConversationFilter, cursor string, limit int) (convs []*flow.Conversation, next string, err error) {
 	var from []byte
 	if cursor != "" {
@@ -27,8 +29,10 @@ func (d *DB) RecentConversations(ctx context.Context, botID string, f flow.Conve
 			return nil, "", flow.Errorf(flow.EINVALID, "cursor %q is not one this server returned", cursor)
 		}
 	}
-	if err := d.turns.checkpoint(ctx); err != nil {
-		return nil, "", storeErr("recent conversations", err)
+	if from == nil {
+		if err := d.turns.checkpoint(ctx); err != nil {
+			return nil, "", storeErr("recent conversations", err)
+		}
 	}
 	err = d.db.View(func(tx *bolt.Tx) error {
 		states := tx.Bucket(bucketConversations)

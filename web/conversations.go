@@ -149,10 +149,7 @@ func idempotencyKey(h http.Header) (string, error) {
 	if len(vs) == 0 {
 		return "", nil
 	}
-	bad := func(why string) error {
-		return &flow.Error{Code: flow.EINVALID, Message: "Idempotency-Key header " + why,
-			Details: []flow.Problem{{Pointer: "/Idempotency-Key", Code: "invalid", Message: why, Severity: flow.SeverityError}}}
-	}
+	bad := func(why string) error { return paramError("Idempotency-Key", "Idempotency-Key header "+why) }
 	k := vs[0]
 	switch {
 	case len(vs) > 1:
@@ -232,14 +229,9 @@ type conversationSummary struct {
 // previous page's next_cursor), for designers to see how the bot is used.
 func (s *Server) recentConversations(c echo.Context) error {
 	ctx := c.Request().Context()
-	limit := 20
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			return &flow.Error{Code: flow.EINVALID, Message: "limit must be 1 to 100",
-				Details: []flow.Problem{{Pointer: "/limit", Code: "invalid_limit", Message: "limit must be 1 to 100", Severity: flow.SeverityError}}}
-		}
-		limit = n
+	limit, err := intParam(c, "limit", 20, 1, 100)
+	if err != nil {
+		return err
 	}
 	// The bot must exist; PublishedVersion checks that without decoding
 	// its flow (which may hold thousands of steps).
@@ -250,9 +242,7 @@ func (s *Server) recentConversations(c echo.Context) error {
 	switch status {
 	case "", flow.StatusActive, flow.StatusEnded, flow.StatusTransferred, flow.StatusError:
 	default:
-		msg := "status must be active, ended, transferred or error"
-		return &flow.Error{Code: flow.EINVALID, Message: msg + fmt.Sprintf(", got %q", status),
-			Details: []flow.Problem{{Pointer: "/status", Code: "invalid_status", Message: msg, Severity: flow.SeverityError}}}
+		return paramError("status", fmt.Sprintf("status must be active, ended, transferred or error, got %q", status))
 	}
 	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), flow.ConversationFilter{Status: status}, c.QueryParam("cursor"), limit)
 	if err != nil {
@@ -293,32 +283,20 @@ const (
 func (s *Server) botStats(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
-	bad := func(pointer, msg string) error {
-		return &flow.Error{Code: flow.EINVALID, Message: msg,
-			Details: []flow.Problem{{Pointer: pointer, Code: "invalid", Message: msg, Severity: flow.SeverityError}}}
-	}
-	n := 200
-	if v := c.QueryParam("conversations"); v != "" {
-		k, err := strconv.Atoi(v)
-		if err != nil || k < 1 || k > maxStatsConversations {
-			return bad("/conversations", "conversations must be 1 to "+strconv.Itoa(maxStatsConversations))
-		}
-		n = k
+	n, err := intParam(c, "conversations", 200, 1, maxStatsConversations)
+	if err != nil {
+		return err
 	}
 	published, err := s.Bots.PublishedVersion(ctx, id)
 	if err != nil {
 		return err
 	}
-	version := published
-	if v := c.QueryParam("version"); v != "" {
-		k, err := strconv.Atoi(v)
-		if err != nil || k < 1 || k > published {
-			if published == 0 {
-				return bad("/version", "the bot has no published version yet")
-			}
-			return bad("/version", "version must be a published version, 1 to "+strconv.Itoa(published))
-		}
-		version = k
+	if published == 0 && c.QueryParam("version") != "" {
+		return paramError("version", "the bot has no published version yet")
+	}
+	version, err := intParam(c, "version", published, 1, published)
+	if err != nil {
+		return err
 	}
 	st := flow.NewBotStats()
 	out := botStatsView{Version: version}

@@ -70,6 +70,15 @@ func orderFlow(base string) string {
  {"id":"sorry","type":"transfer","text":"Sorry ({{status_code}}), let me get a human.","reason":"lookup failed"}]}`
 }
 
+// newOrderBot is a server with the order bot published against a shop
+// it trusts.
+func newOrderBot(t *testing.T) (*env, *shop, string) {
+	e := newEnv(t)
+	s := newShop(t)
+	e.trust(s.srv)
+	return e, s, e.publishBot(orderFlow(s.srv.URL))
+}
+
 // publishBot creates and publishes a bot and returns its id.
 func (e *env) publishBot(flowJSON string) string {
 	e.t.Helper()
@@ -125,10 +134,7 @@ func (e *env) send(convID, token string, body any) (int, turn) {
 }
 
 func TestConversation_OrderBotBothBranches(t *testing.T) {
-	e := newEnv(t)
-	s := newShop(t)
-	e.trust(s.srv)
-	bot := e.publishBot(orderFlow(s.srv.URL))
+	e, s, bot := newOrderBot(t)
 
 	t.Run("SuccessBranchWithChaining", func(t *testing.T) {
 		e := e.with(t)
@@ -697,10 +703,7 @@ func TestConversation_BotConversationListByStatus(t *testing.T) {
 // TestConversation_BotStats: the stats of the order bot's conversations,
 // step by step, match what the conversations did.
 func TestConversation_BotStats(t *testing.T) {
-	e := newEnv(t)
-	s := newShop(t)
-	e.trust(s.srv)
-	bot := e.publishBot(orderFlow(s.srv.URL))
+	e, s, bot := newOrderBot(t)
 	for _, answer := range []string{"1001", "4040", ""} {
 		c := e.start(bot, nil)
 		if answer != "" {
@@ -866,10 +869,7 @@ func (e *env) sendKeyed(convID, token, key string, body any) resp {
 // the conversation's latest turn gets that turn's answer, and its API
 // calls are not made again; the key must be used for one message only.
 func TestConversation_IdempotencyKey(t *testing.T) {
-	e := newEnv(t)
-	s := newShop(t)
-	e.trust(s.srv)
-	bot := e.publishBot(orderFlow(s.srv.URL))
+	e, s, bot := newOrderBot(t)
 
 	t.Run("OKReplayRunsNothingTwice", func(t *testing.T) {
 		e := e.with(t)

@@ -23,14 +23,23 @@ func page(c echo.Context) (flow.Page, error) {
 		}
 		p.Offset = n
 	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return p, paramError("limit", "limit must be a whole number from 1 to 200")
-		}
-		p.Limit = n
+	var err error
+	p.Limit, err = intParam(c, "limit", defaultLimit, 1, maxLimit)
+	return p, err
+}
+
+// intParam reads the query parameter name as a whole number from min to
+// max; def when it is absent or empty.
+func intParam(c echo.Context, name string, def, min, max int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
 	}
-	return p, nil
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, paramError(name, name+" must be a whole number from "+strconv.Itoa(min)+" to "+strconv.Itoa(max))
+	}
+	return n, nil
 }
 
 func paramError(name, msg string) error {
