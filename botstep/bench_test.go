@@ -34,7 +34,9 @@ func mixedFlow(n int) *flow.Flow {
 		case 3:
 			s = apiStep(nil)
 			s.OnSuccess, s.OnFailure = id(i+1), id(i+4)
+			s.URL = "https://shop.example.com/api/orders/{{order_number}}.json?email={{user.email}}"
 			s.Variables = append(s.Variables, flow.ResponseVariable{Name: "items", Path: "$.order.items[*].name"},
+				flow.ResponseVariable{Name: "order_date", Path: "$.order.date"},
 				flow.ResponseVariable{Name: "http_status", Path: "$status"})
 		case 4:
 			s = flow.Step{Type: flow.TypeBranch, Conditions: []flow.Condition{

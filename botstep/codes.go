@@ -59,4 +59,5 @@ const (
 	CodeVariableInFragment   = "variable_in_fragment"    // {{x}} after "#"
 	CodePeriodInPathVariable = "period_in_path_variable" // run time: a path variable's value has a "."
 	CodeEmailInPath          = "email_in_path"           // warning: a path segment holds a variable that is always an email address (it has a ".")
+	CodeVariableNeverSet     = "variable_never_set"      // warning: a step reads a variable no step of the flow sets
 )

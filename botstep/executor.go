@@ -184,7 +184,10 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
 		}
 	}
-	if o.Success {
+	if o.Success || o.ErrorCode == ErrCodeHTTPStatus {
+		// A 4xx/5xx answer read whole fills the variables its JSON has
+		// too, so the failure branch can tell the user the API's own
+		// message ("no such order") and the test call lists its paths.
 		o.save(s, p)
 	} else if o.Status != 0 {
 		o.saveMeta(s, p)

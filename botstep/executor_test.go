@@ -741,8 +741,9 @@ func TestExecuteResponseVariables(t *testing.T) {
 		code    string
 		saved   map[string]string
 	}{
-		{name: "ErrStatus404SavesStatusAndHeadersOnly", path: "/missing", code: ErrCodeHTTPStatus,
-			saved: map[string]string{"code": "404", "req": "req-404"}},
+		// An error answer's JSON fills what it has, for the failure branch.
+		{name: "ErrStatus404SavesWhatItsJSONHas", path: "/missing", code: ErrCodeHTTPStatus,
+			saved: map[string]string{"code": "404", "req": "req-404", "err": "no such order"}},
 		{name: "OKEmptyBodySavesNoBodyVariables", path: "/empty", success: true,
 			saved: map[string]string{"code": "200", "req": "req-empty"}},
 		{name: "OKNoContent", path: "/nocontent", success: true,
@@ -1387,6 +1388,11 @@ func TestExecutorTestCall(t *testing.T) {
 		if tc.Response == nil || tc.Response.Status != 404 || tc.Response.Body != `{"error":"nope"}` {
 			t.Errorf("response %+v", tc.Response)
 		}
+		// An error answer's JSON is listed too, so a designer can save
+		// its message for the failure branch's reply.
+		if want := []PathSample{{Path: "$.error", Sample: "nope", Type: "string"}}; !reflect.DeepEqual(tc.Paths, want) {
+			t.Errorf("paths %v; want %v", tc.Paths, want)
+		}
 	})
 
 	t.Run("ErrRefusedBeforeSending", func(t *testing.T) {
@@ -1408,12 +1414,12 @@ func TestExecutorCall(t *testing.T) {
 	t.Parallel()
 	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/missing" {
-			jsonAnswer(404, `{}`)(w, r)
+			jsonAnswer(404, `{"error":{"message":"no such order"}}`)(w, r)
 			return
 		}
 		jsonAnswer(200, `{"order":{"status":"shipped"}}`)(w, r)
 	}}})
-	vars := withVars("status", "$.order.status", "code", "$status", "none", "$.none")
+	vars := withVars("status", "$.order.status", "code", "$status", "none", "$.none", "why", "$.error.message")
 	var caller flow.APICaller = e.x
 
 	ok := caller.Call(context.Background(), exStep("GET", "https://"+exAPIHost+"/orders/{{id}}", withConnection("shop_api"), withHeader("X-Tag", "a"), vars),
@@ -1440,8 +1446,10 @@ func TestExecutorCall(t *testing.T) {
 	if bad.Success || bad.Log.Branch != "failure" || bad.Log.Error != ErrCodeHTTPStatus || bad.Log.ErrorMsg == "" || bad.Log.Status != 404 {
 		t.Errorf("failure result %+v", bad)
 	}
-	if !reflect.DeepEqual(bad.Saved, map[string]string{"code": "404"}) {
-		t.Errorf("saved on 404: %v; want only code", bad.Saved)
+	// The error answer's JSON fills the variables it has, for the
+	// failure branch; the others stay unset.
+	if !reflect.DeepEqual(bad.Saved, map[string]string{"code": "404", "why": "no such order"}) {
+		t.Errorf("saved on 404: %v; want code and why", bad.Saved)
 	}
 
 	refused := caller.Call(context.Background(), exStep("GET", "https://"+exAPIHost+"/orders/{{id}}"), exLookup(map[string]string{"id": "a.b"}))

@@ -31,6 +31,7 @@ func (e *StepError) Error() string { return e.Message }
 // Run-time error codes of an api_call outcome.
 const (
 	ErrCodePeriodInPath      = "period_in_path_variable"
+	ErrCodeEmptyPathVariable = "empty_path_variable"
 	ErrCodeHeaderValue       = "invalid_header_value"
 	ErrCodeBody              = "invalid_body"
 	ErrCodeInvalidStep       = "invalid_step"
@@ -63,6 +64,10 @@ func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, e
 		var pe *PathVariableError
 		if errors.As(err, &pe) {
 			return nil, &StepError{Code: ErrCodePeriodInPath, Message: "the value of {{" + pe.Name + "}} contains a period (.), which is not allowed in a URL path segment; the call was not made"}
+		}
+		var ee *EmptyPathSegmentError
+		if errors.As(err, &ee) {
+			return nil, &StepError{Code: ErrCodeEmptyPathVariable, Message: ee.Error()}
 		}
 		return nil, &StepError{Code: ErrCodeInvalidStep, Message: err.Error()}
 	}

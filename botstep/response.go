@@ -9,7 +9,8 @@ import (
 	"github.com/ohler55/ojg/oj"
 )
 
-// save maps a 2xx response to variables (SPEC §3 rules 8 and 10): a
+// save maps a response read whole (2xx, or 4xx/5xx for the failure
+// branch) to variables (SPEC §3 rules 8 and 10): a
 // scalar as text, an array or object as compact JSON; a path that matches
 // nothing, JSON null, an empty body or a body that is not JSON leaves the
 // variable unset. $status and $headers.<name> read the response itself.
@@ -75,7 +76,8 @@ func firstOf(x jp.Expr, data any) any {
 }
 
 // saveMeta saves only $status and $headers.<name> variables; it runs for
-// non-2xx answers, so a branch step can route on the status code.
+// answers not read whole (a refused redirect, a body over the cap), so a
+// branch step can still route on the status code.
 func (o *Outcome) saveMeta(s *flow.Step, p *prepared) {
 	for i, v := range s.Variables {
 		o.saveOne(v.Name, p.paths[i])

@@ -150,7 +150,9 @@ func TestURLTemplateRender(t *testing.T) {
 		{"OKPeriodInQuery", "https://e.com/u?email={{email}}", map[string]string{"email": "a.b@c.d"}, "https://e.com/u?email=a.b%40c.d", false},
 		{"OKQueryStaysOneValue", "https://e.com/s?q={{q}}&x=1", map[string]string{"q": "a&admin=true"}, "https://e.com/s?q=a%26admin%3Dtrue&x=1", false},
 		{"OKQueryHashAndPlus", "https://e.com/s?q={{q}}", map[string]string{"q": "a#b+c d"}, "https://e.com/s?q=a%23b%2Bc+d", false},
-		{"OKMissingIsEmpty", "https://e.com/u/{{id}}/x?q={{q}}", nil, "https://e.com/u//x?q=", false},
+		{"OKMissingQueryValueIsEmpty", "https://e.com/u/x?q={{q}}", nil, "https://e.com/u/x?q=", false},
+		{"OKEmptyNextToLiteral", "https://e.com/u/id-{{id}}/{{a}}{{b}}", map[string]string{"a": "", "b": "1"}, "https://e.com/u/id-/1", false},
+		{"OKOneCharacter", "https://e.com/u/{{id}}", map[string]string{"id": "0"}, "https://e.com/u/0", false},
 		{"OKNoReExpansion", "https://e.com/u/{{a}}?q={{b}}", map[string]string{"a": "{{b}}", "b": "{{a}}"}, "https://e.com/u/%7B%7Bb%7D%7D?q=%7B%7Ba%7D%7D", false},
 		{"OKLiteralsAsTyped", "https://e.com:8443/a%20b/{{x}}?k=v%2F&flag&&z=", map[string]string{"x": "1"}, "https://e.com:8443/a%20b/1?k=v%2F&flag&&z=", false},
 		{"OKIPv6", "https://[::1]:8443/{{x}}", map[string]string{"x": "y"}, "https://[::1]:8443/y", false},
@@ -184,6 +186,38 @@ func TestURLTemplateRender(t *testing.T) {
 			}
 			if _, err := url.Parse(got); err != nil {
 				t.Errorf("net/url refuses the rendering: %v", err)
+			}
+		})
+	}
+}
+
+// TestURLTemplateRenderEmptySegment: a path segment of variables only
+// whose values are all empty or unset is refused, naming the variable,
+// instead of sending /orders/ for /orders/{{id}}.
+func TestURLTemplateRenderEmptySegment(t *testing.T) {
+	cases := []struct {
+		name, raw string
+		vars      map[string]string
+		want      string
+	}{
+		{"ErrUnset", "https://e.com/orders/{{id}}", nil, "id"},
+		{"ErrEmptyText", "https://e.com/orders/{{id}}?q=1", map[string]string{"id": ""}, "id"},
+		{"ErrMiddleSegment", "https://e.com/u/{{id}}/delete", map[string]string{"id": ""}, "id"},
+		{"ErrAllVariablesEmpty", "https://e.com/u/{{a}}{{b}}", map[string]string{"a": "", "b": ""}, "a"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tmpl, err := ParseURLTemplate(c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Render(func(n string) (string, bool) { v, ok := c.vars[n]; return v, ok })
+			var ee *EmptyPathSegmentError
+			if !errors.Is(err, ErrEmptyPathSegment) || !errors.As(err, &ee) || ee.Name != c.want || got != "" {
+				t.Fatalf("got %q, %v; want the empty segment of {{%s}} refused", got, err, c.want)
+			}
+			if !strings.Contains(err.Error(), "{{"+c.want+"}}") {
+				t.Errorf("message %q does not name the variable", err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package botstep
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/flowbot/flowbot/flow"
 )
@@ -21,7 +22,116 @@ func Validate(f *flow.Flow, conns map[string]ConnectionInfo) flow.Problems {
 		}
 	}
 	checkEmailsInPaths(&p, f)
+	checkNeverSet(&p, f)
 	return p
+}
+
+// checkNeverSet warns about each variable a step reads that no step of
+// the flow writes (ask, set_variable, an api_call's variables, an options
+// step's value_variable): it is empty at run time unless the
+// conversation's start request passes it, which for a misspelt name
+// ({{order_numbr}}) it never does. A close name that is written is
+// suggested. One warning per field and name.
+func checkNeverSet(p *flow.Problems, f *flow.Flow) {
+	written := map[string]bool{}
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		written[s.Variable] = true
+		for _, v := range s.Variables {
+			written[v.Name] = true
+		}
+		if s.OptionsFrom != nil {
+			written[s.OptionsFrom.ValueVariable] = true
+		}
+	}
+	warn := func(ptr, name string) {
+		if written[name] || !flow.IsVariableName(name) {
+			return // set somewhere, a system variable, or a bad name reported as an error
+		}
+		msg := fmt.Sprintf("no step of this flow sets {{%s}}, so it is empty unless the conversation's start request passes it in variables", name)
+		if near := nearest(name, written); near != "" {
+			msg += fmt.Sprintf("; did you mean {{%s}}?", near)
+		}
+		p.Warn(ptr, CodeVariableNeverSet, msg)
+	}
+	read := func(ptr, tmpl string) {
+		refs, _ := flow.ScanTemplate(tmpl)
+		seen := map[string]bool{}
+		for _, r := range refs {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				warn(ptr, r.Name)
+			}
+		}
+	}
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		at := func(field string) string { return flow.StepPointer(i, field) }
+		read(at("/text"), s.Text)
+		read(at("/invalid_text"), s.InvalidText)
+		read(at("/value"), s.Value)
+		read(at("/reason"), s.Reason)
+		read(at("/url"), s.URL)
+		for j, h := range s.Headers {
+			read(at("/headers/"+strconv.Itoa(j)+"/value"), h.Value)
+		}
+		if s.Body != nil {
+			read(at("/body"), *s.Body)
+		}
+		for j, c := range s.Conditions {
+			warn(at("/conditions/"+strconv.Itoa(j)+"/variable"), c.Variable)
+			read(at("/conditions/"+strconv.Itoa(j)+"/value"), c.Value)
+		}
+		if s.OptionsFrom != nil {
+			warn(at("/options_from/variable"), s.OptionsFrom.Variable)
+		}
+	}
+}
+
+// nearest returns the name in names closest to name by edit distance, if
+// it is near enough to be a typo (two edits, one for a name of up to four
+// characters), else ""; ties go to the first in alphabetical order, so
+// the suggestion is the same on every run.
+func nearest(name string, names map[string]bool) string {
+	limit := 3
+	if len(name) <= 4 {
+		limit = 2
+	}
+	best, bestD := "", limit
+	for n := range names {
+		if n == "" {
+			continue
+		}
+		if d := editDistance(name, n, limit); d < bestD || (d == bestD && n < best) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes: names are
+// ASCII), or max when it is at least max.
+func editDistance(a, b string, max int) int {
+	if d := len(a) - len(b); d >= max || -d >= max {
+		return max
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c = 1 + min(c, prev[j], cur[j-1])
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], max)
 }
 
 // checkEmailsInPaths warns about an api_call whose URL path holds a

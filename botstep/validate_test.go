@@ -66,6 +66,7 @@ func TestValidateBrokenFlow(t *testing.T) {
 func TestValidateAPICallBranchesRequired(t *testing.T) {
 	f := flow.Flow{Start: "a", Steps: []flow.Step{apiStep(func(s *flow.Step) {
 		s.ID, s.OnSuccess, s.OnFailure, s.Connection = "a", "", "", ""
+		s.URL = "https://shop.example.com/api/orders"
 	})}}
 	got := problemLines(Validate(&f, nil))
 	want := []string{"error /steps/0/on_failure missing_field", "error /steps/0/on_success missing_field"}
@@ -122,4 +123,73 @@ func TestValidateEmailInPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A variable read somewhere but set by no step is warned about where it
+// is read, once per field, with the nearest set name (at most two edits
+// away) suggested: a misspelt {{var}} would otherwise vanish from the
+// text at run time. System variables and set names give no warning.
+func TestValidateVariableNeverSet(t *testing.T) {
+	body := `{"n":"{{order_numbr}}","m":"{{order_numbr}}"}`
+	f := flow.Flow{Start: "ask", Steps: []flow.Step{
+		{ID: "ask", Type: flow.TypeAsk, Text: "Order, {{user.name}}?", Variable: "order_number", InvalidText: "Again {{zzz}}", Next: "call"},
+		apiStep(func(s *flow.Step) {
+			s.ID, s.Method, s.Connection, s.OnSuccess, s.OnFailure = "call", "POST", "", "pick", "pick"
+			s.URL = "https://shop.example.com/o/{{order_number}}?q={{orders_number}}"
+			s.Headers = []flow.Header{{Key: "X-Tag", Value: "{{tag}}"}}
+			s.Body = &body
+			s.Variables = []flow.ResponseVariable{{Name: "items", Path: "$.items"}, {Name: "order_status", Path: "$.status"}}
+		}),
+		{ID: "pick", Type: flow.TypeOptions, Text: "Which? {{order_status}}", OptionsFrom: &flow.OptionsFrom{
+			Variable: "itemz", LabelPath: "$", ValueVariable: "chosen", Next: "set"}},
+		{ID: "set", Type: flow.TypeSetVariable, Variable: "note", Value: "{{chosen}} {{ordr_status}}", Next: "br"},
+		{ID: "br", Type: flow.TypeBranch, Conditions: []flow.Condition{
+			{Variable: "note", Op: flow.OpEquals, Value: "{{note}}", Next: "bye"},
+			{Variable: "notes_x", Op: flow.OpExists, Next: "bye"},
+		}, Else: "away"},
+		{ID: "away", Type: flow.TypeTransfer, Text: "Bye", Reason: "{{reason}}"},
+		{ID: "bye", Type: flow.TypeEnd, Text: "Bye {{user.email}} {{conversation.id}}"},
+	}}
+	p := Validate(&f, nil)
+	var got []string
+	for _, x := range p {
+		if x.Code != CodeVariableNeverSet || x.Severity != flow.SeverityWarning {
+			t.Fatalf("unexpected problem %+v", x)
+		}
+		got = append(got, x.Pointer+" "+x.Message[strings.Index(x.Message, "{{"):strings.Index(x.Message, "}}")+2]+" "+suggested(x.Message))
+	}
+	want := []string{
+		"/steps/0/invalid_text {{zzz}} ",
+		"/steps/1/url {{orders_number}} order_number",   // one edit
+		"/steps/1/headers/0/value {{tag}} ",             // no set name near it
+		"/steps/1/body {{order_numbr}} order_number",    // once for two uses
+		"/steps/2/options_from/variable {{itemz}} items", // one edit
+		"/steps/3/value {{ordr_status}} order_status",   // one edit
+		"/steps/4/conditions/1/variable {{notes_x}} ",   // three edits from note: too far
+		"/steps/5/reason {{reason}} ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Two edits away is still suggested.
+	if s := nearest("ordr_numbr", map[string]bool{"order_number": true, "": true}); s != "order_number" {
+		t.Errorf("nearest at two edits: %q", s)
+	}
+	// A short name gets one edit at most.
+	if s := nearest("abc", map[string]bool{"xyc": true}); s != "" {
+		t.Errorf("nearest of a short name at two edits: %q", s)
+	}
+	// Ties go to the alphabetically first name.
+	if s := nearest("ab", map[string]bool{"xb": true, "ax": true}); s != "ax" {
+		t.Errorf("nearest on a tie: %q", s)
+	}
+}
+
+// suggested returns the name a never-set warning suggests, or "".
+func suggested(msg string) string {
+	_, after, ok := strings.Cut(msg, "did you mean {{")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSuffix(after, "}}?")
 }

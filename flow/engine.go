@@ -191,6 +191,13 @@ func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
 		return "", true
 	case TypeAPICall:
 		res := r.e.Caller.Call(ctx, st, vars)
+		// Each run starts the step's variables afresh (SPEC §3 rule 8: a
+		// path that matches nothing leaves the variable unset), so a
+		// second run, in a loop or after the failure branch, never shows
+		// the first run's answer as this one's.
+		for _, v := range st.Variables {
+			delete(r.conv.Vars, v.Name)
+		}
 		for k, v := range res.Saved {
 			r.conv.Vars[k] = v
 		}

@@ -37,6 +37,10 @@ func newShop(t *testing.T) *shop {
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Request-Id", "req-"+r.PathValue("n"))
+		if r.PathValue("n") == "2002" { // an order the shop has not given a status yet
+			fmt.Fprint(w, `{"order":{"customer_id":"c9"}}`)
+			return
+		}
 		if r.PathValue("n") != "1001" {
 			w.WriteHeader(404)
 			fmt.Fprint(w, `{"error":"no such order"}`)
@@ -212,6 +216,41 @@ func TestConversation_OrderBotBothBranches(t *testing.T) {
 			t.Fatalf("upstream saw %q", last)
 		}
 	})
+}
+
+// TestConversation_StepRunAgainUnsetsItsVariables: an api_call run a
+// second time in one conversation (a loop) starts its variables afresh,
+// so a path that matches nothing this time, or a failed call, leaves them
+// unset instead of showing the first answer (SPEC §3 rule 8).
+func TestConversation_StepRunAgainUnsetsItsVariables(t *testing.T) {
+	e := newEnv(t)
+	s := newShop(t)
+	e.trust(s.srv)
+	bot := e.publishBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Order?","variable":"order_number","input":"text","next":"lookup"},
+ {"id":"lookup","type":"api_call","method":"GET","url":"` + s.srv.URL + `/api/orders/{{order_number}}",
+  "variables":[{"name":"order_status","path":"$.order.status"},{"name":"code","path":"$status"}],
+  "on_success":"tell","on_failure":"tell"},
+ {"id":"tell","type":"message","text":"{{order_number}}: [{{order_status}}] {{code}}","next":"ask"}]}`)
+	c := e.start(bot, nil)
+	for _, step := range []struct{ send, want string }{
+		{"1001", "1001: [shipped] 200 | Order?"},
+		{"4040", "4040: [] 404 | Order?"}, // failure branch
+		{"1001", "1001: [shipped] 200 | Order?"},
+		{"2002", "2002: [] 200 | Order?"}, // 2xx, the path matches nothing
+	} {
+		code, tr := e.send(c.ID, c.Token, map[string]string{"text": step.send})
+		if code != 200 || tr.text() != step.want {
+			t.Fatalf("%s: %d %q; want %q", step.send, code, tr.text(), step.want)
+		}
+	}
+	// The designer's view agrees: no order_status is kept.
+	r := e.do("GET", "/v1/conversations/"+c.ID, adminToken, nil)
+	var v struct{ Variables map[string]string }
+	r.json(t, &v)
+	if _, ok := v.Variables["order_status"]; ok || v.Variables["code"] != "200" {
+		t.Fatalf("variables: %v", v.Variables)
+	}
 }
 
 func TestConversation_StartRules(t *testing.T) {

@@ -1218,7 +1218,8 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 	var problems struct{ Problems []flow.Problem }
 	e.do("POST", "/v1/bots/"+id+"/validate", adminToken, nil).json(t, &problems)
 	for _, p := range problems.Problems {
-		if strings.Contains(p.Pointer, "/steps/1") {
+		// The test flow never sets {{orders}}; the warning saying so is right.
+		if strings.Contains(p.Pointer, "/steps/1") && p.Code != "variable_never_set" {
 			t.Errorf("problem on the options step: %+v", p)
 		}
 	}
