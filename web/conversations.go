@@ -41,6 +41,8 @@ func (s *Server) deleteConversation(c echo.Context) error {
 type startRequest struct {
 	User      *startUser        `json:"user"`
 	Variables map[string]string `json:"variables"`
+	// UserToken verifies who the user is (identify).
+	UserToken *string `json:"user_token"`
 }
 
 type startUser struct {
@@ -78,6 +80,9 @@ func (s *Server) startConversation(c echo.Context) error {
 	sr := flow.StartRequest{Variables: req.Variables}
 	if req.User != nil {
 		sr.User = flow.User(*req.User)
+	}
+	if err := s.identify(&req, &sr.User); err != nil {
+		return err
 	}
 	tok := NewToken(conversationPrefix)
 	sr.TokenHash = hashToken(tok)

@@ -45,9 +45,13 @@ type Deps struct {
 	// AdminToken is the bootstrap admin token (FLOWBOT_ADMIN_TOKEN); empty
 	// disables it.
 	AdminToken string
-	OpenAPI    []byte
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// UserTokenSecret (FLOWBOT_USER_TOKEN_SECRET), when set, verifies the
+	// user_token a conversation may start with (HS256), and is then the
+	// only way to give user.external_id and user.email.
+	UserTokenSecret []byte
+	OpenAPI         []byte
+	Logger          *slog.Logger
+	Now             func() time.Time
 	// Ready reports whether the service can serve (the store answers).
 	Ready func(ctx context.Context) error
 	// StoreStats, when set, gives the store's running totals for /metrics.

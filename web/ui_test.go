@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/store"
+	"github.com/flowbot/flowbot/web"
 	"github.com/google/uuid"
 )
 
@@ -760,6 +761,66 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 	b.do("clear the widget's session", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
 	converse("demo page")
 	b.checkLabels("demo page")
+}
+
+// TestUI_WidgetSignedInVisitor: a website that signs its visitors in puts
+// a user token on the script tag; the bot greets the verified user, and
+// after a change of account the widget starts a new conversation instead
+// of resuming the last visitor's, while the same visitor with a fresh
+// token resumes their own.
+func TestUI_WidgetSignedInVisitor(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) { d.UserTokenSecret = []byte(userSecret) })
+	botID := e.publishBot(`{"start":"hi","steps":[
+ {"id":"hi","type":"message","text":"Hello {{user.name}} ({{user.external_id}}, signed in: {{user.authenticated}})","next":"ask"},
+ {"id":"ask","type":"ask","text":"What can I do?","variable":"q","input":"text","next":"bye"},
+ {"id":"bye","type":"end","text":"Noted: {{q}}"}]}`)
+	app := uiServer(t, e)
+	var token atomic.Value
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Acme account</title><link rel="icon" href="data:,"></head>
+<body><h1>Your account</h1><script src="%s/widget.js" data-bot="%s" data-user-token="%s" data-open="true"></script></body></html>`,
+			app.URL, botID, token.Load().(string))
+	}))
+	t.Cleanup(site.Close)
+	sign := func(id, name string) string {
+		return signUser(t, "HS256", userSecret, map[string]any{"external_id": id, "name": name, "exp": time.Now().Add(10 * time.Minute).Unix()})
+	}
+	b := newBrowser(t, 60*time.Second)
+	const log = `document.querySelector('.flowbot-widget').shadowRoot.querySelector('.log').textContent`
+
+	token.Store(sign("cust-42", "Ann"))
+	b.navigate(site.URL + "/")
+	b.until("Ann is greeted as verified", log+`.includes('Hello Ann (cust-42, signed in: true)')`)
+	b.do("Ann answers", chromedp.SendKeys(chromedp.JSPath(`document.querySelector('.flowbot-widget').shadowRoot.querySelector('#fb-input')`), "my parcel\n"))
+	b.until("Ann's answer is shown", log+`.includes('Noted: my parcel')`)
+
+	// Another account in the same tab: a new conversation, not Ann's.
+	token.Store(sign("cust-7", "Bo"))
+	b.navigate(site.URL + "/")
+	b.until("Bo is greeted", log+`.includes('Hello Bo (cust-7, signed in: true)')`)
+	if got := evalJS[string](b, log); strings.Contains(got, "Ann") || strings.Contains(got, "parcel") {
+		t.Fatalf("Bo sees Ann's conversation: %q", got)
+	}
+	b.do("Bo answers", chromedp.SendKeys(chromedp.JSPath(`document.querySelector('.flowbot-widget').shadowRoot.querySelector('#fb-input')`), "a refund\n"))
+	b.until("Bo's answer is shown", log+`.includes('Noted: a refund')`)
+
+	// Bo again with a fresh token: his own conversation is resumed.
+	token.Store(sign("cust-7", "Bo"))
+	b.navigate(site.URL + "/")
+	b.until("Bo's conversation is resumed", log+`.includes('Noted: a refund')`)
+
+	// Signed out: neither conversation is shown.
+	token.Store("")
+	b.navigate(site.URL + "/")
+	b.until("an anonymous visitor is greeted", log+`.includes('signed in: false')`)
+	if got := evalJS[string](b, log); strings.Contains(got, "refund") || strings.Contains(got, "cust-7") {
+		t.Fatalf("a signed-out visitor sees Bo's conversation: %q", got)
+	}
 }
 
 // TestUI_WidgetRetriesALostMessage: the connection drops before a

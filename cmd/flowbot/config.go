@@ -20,10 +20,13 @@ var errHelp = errors.New("help requested")
 
 // Config is every setting of the service (SPEC §6), in one typed struct.
 type Config struct {
-	Addr                 string
-	DataDir              string
-	AdminToken           string
-	SecretKey            string
+	Addr       string
+	DataDir    string
+	AdminToken string
+	SecretKey  string
+	// UserTokenSecret verifies the user_token a conversation may start
+	// with (HS256); empty: user tokens are not accepted.
+	UserTokenSecret      string
 	AllowPrivateNetworks bool
 	// ShutdownTimeout bounds graceful shutdown after SIGTERM.
 	ShutdownTimeout time.Duration
@@ -69,6 +72,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	cfg.AdminToken = getenv("FLOWBOT_ADMIN_TOKEN")
 	cfg.SecretKey = getenv("FLOWBOT_SECRET_KEY")
+	cfg.UserTokenSecret = getenv("FLOWBOT_USER_TOKEN_SECRET")
 	if v := getenv("FLOWBOT_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -173,6 +177,9 @@ func (c Config) validate(name func(flagName string) string) error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return errors.New("FLOWBOT_ADMIN_TOKEN must be at least 16 characters")
+	}
+	if c.UserTokenSecret != "" && len(c.UserTokenSecret) < web.MinUserTokenSecretLen {
+		return fmt.Errorf("FLOWBOT_USER_TOKEN_SECRET must be at least %d characters (a random string, shared only with your website's server)", web.MinUserTokenSecretLen)
 	}
 	if c.IPRateLimit.PerSecond < 0 || c.ConversationRateLimit.PerSecond < 0 {
 		return errors.New("rate limits must be ≥ 0 (0 turns a limit off)")

@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	srv := web.New(web.Deps{
 		Bots: db, Keys: db, Audit: db, Connections: conns, Conversations: db, Runtime: runtime, Executor: executor,
 		IPRateLimit: cfg.IPRateLimit, ConversationRateLimit: cfg.ConversationRateLimit, TrustedProxies: proxies,
-		AdminToken: cfg.AdminToken, OpenAPI: flowbot.OpenAPI, Logger: log,
+		AdminToken: cfg.AdminToken, UserTokenSecret: []byte(cfg.UserTokenSecret), OpenAPI: flowbot.OpenAPI, Logger: log,
 		Ready: db.Ping, StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
 		Backup: db.Snapshot,
 	})

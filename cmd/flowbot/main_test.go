@@ -203,6 +203,10 @@ func TestParseConfig(t *testing.T) {
 	if cfg.CommitDelay != time.Millisecond {
 		t.Fatalf("default commit delay %s, want 1ms", cfg.CommitDelay)
 	}
+	secret := strings.Repeat("s", 32) // the shortest user token secret accepted
+	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"FLOWBOT_USER_TOKEN_SECRET": secret}[k] }, io.Discard); err != nil || cfg.UserTokenSecret != secret {
+		t.Fatalf("FLOWBOT_USER_TOKEN_SECRET of 32: %q, %v", cfg.UserTokenSecret, err)
+	}
 	for _, edge := range []string{"0s", "50ms"} {
 		cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"FLOWBOT_COMMIT_DELAY": edge}[k] }, io.Discard)
 		if err != nil || cfg.CommitDelay.String() != edge {
@@ -219,6 +223,7 @@ func TestParseConfig(t *testing.T) {
 		{"ErrBadBool", nil, map[string]string{"FLOWBOT_ALLOW_PRIVATE_NETWORKS": "maybe"}, "FLOWBOT_ALLOW_PRIVATE_NETWORKS"},
 		{"ErrBadBoolFlag", []string{"--allow-private-networks=maybe"}, nil, "allow-private-networks"},
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
+		{"ErrUserTokenSecret31", nil, map[string]string{"FLOWBOT_USER_TOKEN_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_USER_TOKEN_SECRET must be at least 32"},
 		{"ErrRetentionTooShort", []string{"--retention", "10m"}, nil, "--retention"},
 		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"ErrCommitDelayNegative", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},

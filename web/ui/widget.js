@@ -7,7 +7,10 @@
  * through the public conversation API: start a conversation without a key,
  * then send messages with the conversation token. It lives in a shadow
  * root, so the host page's styles and the widget's do not mix.
- * Optional: data-title="…" (panel title), data-open="true" (open on load).
+ * Optional: data-title="…" (panel title), data-open="true" (open on load),
+ * data-user-token="…" (a signed-in visitor: a JWT your server signs with
+ * FLOWBOT_USER_TOKEN_SECRET; it is read at each start, so a page may set a
+ * fresh one on the script tag before the visitor starts over).
  */
 (function () {
   'use strict';
@@ -57,7 +60,22 @@
   // shown is what the bot awaited at the last answer, to offer it again
   // when a message cannot be delivered.
   var shown = { status: 'active', awaiting: { type: 'none' } };
+  // who names the signed-in visitor (the user token's external_id or
+  // sub, '' for none). A stored conversation is resumed only for the same
+  // visitor, so after a sign-out or a change of account on a shared
+  // screen the next visitor never sees the last one's conversation.
+  function who() {
+    var t = script.getAttribute('data-user-token');
+    if (!t) return '';
+    try {
+      var p = t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var bin = atob(p + '==='.slice((p.length + 3) % 4));
+      var c = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, function (ch) { return ch.charCodeAt(0); })));
+      return String(c.external_id || c.sub || '');
+    } catch (e) { return '?'; }
+  }
   try { conv = JSON.parse(sessionStorage.getItem(storeKey) || 'null'); } catch (e) { conv = null; }
+  if (conv && (conv.who || '') !== who()) conv = null;
 
   function call(method, path, token, body, key) {
     var headers = { Accept: 'application/json' };
@@ -118,10 +136,13 @@
     while (log.firstChild) log.removeChild(log.firstChild);
     status.textContent = '';
     var g = gen;
-    call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, { user: { locale: navigator.language } })
+    var body = { user: { locale: navigator.language } };
+    var userToken = script.getAttribute('data-user-token');
+    if (userToken) body.user_token = userToken;
+    call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, body)
       .then(function (t) {
         if (g !== gen) return;
-        conv = { id: t.id, token: t.token };
+        conv = { id: t.id, token: t.token, who: who() };
         try { sessionStorage.setItem(storeKey, JSON.stringify(conv)); } catch (e) { /* private mode */ }
         busy = false;
         showTurn(t);
