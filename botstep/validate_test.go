@@ -160,12 +160,12 @@ func TestValidateVariableNeverSet(t *testing.T) {
 	}
 	want := []string{
 		"/steps/0/invalid_text {{zzz}} ",
-		"/steps/1/url {{orders_number}} order_number",   // one edit
-		"/steps/1/headers/0/value {{tag}} ",             // no set name near it
-		"/steps/1/body {{order_numbr}} order_number",    // once for two uses
+		"/steps/1/url {{orders_number}} order_number",    // one edit
+		"/steps/1/headers/0/value {{tag}} ",              // no set name near it
+		"/steps/1/body {{order_numbr}} order_number",     // once for two uses
 		"/steps/2/options_from/variable {{itemz}} items", // one edit
-		"/steps/3/value {{ordr_status}} order_status",   // one edit
-		"/steps/4/conditions/1/variable {{notes_x}} ",   // three edits from note: too far
+		"/steps/3/value {{ordr_status}} order_status",    // one edit
+		"/steps/4/conditions/1/variable {{notes_x}} ",    // three edits from note: too far
 		"/steps/5/reason {{reason}} ",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
