@@ -108,6 +108,8 @@ type Outcome struct {
 	// data is the parsed JSON body (nil when empty or not JSON).
 	data      any
 	refreshed bool
+	// retryAfter is the last answer's Retry-After (0: none).
+	retryAfter time.Duration
 }
 
 // Call implements flow.APICaller for the runtime.
@@ -169,7 +171,8 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 		if !retry || a >= attempts || ctx.Err() != nil {
 			break
 		}
-		wait := backoff(s.Retry.BackoffMS, a)
+		// A 429 or 503 may say when to come back; never sooner than that.
+		wait := max(backoff(s.Retry.BackoffMS, a), o.retryAfter)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) <= wait {
 			break // the next attempt could not start in time
 		}
@@ -198,7 +201,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // attempt sends the request once and fills o; it reports whether a retry
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
-	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data = 0, nil, nil, 0, "", "", nil
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.retryAfter = 0, nil, nil, 0, "", "", nil, 0
 	// ctx is bounded by the whole call's timeout (Execute); an attempt
 	// timeout bounds this attempt within it.
 	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {
@@ -288,7 +291,28 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return false
 	}
 	o.fail(ErrCodeHTTPStatus, "the API answered "+resp.Status)
-	return resp.StatusCode >= 500
+	// 429 Too Many Requests: the API did not act on it, so another try
+	// after its Retry-After may succeed.
+	o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+}
+
+// parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds,
+// or an HTTP date. 0 when absent, unreadable or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n <= 0 || n > 86400 {
+			return 0 // over a day: no call waits that long anyway
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // readCapped reads r to its end, but at most max+1 bytes, so a longer body

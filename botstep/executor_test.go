@@ -962,6 +962,7 @@ func TestExecuteRetry(t *testing.T) {
 		{name: "ErrPOSTNeverRetried", method: "POST", retry: true, statuses: []int{500}, attempts: 1},
 		{name: "ErrPATCHNeverRetried", method: "PATCH", retry: true, statuses: []int{500}, attempts: 1},
 		{name: "Err404NotRetried", method: "GET", retry: true, statuses: []int{404}, attempts: 1},
+		{name: "OKGETRetriedOn429", method: "GET", retry: true, statuses: []int{429}, success: true, attempts: 2},
 		{name: "ErrNoRetryByDefault", method: "GET", statuses: []int{500}, attempts: 1},
 	}
 	for _, tc := range tests {
@@ -999,6 +1000,45 @@ func TestExecuteRetry(t *testing.T) {
 				t.Errorf("body %q", e.up[exAPIHost].last(t).Body)
 			}
 		})
+	}
+}
+
+// TestExecuteRetryAfter: a 429 (or 503) with Retry-After is tried again
+// no sooner than it says, and not at all when that is past the call's
+// timeout.
+func TestExecuteRetryAfter(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 1 {
+			w.Header().Set("Retry-After", strings.TrimPrefix(r.URL.Path, "/"))
+			jsonAnswer(429, `{"error":"slow down"}`)(w, r)
+			return
+		}
+		jsonAnswer(200, `{"ok":"yes"}`)(w, r)
+	}}})
+	t.Run("OKWaitsOneSecond", func(t *testing.T) {
+		t0 := time.Now()
+		o := e.run(t, exStep("GET", "https://"+exAPIHost+"/1", withRetry(3, 10)), nil)
+		if wantOK(t, o); o.Attempts != 2 || time.Since(t0) < time.Second {
+			t.Errorf("attempts %d after %v; want 2 after at least 1 s", o.Attempts, time.Since(t0))
+		}
+	})
+	t.Run("ErrWaitPastTheTimeout", func(t *testing.T) {
+		t0 := time.Now()
+		o := e.run(t, exStep("GET", "https://"+exAPIHost+"/20", withRetry(3, 10), func(s *flow.Step) { s.TimeoutMS = 2000 }), nil)
+		if wantFail(t, o, ErrCodeHTTPStatus); o.Attempts != 1 || o.Status != 429 || time.Since(t0) > time.Second {
+			t.Errorf("attempts %d, status %d after %v; want one 429 at once", o.Attempts, o.Status, time.Since(t0))
+		}
+	})
+	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"": 0, "0": 0, "-1": 0, "2": 2 * time.Second, "86400": 24 * time.Hour, "86401": 0, "soon": 0,
+		"Tue, 24 Nov 2026 00:00:05 GMT": 5 * time.Second, "Mon, 23 Nov 2026 23:59:00 GMT": 0,
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("Retry-After %q: %v; want %v", v, got, want)
+		}
 	}
 }
 

@@ -132,6 +132,10 @@ func ValidateCredentials(typ string, c Credentials) flow.Problems {
 		field("value", c.Value, MaxSecretLen)
 	case TypeBearer:
 		field("token", c.Token, MaxSecretLen)
+		if len(c.Token) > 7 && strings.EqualFold(c.Token[:7], "bearer ") {
+			// It would be sent as "Bearer Bearer …", which APIs refuse with a 401.
+			ps.Add("/credentials/token", "bearer_prefix", "credentials.token starts with \"Bearer \": paste the token alone; flowbot sends Authorization: Bearer <token>")
+		}
 	case TypeBasic:
 		field("username", c.Username, MaxNameFieldLen)
 		if strings.Contains(c.Username, ":") {

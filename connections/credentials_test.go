@@ -65,6 +65,8 @@ func TestValidateNew(t *testing.T) {
 		{"OKTokenAtCap", func(r *connections.NewConnection) {
 			r.Credentials.Token = strings.Repeat("a", connections.MaxSecretLen)
 		}, "", ""},
+		{"ErrTokenWithBearerPrefix", func(r *connections.NewConnection) { r.Credentials.Token = "bearer eyJhbGciOi" }, "/credentials/token", "bearer_prefix"},
+		{"OKTokenStartingWithBearer", func(r *connections.NewConnection) { r.Credentials.Token = "Bearer_x7" }, "", ""},
 		{"ErrForeignField", func(r *connections.NewConnection) { r.Credentials.Password = "p" }, "/credentials/password", "field_not_allowed"},
 		{"OKAPIKey", withCredentials(connections.TypeAPIKey, connections.Credentials{Header: "X-Api-Key", Value: long}), "", ""},
 		{"ErrAPIKeyNoHeader", withCredentials(connections.TypeAPIKey, connections.Credentials{Value: "v"}), "/credentials/header", "required"},
