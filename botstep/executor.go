@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -30,6 +31,10 @@ import (
 type Executor struct {
 	Client      *http.Client
 	Connections *connections.Service
+	// OmitLogBodies keeps request and response bodies out of the
+	// execution log (FLOWBOT_LOG_BODIES=false), for APIs whose answers
+	// hold more personal data than the flow saves.
+	OmitLogBodies bool
 
 	mu    sync.Mutex
 	cache map[string]*prepared
@@ -115,7 +120,26 @@ type Outcome struct {
 // Call implements flow.APICaller for the runtime.
 func (x *Executor) Call(ctx context.Context, s *flow.Step, vars flow.Lookup) flow.CallResult {
 	o := x.Execute(ctx, s, vars)
-	return flow.CallResult{Success: o.Success, Saved: o.Saved, Log: o.Log()}
+	l := o.Log()
+	if !x.OmitLogBodies {
+		l.RequestBody, l.RequestBodyCut = clipBody(o.RequestBody)
+		l.ResponseBody, l.ResponseBodyCut = clipBody(o.Body)
+	}
+	return flow.CallResult{Success: o.Success, Saved: o.Saved, Log: l}
+}
+
+// clipBody is the start of b for the execution log: at most
+// flow.MaxLoggedBody bytes, cut before a character, as valid UTF-8.
+func clipBody(b []byte) (string, bool) {
+	cut := len(b) > flow.MaxLoggedBody
+	if cut {
+		n := flow.MaxLoggedBody
+		for n > 0 && !utf8.RuneStart(b[n]) {
+			n--
+		}
+		b = b[:n]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), cut
 }
 
 // Log is the execution-log record of an outcome; headers are redacted.

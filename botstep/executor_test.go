@@ -1469,6 +1469,7 @@ func TestExecutorCall(t *testing.T) {
 		Headers: map[string]string{"Authorization": connections.Redacted, "X-Tag": "a", "Accept": "application/json", "User-Agent": "flowbot/" + Version},
 		Status:  200, Bytes: int64(len(`{"order":{"status":"shipped"}}`)), Attempts: 1,
 		Saved: []string{"code", "status"}, Branch: "success",
+		ResponseBody: `{"order":{"status":"shipped"}}`,
 	}
 	got := ok.Log
 	if got.DurationMS <= 0 {
@@ -1640,6 +1641,30 @@ func TestExecuteEchoedCredentialRedacted(t *testing.T) {
 			tc2 := e.x.Test(context.Background(), exStep("GET", "https://"+exAPIHost+tc.path, withConnection(tc.conn), vars), nil)
 			if b, _ := json.Marshal(tc2); strings.Contains(string(b), tc.secret) {
 				t.Fatalf("the test call shows the credential: %s", b)
+			}
+		})
+	}
+}
+
+// TestClipBody: the execution log keeps 2,048 bytes of a body, cut before
+// a character, as valid UTF-8.
+func TestClipBody(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want string
+		cut  bool
+	}{
+		{"OKEmpty", "", "", false},
+		{"OKAtTheLimit", strings.Repeat("a", 2048), strings.Repeat("a", 2048), false},
+		{"CutOneOver", strings.Repeat("a", 2049), strings.Repeat("a", 2048), true},
+		{"CutBeforeACharacter", strings.Repeat("a", 2047) + "é", strings.Repeat("a", 2047), true},
+		{"OKInvalidUTF8Replaced", "a\xffb", "a\uFFFDb", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, cut := clipBody([]byte(tc.in))
+			if got != tc.want || cut != tc.cut {
+				t.Errorf("got %d bytes, cut %v; want %d, %v", len(got), cut, len(tc.want), tc.cut)
 			}
 		})
 	}

@@ -130,7 +130,19 @@ type APICallLog struct {
 	Branch     string            `json:"branch"`
 	Error      string            `json:"error,omitempty"`
 	ErrorMsg   string            `json:"error_message,omitempty"`
+	// RequestBody and ResponseBody are the first MaxLoggedBody bytes of
+	// the bodies sent and received (echoed credentials already redacted),
+	// for finding out why a call failed in production; the *Cut fields
+	// say a body was longer. Empty when the server keeps no bodies.
+	RequestBody     string `json:"request_body,omitempty"`
+	RequestBodyCut  bool   `json:"request_body_cut,omitempty"`
+	ResponseBody    string `json:"response_body,omitempty"`
+	ResponseBodyCut bool   `json:"response_body_cut,omitempty"`
 }
+
+// MaxLoggedBody is how much of an api_call's request and response bodies
+// the execution log keeps.
+const MaxLoggedBody = 2048
 
 // ConversationFilter narrows a list of conversations; zero fields match
 // all.

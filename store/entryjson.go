@@ -78,6 +78,18 @@ func appendLogEntryJSON(b []byte, e *flow.LogEntry) []byte {
 		if c.ErrorMsg != "" {
 			b = appendStringField(b, `,"error_message":`, c.ErrorMsg)
 		}
+		if c.RequestBody != "" {
+			b = appendStringField(b, `,"request_body":`, c.RequestBody)
+		}
+		if c.RequestBodyCut {
+			b = append(b, `,"request_body_cut":true`...)
+		}
+		if c.ResponseBody != "" {
+			b = appendStringField(b, `,"response_body":`, c.ResponseBody)
+		}
+		if c.ResponseBodyCut {
+			b = append(b, `,"response_body_cut":true`...)
+		}
 		b = append(b, '}')
 	}
 	return append(b, '}')

@@ -186,6 +186,10 @@ func TestConversation_OrderBotBothBranches(t *testing.T) {
 		if r.Code != 200 || !strings.Contains(string(r.Body), `"error":"http_status"`) || !strings.Contains(string(r.Body), `"branch":"failure"`) {
 			t.Fatalf("log: %s", r.Body)
 		}
+		// The API's answer is in the log, to see why the call failed.
+		if !strings.Contains(string(r.Body), `"response_body":"{\"error\":\"no such order\"}"`) {
+			t.Fatalf("log without the response body: %s", r.Body)
+		}
 	})
 
 	t.Run("PeriodInOrderNumberFailsWithoutCalling", func(t *testing.T) {
@@ -250,6 +254,24 @@ func TestConversation_StepRunAgainUnsetsItsVariables(t *testing.T) {
 	r.json(t, &v)
 	if _, ok := v.Variables["order_status"]; ok || v.Variables["code"] != "200" {
 		t.Fatalf("variables: %v", v.Variables)
+	}
+}
+
+// TestConversation_LogWithoutBodies: with FLOWBOT_LOG_BODIES=false the
+// execution log keeps the call's method, URL, status and branch, but no
+// body sent or received.
+func TestConversation_LogWithoutBodies(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) { d.Executor.OmitLogBodies = true })
+	s := newShop(t)
+	e.trust(s.srv)
+	bot := e.publishBot(orderFlow(s.srv.URL))
+	c := e.start(bot, nil)
+	if code, tr := e.send(c.ID, c.Token, map[string]string{"text": "1001"}); code != 200 || tr.Status != "ended" {
+		t.Fatalf("turn: %d %+v", code, tr)
+	}
+	r := e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil)
+	if r.Code != 200 || !strings.Contains(string(r.Body), `"status":200`) || strings.Contains(string(r.Body), "_body") || strings.Contains(string(r.Body), "shipped") {
+		t.Fatalf("log: %s", r.Body)
 	}
 }
 

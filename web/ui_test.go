@@ -549,6 +549,11 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	if got := b.text("#conv-detail .log-list"); !strings.Contains(got, "HTTP 200") || !strings.Contains(got, "success branch") {
 		t.Errorf("the opened conversation's log = %q", got)
 	}
+	// The API's answer is folded under the call; opening it shows it.
+	b.click("#conv-detail .log-body summary")
+	if got := b.text("#conv-detail .log-body pre"); !strings.Contains(got, `"shipped"`) {
+		t.Errorf("the logged response body = %q", got)
+	}
 	b.shot("conversations")
 	// An admin erases it (two clicks): it leaves the list.
 	b.click("#conv-erase")

@@ -28,6 +28,9 @@ type Config struct {
 	// with (HS256); empty: user tokens are not accepted.
 	UserTokenSecret      string
 	AllowPrivateNetworks bool
+	// LogBodies keeps the first 2 KiB of each api_call's request and
+	// response bodies in the execution log.
+	LogBodies bool
 	// ShutdownTimeout bounds graceful shutdown after SIGTERM.
 	ShutdownTimeout time.Duration
 	// Retention is how long ended and idle conversations are kept.
@@ -55,6 +58,7 @@ func defaultConfig() Config {
 		Retention:             30 * 24 * time.Hour,
 		CommitDelay:           store.DefaultOptions().CommitDelay,
 		LogLevel:              "info",
+		LogBodies:             true,
 		IPRateLimit:           web.RateLimit{PerSecond: 5, Burst: 20},
 		ConversationRateLimit: web.RateLimit{PerSecond: 5, Burst: 10},
 	}
@@ -79,6 +83,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			return cfg, fmt.Errorf("FLOWBOT_ALLOW_PRIVATE_NETWORKS must be true or false, got %q", v)
 		}
 		cfg.AllowPrivateNetworks = b
+	}
+	if v := getenv("FLOWBOT_LOG_BODIES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("FLOWBOT_LOG_BODIES must be true or false, got %q", v)
+		}
+		cfg.LogBodies = b
 	}
 	if v := getenv("FLOWBOT_RETENTION"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -106,6 +117,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder for the database and key file (FLOWBOT_DATA_DIR)")
 	fs.BoolVar(&cfg.AllowPrivateNetworks, "allow-private-networks", cfg.AllowPrivateNetworks,
 		"let api_call reach private and loopback addresses: development and tests only (FLOWBOT_ALLOW_PRIVATE_NETWORKS)")
+	fs.BoolVar(&cfg.LogBodies, "log-bodies", cfg.LogBodies,
+		"keep the first 2 KiB of each api_call's request and response bodies in the execution log (FLOWBOT_LOG_BODIES)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long conversations are kept (FLOWBOT_RETENTION)")
 	fs.DurationVar(&cfg.CommitDelay, "commit-delay", cfg.CommitDelay,

@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 
-	executor := &botstep.Executor{Client: outbound, Connections: conns}
+	executor := &botstep.Executor{Client: outbound, Connections: conns, OmitLogBodies: !cfg.LogBodies}
 	runtime := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

@@ -221,6 +221,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"ErrBadAddr", []string{"--addr", "nope"}, nil, "--addr"},
 		{"ErrBadBool", nil, map[string]string{"FLOWBOT_ALLOW_PRIVATE_NETWORKS": "maybe"}, "FLOWBOT_ALLOW_PRIVATE_NETWORKS"},
+		{"ErrBadLogBodies", nil, map[string]string{"FLOWBOT_LOG_BODIES": "sometimes"}, "FLOWBOT_LOG_BODIES must be true or false"},
 		{"ErrBadBoolFlag", []string{"--allow-private-networks=maybe"}, nil, "allow-private-networks"},
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
 		{"ErrUserTokenSecret31", nil, map[string]string{"FLOWBOT_USER_TOKEN_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_USER_TOKEN_SECRET must be at least 32"},
@@ -276,6 +277,7 @@ func TestParseConfig_Defaults(t *testing.T) {
 		CommitDelay:           time.Millisecond,
 		PprofAddr:             "",
 		LogLevel:              "info",
+		LogBodies:             true,
 		IPRateLimit:           web.RateLimit{PerSecond: 5, Burst: 20},
 		ConversationRateLimit: web.RateLimit{PerSecond: 5, Burst: 10},
 	}

@@ -119,8 +119,17 @@ function detail(it) {
     parts.push(h('div', null, [a.status ? `HTTP ${a.status}` : 'no response', `${Math.round(a.duration_ms)} ms`, `${a.bytes} bytes`, `${a.branch} branch`].join(' · ')));
     if (a.variables_saved?.length) parts.push(h('div', null, `saved: ${a.variables_saved.join(', ')}`));
     if (a.error) parts.push(h('div', { class: 'err' }, `${a.error}${a.error_message ? `: ${a.error_message}` : ''}`));
+    if (a.request_body) parts.push(bodyOf('Request body', a.request_body, a.request_body_cut));
+    if (a.response_body) parts.push(bodyOf('Response body', a.response_body, a.response_body_cut));
   }
   for (const [k, v] of Object.entries(it.detail || {})) parts.push(h('div', null, `${k}: ${v}`));
   parts.push(h('div', { class: 'when' }, fmtTime(it.at)));
   return parts;
+}
+
+// bodyOf shows a body the log kept, folded: it may be long.
+function bodyOf(label, text, cut) {
+  return h('details', { class: 'log-body' },
+    h('summary', null, cut ? `${label} (first 2 KiB)` : label),
+    h('pre', null, text));
 }
