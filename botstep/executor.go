@@ -271,6 +271,10 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 			o.RequestHeader = req.Header
 			return o.classify(err, s.Connection)
 		}
+		if q := conn.Public["query"]; q != "" && conn.Type == connections.TypeAPIKey {
+			// The key went into the URL: show where, never what.
+			o.URL = connections.MaskQueryKey(br.url, q)
+		}
 	}
 	o.RequestHeader = connections.RedactHeaders(req.Header, conn)
 	resp, err := x.Client.Do(req)
@@ -287,7 +291,7 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return x.attempt(ctx, s, br, o)
 	}
 	o.Status, o.Header = resp.StatusCode, resp.Header
-	secrets := connections.SecretsSent(req.Header, conn)
+	secrets := connections.SecretsSent(req.Header, req.URL, conn)
 	if len(secrets) > 0 {
 		connections.RedactSecretsInHeaders(o.Header, secrets)
 	}
@@ -388,6 +392,7 @@ func (o *Outcome) classify(err error, conn string) bool {
 	var scheme *connections.SchemeError
 	var bigHeader *connections.ResponseHeaderTooLargeError
 	var notAllowed *connections.HostNotAllowedError
+	var queryConflict *connections.QueryKeyConflictError
 	var tokenErr *connections.TokenError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
@@ -403,6 +408,8 @@ func (o *Outcome) classify(err error, conn string) bool {
 		o.fail(ErrCodeInvalidStep, "only https URLs may be called")
 	case errors.As(err, &bigHeader):
 		o.fail(ErrCodeTooLarge, bigHeader.Error()+"; they were not read further")
+	case errors.As(err, &queryConflict):
+		o.fail(ErrCodeCredentialRefused, queryConflict.Error())
 	case errors.As(err, &notAllowed):
 		o.fail(ErrCodeCredentialRefused, "connection "+conn+" may only be used for "+notAllowed.AllowedDomain+"; the request went to "+notAllowed.Host)
 	case errors.As(err, &tokenErr):

@@ -178,6 +178,8 @@ func newExEnv(t testing.TB, o exOptions) *exEnv {
 			Credentials: connections.Credentials{Token: exToken}},
 		{Name: "key_api", Type: connections.TypeAPIKey, AllowedDomain: "example.com", AllowSubdomains: true,
 			Credentials: connections.Credentials{Header: "X-Shop-Key", Value: "k-secret-value"}},
+		{Name: "maps_api", Type: connections.TypeAPIKey, AllowedDomain: exAPIHost,
+			Credentials: connections.Credentials{Query: "key", Value: exQueryKey}},
 		{Name: "partner_api", Type: connections.TypeBearer, AllowedDomain: "partner.example.org",
 			Credentials: connections.Credentials{Token: "partner-secret-token"}},
 		{Name: "oauth_api", Type: connections.TypeOAuth2CC, AllowedDomain: exAPIHost,
@@ -190,6 +192,9 @@ func newExEnv(t testing.TB, o exOptions) *exEnv {
 	e.x = &Executor{Client: e.client, Connections: e.conns}
 	return e
 }
+
+// exQueryKey is maps_api's key, sent as the query parameter key.
+const exQueryKey = "q-secret-value-123"
 
 // run executes s with vals and fails the test if it takes over 10 s.
 func (e *exEnv) run(t testing.TB, s *flow.Step, vals map[string]string) *Outcome {
@@ -1667,5 +1672,40 @@ func TestClipBody(t *testing.T) {
 				t.Errorf("got %d bytes, cut %v; want %d, %v", len(got), cut, len(tc.want), tc.cut)
 			}
 		})
+	}
+}
+
+// TestExecuteQueryKeyConnection: an api_key connection sent as a query
+// parameter reaches the API in the URL, while the test call, the
+// execution log and the echoed answer show key=***** and never the key;
+// a URL that already has the parameter is refused before sending.
+func TestExecuteQueryKeyConnection(t *testing.T) {
+	t.Parallel()
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+		b, _ := json.Marshal(map[string]string{"you_sent": r.URL.Query().Get("key"), "q": r.URL.Query().Get("q"), "url": r.URL.String()})
+		jsonAnswer(200, string(b))(w, r)
+	}}})
+	step := exStep("GET", "https://"+exAPIHost+"/geo?q={{q}}", withConnection("maps_api"), withVars("q_back", "$.q", "echo", "$.you_sent"))
+	tc := e.x.Test(context.Background(), step, map[string]string{"q": "a b"})
+	if tc.Branch != "success" || tc.Request.URL != "https://"+exAPIHost+"/geo?q=a+b&key=*****" {
+		t.Fatalf("test call: branch %s, request URL %q", tc.Branch, tc.Request.URL)
+	}
+	if got := e.up[exAPIHost].last(t).RawQuery; got != "q=a+b&key="+exQueryKey {
+		t.Errorf("the API got query %q", got)
+	}
+	res := e.x.Call(context.Background(), step, exLookup(map[string]string{"q": "a b"}))
+	all, _ := json.Marshal([]any{tc, res.Log})
+	if strings.Contains(string(all), exQueryKey) {
+		t.Fatalf("the key is in the test call or the log: %s", all)
+	}
+	if res.Log.URL != tc.Request.URL || !strings.Contains(res.Log.ResponseBody, `"you_sent":"*****"`) || res.Saved["q_back"] != "a b" {
+		t.Errorf("log URL %q, response body %q, saved %v", res.Log.URL, res.Log.ResponseBody, res.Saved)
+	}
+
+	n := e.up[exAPIHost].hits()
+	typed := exStep("GET", "https://"+exAPIHost+"/geo?key={{k}}", withConnection("maps_api"))
+	o := e.run(t, typed, map[string]string{"k": "typed"})
+	if wantFail(t, o, ErrCodeCredentialRefused); !strings.Contains(o.ErrorMessage, `query parameter "key"`) || e.up[exAPIHost].hits() != n {
+		t.Errorf("message %q, hits %d; want a refusal before sending", o.ErrorMessage, e.up[exAPIHost].hits()-n)
 	}
 }

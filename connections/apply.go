@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // HostNotAllowedError is returned by Authorize when a request's host is not
@@ -65,6 +67,9 @@ func (s *Service) Apply(ctx context.Context, req *http.Request, name string) (*C
 	header := "Authorization"
 	switch c.Type {
 	case TypeAPIKey:
+		if creds.Query != "" {
+			return c, addQueryKey(req.URL, c.Name, creds.Query, creds.Value)
+		}
 		header, value = creds.Header, creds.Value
 	case TypeBearer:
 		value = "Bearer " + creds.Token
@@ -84,4 +89,45 @@ func (s *Service) Apply(ctx context.Context, req *http.Request, name string) (*C
 	}
 	req.Header.Set(header, value)
 	return c, nil
+}
+
+// QueryKeyConflictError is returned by Apply when the URL already has the
+// query parameter an api_key connection puts its key in: the API would
+// get two, and the one the designer typed could be a key in plain text.
+type QueryKeyConflictError struct {
+	Connection, Param string
+}
+
+// Error implements error.
+func (e *QueryKeyConflictError) Error() string {
+	return fmt.Sprintf("the URL already has a query parameter %q, which connection %q sets; remove it from the URL", e.Param, e.Connection)
+}
+
+// addQueryKey appends name=value to u's query, the value query-encoded,
+// leaving the rest of the query exactly as it was.
+func addQueryKey(u *url.URL, conn, name, value string) error {
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if k2, err := url.QueryUnescape(k); k == name || (err == nil && k2 == name) {
+			return &QueryKeyConflictError{Connection: conn, Param: name}
+		}
+	}
+	if u.RawQuery != "" && !strings.HasSuffix(u.RawQuery, "&") {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += name + "=" + url.QueryEscape(value)
+	return nil
+}
+
+// MaskQueryKey is rawURL as logs and the test call show it after an
+// api_key went into its query parameter name: name=***** appended.
+func MaskQueryKey(rawURL, name string) string {
+	sep := "?"
+	if i := strings.IndexByte(rawURL, '?'); i >= 0 {
+		sep = "&"
+		if i == len(rawURL)-1 || strings.HasSuffix(rawURL, "&") {
+			sep = ""
+		}
+	}
+	return rawURL + sep + name + "=" + Redacted
 }

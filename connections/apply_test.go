@@ -98,6 +98,51 @@ func TestAuthorizeTypes(t *testing.T) {
 	}
 }
 
+// TestAuthorizeQueryKey: an api_key sent as a query parameter is added to
+// the URL's query, value query-encoded and the rest of the query exactly
+// as it was; a URL that already has the parameter is refused, unsent.
+func TestAuthorizeQueryKey(t *testing.T) {
+	api := &recorder{}
+	client := tlsHosts(t, map[string]http.Handler{"api.example.com": api})
+	s, _, _ := newTestService(t)
+	mustCreate(t, s, connections.NewConnection{Name: "maps", Type: connections.TypeAPIKey, AllowedDomain: "api.example.com",
+		Credentials: connections.Credentials{Query: "key", Value: "s3cret&x=1 +/"}})
+	for _, tc := range []struct{ url, want string }{
+		{"https://api.example.com/geo", "key=s3cret%26x%3D1+%2B%2F"},
+		{"https://api.example.com/geo?", "key=s3cret%26x%3D1+%2B%2F"},
+		{"https://api.example.com/geo?q=a%20b&flag", "q=a%20b&flag&key=s3cret%26x%3D1+%2B%2F"},
+		{"https://api.example.com/geo?q=1&", "q=1&key=s3cret%26x%3D1+%2B%2F"},
+	} {
+		if err := send(t, s, client, tc.url, "maps"); err != nil {
+			t.Fatal(err)
+		}
+		got := api.last(t)
+		if got.URL.RawQuery != tc.want || got.URL.Query().Get("key") != "s3cret&x=1 +/" || got.Header.Get("Authorization") != "" {
+			t.Errorf("%s: sent query %q; want %q", tc.url, got.URL.RawQuery, tc.want)
+		}
+	}
+	n := api.count()
+	for _, u := range []string{"https://api.example.com/geo?key=typed", "https://api.example.com/geo?a=1&k%65y=typed"} {
+		var conflict *connections.QueryKeyConflictError
+		if err := send(t, s, client, u, "maps"); !errors.As(err, &conflict) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v; want a QueryKeyConflictError without the key", u, err)
+		}
+	}
+	if api.count() != n {
+		t.Error("a refused request was sent")
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"https://a.example/x", "https://a.example/x?key=*****"},
+		{"https://a.example/x?", "https://a.example/x?key=*****"},
+		{"https://a.example/x?q=1", "https://a.example/x?q=1&key=*****"},
+		{"https://a.example/x?q=1&", "https://a.example/x?q=1&key=*****"},
+	} {
+		if got := connections.MaskQueryKey(tc.in, "key"); got != tc.want {
+			t.Errorf("MaskQueryKey(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestAuthorizeHosts(t *testing.T) {
 	api, other, sub := &recorder{}, &recorder{}, &recorder{}
 	client := tlsHosts(t, map[string]http.Handler{"api.example.com": api, "other.example.com": other, "example.com": sub})

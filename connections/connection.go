@@ -45,7 +45,10 @@ type Connection struct {
 // {Username, Password}, oauth2_client_credentials {TokenURL, ClientID,
 // ClientSecret, Scopes}.
 type Credentials struct {
+	// Header or Query: where an api_key goes, a request header or a query
+	// parameter (for APIs such as ?key=… or ?appid=…). Exactly one.
 	Header       string   `json:"header,omitempty"`
+	Query        string   `json:"query,omitempty"`
 	Value        string   `json:"value,omitempty"`
 	Token        string   `json:"token,omitempty"`
 	Username     string   `json:"username,omitempty"`

@@ -120,6 +120,18 @@ func ValidateCredentials(typ string, c Credentials) flow.Problems {
 	}
 	switch typ {
 	case TypeAPIKey:
+		if c.Query != "" && c.Header == "" {
+			used["query"] = true
+			if !queryParamRE.MatchString(c.Query) {
+				ps.Add("/credentials/query", "invalid_query_name", "credentials.query must be 1 to "+itoa(MaxQueryNameLen)+" letters, digits or -._~ (the query parameter the API reads the key from, e.g. key)")
+			}
+			field("value", c.Value, MaxSecretLen)
+			break
+		}
+		if c.Query != "" {
+			used["query"] = true
+			ps.Add("/credentials/query", "header_and_query", "an api_key goes in a header or in a query parameter, not both: set credentials.header or credentials.query")
+		}
 		field("header", c.Header, MaxHeaderNameLen)
 		if c.Header != "" && len(c.Header) <= MaxHeaderNameLen {
 			switch {
@@ -172,7 +184,7 @@ func credentialFields(c Credentials) []string {
 		name string
 		set  bool
 	}{
-		{"header", c.Header != ""}, {"value", c.Value != ""}, {"token", c.Token != ""},
+		{"header", c.Header != ""}, {"query", c.Query != ""}, {"value", c.Value != ""}, {"token", c.Token != ""},
 		{"username", c.Username != ""}, {"password", c.Password != ""},
 		{"token_url", c.TokenURL != ""}, {"client_id", c.ClientID != ""},
 		{"client_secret", c.ClientSecret != ""}, {"scopes", len(c.Scopes) > 0},
@@ -256,7 +268,7 @@ func hasControl(s string) bool {
 func normalize(typ string, c Credentials) Credentials {
 	switch typ {
 	case TypeAPIKey:
-		return Credentials{Header: c.Header, Value: c.Value}
+		return Credentials{Header: c.Header, Query: c.Query, Value: c.Value}
 	case TypeBearer:
 		return Credentials{Token: c.Token}
 	case TypeBasic:
@@ -267,8 +279,15 @@ func normalize(typ string, c Credentials) Credentials {
 	return Credentials{}
 }
 
+// queryParamRE is a query parameter name an api_key may go in: unreserved
+// characters (RFC 3986), so it is sent as typed.
+var queryParamRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
+
+// MaxQueryNameLen is the longest query parameter name of an api_key.
+const MaxQueryNameLen = 64
+
 // Public returns the parts of c that are not secret and may be shown to
-// designers: the header name of an api_key, the username of basic, and the
+// designers: the header or query parameter name of an api_key, the username of basic, and the
 // token URL, client id and scopes (space-separated) of
 // oauth2_client_credentials. Set fields only.
 func Public(c Credentials) map[string]string {
@@ -279,6 +298,7 @@ func Public(c Credentials) map[string]string {
 		}
 	}
 	set("header", c.Header)
+	set("query", c.Query)
 	set("username", c.Username)
 	set("token_url", c.TokenURL)
 	set("client_id", c.ClientID)

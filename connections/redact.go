@@ -44,13 +44,14 @@ func RedactHeaders(h http.Header, conn *Connection) http.Header {
 // text and mangle it.
 const minEchoedSecret = 8
 
-// SecretsSent returns the credential strings that h, a request's headers
-// after Apply with conn, carries: the credential header's value and the
+// SecretsSent returns the credential strings that h and u, a request's
+// headers and URL after Apply with conn, carry (an api_key sent as a
+// query parameter is in u): the credential header's value and the
 // parts of it an API could send back on their own (the token after
 // "Bearer ", the encoded pair after "Basic ", and the pair and password
 // inside it), longest first, each at least minEchoedSecret bytes. nil
 // when conn is nil.
-func SecretsSent(h http.Header, conn *Connection) []string {
+func SecretsSent(h http.Header, u *url.URL, conn *Connection) []string {
 	if conn == nil {
 		return nil
 	}
@@ -59,6 +60,9 @@ func SecretsSent(h http.Header, conn *Connection) []string {
 		header = conn.Public["header"]
 	}
 	v := h.Get(header)
+	if q := conn.Public["query"]; q != "" && conn.Type == TypeAPIKey && u != nil {
+		v = u.Query().Get(q)
+	}
 	out := []string{v}
 	if tok, ok := cutScheme(v, "Bearer "); ok {
 		out = append(out, tok)

@@ -36,7 +36,7 @@ func TestSecretsSent(t *testing.T) {
 			[]string{basic("a", "12345678"), basic("a", "12345678")[6:], "a:12345678", "12345678"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := SecretsSent(tc.header, tc.conn)
+			got := SecretsSent(tc.header, nil, tc.conn)
 			// The forms as sent, plus escaped forms of them (tested below),
 			// longest first, none short.
 			for _, w := range tc.want {
@@ -57,7 +57,7 @@ func TestSecretsSent(t *testing.T) {
 }
 
 func TestRedactSecrets(t *testing.T) {
-	secrets := SecretsSent(http.Header{"Authorization": {"Bearer abcdefghijkl"}}, &Connection{Type: TypeBearer})
+	secrets := SecretsSent(http.Header{"Authorization": {"Bearer abcdefghijkl"}}, nil, &Connection{Type: TypeBearer})
 	got := string(RedactSecrets([]byte(`{"auth":"Bearer abcdefghijkl","t":"abcdefghijkl","x":"abcdefghijk"}`), secrets))
 	if want := `{"auth":"` + Redacted + `","t":"` + Redacted + `","x":"abcdefghijk"}`; got != want {
 		t.Fatalf("got %s; want %s", got, want)
@@ -73,7 +73,7 @@ func TestRedactSecrets(t *testing.T) {
 // form-encoded echo) is redacted as well.
 func TestRedactSecretsEscapedEchoes(t *testing.T) {
 	tok := "ab+cd/ef&gh<ij==" // base64-ish, with characters encoders escape
-	secrets := SecretsSent(http.Header{"Authorization": {"Bearer " + tok}}, &Connection{Type: TypeBearer})
+	secrets := SecretsSent(http.Header{"Authorization": {"Bearer " + tok}}, nil, &Connection{Type: TypeBearer})
 	for _, echo := range []string{
 		`{"auth":"Bearer ab+cd\/ef&gh<ij=="}`,
 		`{"auth":"Bearer ab+cd/ef\u0026gh\u003cij=="}`,

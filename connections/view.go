@@ -27,7 +27,11 @@ func NewView(c *Connection) View {
 	creds := map[string]any{}
 	switch c.Type {
 	case TypeAPIKey:
-		creds["header"] = p["header"]
+		if q := p["query"]; q != "" {
+			creds["query"] = q
+		} else {
+			creds["header"] = p["header"]
+		}
 		creds["value"] = Redacted
 	case TypeBearer:
 		creds["token"] = Redacted

@@ -644,6 +644,27 @@ func TestUI_AdminPages(t *testing.T) {
 		t.Errorf("the secret is in the page after rotation")
 	}
 
+	// An API key sent as a query parameter (?key=…): type api_key with a
+	// query name, the key as secret as any other.
+	b.typeText("#conn-name", "maps_api")
+	b.do("choose an API key in the URL query", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conn-type'); s.value = 'api_key_query'; s.dispatchEvent(new Event('change')); })()`))
+	b.typeText("#conn-domain", "maps.example.com")
+	b.typeText("#conn-cred-query", "key")
+	b.typeText("#conn-cred-value", secret+"-q")
+	b.do("create the query key connection", chromedp.SendKeys(chromedp.CSS("#conn-cred-value"), "\n"))
+	b.visible(`tr[data-connection="maps_api"]`)
+	if got := b.text(`tr[data-connection="maps_api"] .creds-cell`); !strings.Contains(got, "query: key") || !strings.Contains(got, "value: *****") {
+		t.Errorf("query key credentials shown as %q", got)
+	}
+	if r := e.do("GET", "/v1/connections/maps_api", adminToken, nil); !strings.Contains(string(r.Body), `"type":"api_key"`) || !strings.Contains(string(r.Body), `"query":"key"`) {
+		t.Errorf("stored as %s", r.Body)
+	}
+	b.click(`button[aria-label="Rotate credentials of maps_api"]`)
+	b.visible("#rot-maps_api-query")
+	if evalJS[bool](b, fmt.Sprintf(leak, secret, secret)) {
+		t.Errorf("a secret is in the page after creating the query key connection")
+	}
+
 	// API keys: the token once.
 	b.click(`nav a[data-nav="keys"]`)
 	b.visible("#new-key")

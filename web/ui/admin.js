@@ -6,11 +6,13 @@ import { announce, clearForm, field, fmtTime, formErrors, h, select, twoStep } f
 
 const CRED_FIELDS = {
   api_key: [['header', 'Header name', false, 'X-Shop-Key'], ['value', 'Key', true]],
+  // An api_key sent as a query parameter (?key=…): type api_key with query.
+  api_key_query: [['query', 'Query parameter name', false, 'key'], ['value', 'Key', true]],
   bearer: [['token', 'Token', true]],
   basic: [['username', 'Username', false], ['password', 'Password', true]],
   oauth2_client_credentials: [['token_url', 'Token URL', false, 'https://auth.example.com/oauth/token'], ['client_id', 'Client id', false], ['client_secret', 'Client secret', true], ['scopes', 'Scopes (space-separated)', false]],
 };
-const TYPE_LABELS = [['bearer', 'Bearer token'], ['api_key', 'API key header'], ['basic', 'Basic (username and password)'], ['oauth2_client_credentials', 'OAuth 2 client credentials']];
+const TYPE_LABELS = [['bearer', 'Bearer token'], ['api_key', 'API key header'], ['api_key_query', 'API key in the URL query'], ['basic', 'Basic (username and password)'], ['oauth2_client_credentials', 'OAuth 2 client credentials']];
 
 /** credFields builds the credential inputs of a connection type; secrets are password fields, never pre-filled. */
 function credFields(type, prefix) {
@@ -56,7 +58,7 @@ export async function connectionsPage(main) {
     e.preventDefault();
     clearForm(form);
     try {
-      const r = await api('POST', '/v1/connections', { body: { name: name.value.trim(), type: type.value, allowed_domain: domain.value.trim(), allow_subdomains: subs.checked, credentials: readCreds(creds) } });
+      const r = await api('POST', '/v1/connections', { body: { name: name.value.trim(), type: type.value === 'api_key_query' ? 'api_key' : type.value, allowed_domain: domain.value.trim(), allow_subdomains: subs.checked, credentials: readCreds(creds) } });
       form.reset();
       showCreds();
       announce(`Connection ${r.data.name} created.`);
@@ -101,7 +103,7 @@ export async function connectionsPage(main) {
 }
 
 function rotateForm(c, done) {
-  const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type, `rot-${c.name}`));
+  const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type === 'api_key' && c.credentials?.query ? 'api_key_query' : c.type, `rot-${c.name}`));
   const form = h('form', { class: 'inline-form rotate', autocomplete: 'off' }, box,
     h('p', { class: 'form-error', hidden: true, role: 'alert' }),
     h('button', { type: 'submit', class: 'primary' }, 'Save new credentials'));
