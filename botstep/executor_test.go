@@ -756,6 +756,14 @@ func TestExecuteResponseVariables(t *testing.T) {
 		{name: "OKHTMLBodySavesNothing", path: "/html", success: true,
 			saved: map[string]string{"code": "200"}},
 	}
+	// $body saves the whole body as text, JSON or not; an empty body
+	// leaves it unset.
+	for path, want := range map[string]string{"/text": `"just a string"`, "/html": `<html><body>{"order":{"status":"shipped"}}</body></html>`, "/missing": `{"error":"no such order"}`, "/empty": ""} {
+		o := e.run(t, exStep("GET", base+path, withVars("raw", "$body")), nil)
+		if got, ok := o.Saved["raw"]; got != want || ok != (want != "") {
+			t.Errorf("$body of %s = %q (set %v); want %q", path, got, ok, want)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := e.run(t, exStep("GET", base+tc.path, vars), nil)

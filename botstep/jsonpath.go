@@ -18,17 +18,24 @@ type ResponsePath struct {
 	// Header: the path is "$headers.<name>", a response header (compared
 	// without regard to case); Header is the name.
 	Header string
+	// Body: the path is "$body", the whole body as text, for an API that
+	// answers with something other than JSON.
+	Body bool
 	// Expr: any other path, a JSONPath into the response body.
 	Expr jp.Expr
 }
 
 // ParseResponsePath parses the path of an api_call variable: a JSONPath
 // into the body starting with "$" ("$.order.status", "$.items[0].name"),
-// or one of two extra forms that read the response itself: "$status"
-// saves the status code, "$headers.<header-name>" saves a header's value.
+// or one of three extra forms that read the response itself: "$status"
+// saves the status code, "$headers.<header-name>" a header's value, and
+// "$body" the whole body as text.
 func ParseResponsePath(path string) (ResponsePath, error) {
 	if path == "$status" {
 		return ResponsePath{Status: true}, nil
+	}
+	if path == "$body" {
+		return ResponsePath{Body: true}, nil
 	}
 	if name, ok := strings.CutPrefix(path, "$headers."); ok {
 		if !isToken(name) {

@@ -3,6 +3,7 @@ package botstep
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/flowbot/flowbot/flow"
 	"github.com/ohler55/ojg/jp"
@@ -23,7 +24,7 @@ func (o *Outcome) save(s *flow.Step, p *prepared) {
 	for i, v := range s.Variables {
 		rp := p.paths[i]
 		switch {
-		case rp.Status, rp.Header != "":
+		case rp.Status, rp.Header != "", rp.Body:
 			o.saveOne(v.Name, rp)
 		case o.data != nil:
 			if got := firstOf(rp.Expr, o.data); got != nil {
@@ -91,6 +92,10 @@ func (o *Outcome) saveOne(name string, rp ResponsePath) {
 	case rp.Header != "":
 		if hv := o.Header.Values(rp.Header); len(hv) > 0 {
 			o.Saved[name] = hv[0]
+		}
+	case rp.Body:
+		if len(o.Body) > 0 {
+			o.Saved[name] = strings.ToValidUTF8(string(o.Body), "\uFFFD")
 		}
 	}
 }
