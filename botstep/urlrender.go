@@ -30,21 +30,21 @@ func (e *PathVariableError) Error() string {
 func (e *PathVariableError) Is(target error) bool { return target == ErrPeriodInPathVariable }
 
 // ErrEmptyPathSegment is matched (errors.Is) by the error Render returns
-// when a path segment made only of variables would be empty: sending
-// /orders/ for /orders/{{id}} asks another resource (often the whole
-// list, or for a DELETE the whole collection) than the one designed.
+// when a path variable is empty or unset: sending /orders/ or
+// /orders/.json for /orders/{{id}}.json asks another resource (often the
+// whole list, or for a DELETE the whole collection) than the one designed.
 var ErrEmptyPathSegment = errors.New(ErrCodeEmptyPathVariable)
 
-// EmptyPathSegmentError is the error Render returns for a path segment of
-// variables only whose values are all empty (or unset).
+// EmptyPathSegmentError is the error Render returns for a path variable
+// whose value is empty (or unset).
 type EmptyPathSegmentError struct {
-	// Name is the segment's first variable.
+	// Name is the variable.
 	Name string
 }
 
 // Error implements error.
 func (e *EmptyPathSegmentError) Error() string {
-	return fmt.Sprintf("{{%s}} is empty or unset, so the URL path would have an empty segment and ask another resource than the one designed; the call was not made. Ask for it first, or route around the call with a branch step (exists)", e.Name)
+	return fmt.Sprintf("{{%s}} is empty or unset, so the URL path would ask another resource than the one designed; the call was not made. Ask for it first, or route around the call with a branch step (exists)", e.Name)
 }
 
 // Is makes errors.Is(err, ErrEmptyPathSegment) true.
@@ -56,8 +56,8 @@ func (e *EmptyPathSegmentError) Is(target error) bool { return target == ErrEmpt
 // (url.QueryEscape, so "&" or "=" cannot add a pair), literals as typed.
 // A variable vars does not know (or a nil vars) renders as "". Values are
 // never scanned for "{{", so they cannot expand further. A path value
-// containing "." is refused with a *PathVariableError; a segment of
-// variables only that would be empty with an *EmptyPathSegmentError.
+// containing "." is refused with a *PathVariableError, an empty one with
+// an *EmptyPathSegmentError.
 func (t *URLTemplate) Render(vars func(name string) (string, bool)) (string, error) {
 	lookup := func(name string) string {
 		if vars == nil {
@@ -84,22 +84,19 @@ func (t *URLTemplate) Render(vars func(name string) (string, bool)) (string, err
 	}
 	for _, seg := range t.Path {
 		b.WriteByte('/')
-		at := b.Len()
-		varsOnly := len(seg.Parts) > 0
 		for _, part := range seg.Parts {
 			if part.Var == "" {
-				varsOnly = false
 				b.WriteString(part.Literal)
 				continue
 			}
 			v := lookup(part.Var)
+			if v == "" {
+				return "", &EmptyPathSegmentError{Name: part.Var}
+			}
 			if strings.Contains(v, ".") {
 				return "", &PathVariableError{Name: part.Var}
 			}
 			b.WriteString(url.PathEscape(v))
-		}
-		if varsOnly && b.Len() == at {
-			return "", &EmptyPathSegmentError{Name: seg.Parts[0].Var}
 		}
 	}
 	if t.HasQuery {

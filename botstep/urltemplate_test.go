@@ -151,7 +151,6 @@ func TestURLTemplateRender(t *testing.T) {
 		{"OKQueryStaysOneValue", "https://e.com/s?q={{q}}&x=1", map[string]string{"q": "a&admin=true"}, "https://e.com/s?q=a%26admin%3Dtrue&x=1", false},
 		{"OKQueryHashAndPlus", "https://e.com/s?q={{q}}", map[string]string{"q": "a#b+c d"}, "https://e.com/s?q=a%23b%2Bc+d", false},
 		{"OKMissingQueryValueIsEmpty", "https://e.com/u/x?q={{q}}", nil, "https://e.com/u/x?q=", false},
-		{"OKEmptyNextToLiteral", "https://e.com/u/id-{{id}}/{{a}}{{b}}", map[string]string{"a": "", "b": "1"}, "https://e.com/u/id-/1", false},
 		{"OKOneCharacter", "https://e.com/u/{{id}}", map[string]string{"id": "0"}, "https://e.com/u/0", false},
 		{"OKNoReExpansion", "https://e.com/u/{{a}}?q={{b}}", map[string]string{"a": "{{b}}", "b": "{{a}}"}, "https://e.com/u/%7B%7Bb%7D%7D?q=%7B%7Ba%7D%7D", false},
 		{"OKLiteralsAsTyped", "https://e.com:8443/a%20b/{{x}}?k=v%2F&flag&&z=", map[string]string{"x": "1"}, "https://e.com:8443/a%20b/1?k=v%2F&flag&&z=", false},
@@ -191,9 +190,9 @@ func TestURLTemplateRender(t *testing.T) {
 	}
 }
 
-// TestURLTemplateRenderEmptySegment: a path segment of variables only
-// whose values are all empty or unset is refused, naming the variable,
-// instead of sending /orders/ for /orders/{{id}}.
+// TestURLTemplateRenderEmptySegment: a path variable that is empty or
+// unset is refused, naming it, instead of sending /orders/ for
+// /orders/{{id}} or /orders/.json for /orders/{{id}}.json.
 func TestURLTemplateRenderEmptySegment(t *testing.T) {
 	cases := []struct {
 		name, raw string
@@ -203,7 +202,9 @@ func TestURLTemplateRenderEmptySegment(t *testing.T) {
 		{"ErrUnset", "https://e.com/orders/{{id}}", nil, "id"},
 		{"ErrEmptyText", "https://e.com/orders/{{id}}?q=1", map[string]string{"id": ""}, "id"},
 		{"ErrMiddleSegment", "https://e.com/u/{{id}}/delete", map[string]string{"id": ""}, "id"},
-		{"ErrAllVariablesEmpty", "https://e.com/u/{{a}}{{b}}", map[string]string{"a": "", "b": ""}, "a"},
+		{"ErrOneOfTwoEmpty", "https://e.com/u/{{a}}{{b}}", map[string]string{"a": "1", "b": ""}, "b"},
+		{"ErrNextToLiteral", "https://e.com/orders/{{id}}.json", map[string]string{"id": ""}, "id"},
+		{"ErrAfterLiteral", "https://e.com/u/id-{{id}}", nil, "id"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

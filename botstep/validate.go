@@ -44,12 +44,29 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 			written[s.OptionsFrom.ValueVariable] = true
 		}
 	}
+	// Suggestions are looked for once per name, among the set names of
+	// about its length; at most maxNeverSetWarnings are given, so a huge
+	// flow full of them validates as fast as any other.
+	byLen := map[int][]string{}
+	for n := range written {
+		if n != "" {
+			byLen[len(n)] = append(byLen[len(n)], n)
+		}
+	}
+	suggested := map[string]string{}
+	warnings := 0
 	warn := func(ptr, name string) {
-		if written[name] || !flow.IsVariableName(name) {
-			return // set somewhere, a system variable, or a bad name reported as an error
+		if written[name] || !flow.IsVariableName(name) || warnings >= maxNeverSetWarnings {
+			return // set somewhere, a system variable, a bad name reported as an error, or enough said
+		}
+		warnings++
+		near, ok := suggested[name]
+		if !ok {
+			near = nearest(name, byLen)
+			suggested[name] = near
 		}
 		msg := fmt.Sprintf("no step of this flow sets {{%s}}, so it is empty unless the conversation's start request passes it in variables", name)
-		if near := nearest(name, written); near != "" {
+		if near != "" {
 			msg += fmt.Sprintf("; did you mean {{%s}}?", near)
 		}
 		p.Warn(ptr, CodeVariableNeverSet, msg)
@@ -88,50 +105,70 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 	}
 }
 
-// nearest returns the name in names closest to name by edit distance, if
-// it is near enough to be a typo (two edits, one for a name of up to four
+// maxNeverSetWarnings bounds the variable_never_set warnings of a flow.
+const maxNeverSetWarnings = 50
+
+// nearest returns the set name closest to name by edit distance, if it is
+// near enough to be a typo (two edits, one for a name of up to four
 // characters), else ""; ties go to the first in alphabetical order, so
-// the suggestion is the same on every run.
-func nearest(name string, names map[string]bool) string {
+// the suggestion is the same on every run. byLen holds the set names by
+// length: only those of a length within reach are compared.
+func nearest(name string, byLen map[int][]string) string {
 	limit := 3
 	if len(name) <= 4 {
 		limit = 2
 	}
 	best, bestD := "", limit
-	for n := range names {
-		if n == "" {
-			continue
-		}
-		if d := editDistance(name, n, limit); d < bestD || (d == bestD && n < best) {
-			best, bestD = n, d
+	for l := len(name) - limit + 1; l < len(name)+limit; l++ {
+		for _, n := range byLen[l] {
+			if d := editDistance(name, n, bestD+1); d < bestD || (d == bestD && n < best) {
+				best, bestD = n, d
+			}
 		}
 	}
 	return best
 }
 
 // editDistance is the Levenshtein distance of a and b (bytes: names are
-// ASCII), or max when it is at least max.
-func editDistance(a, b string, max int) int {
-	if d := len(a) - len(b); d >= max || -d >= max {
-		return max
+// ASCII), or limit when it is at least limit. Only the band of cells
+// within limit of the diagonal is computed, and it stops as soon as a
+// whole row is at the limit: O(len × limit).
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d >= limit || -d >= limit {
+		return limit
 	}
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
-		prev[j] = j
+		prev[j] = min(j, limit)
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		lo, hi := max(1, i-limit+1), min(len(b), i+limit-1)
+		cur[0] = min(i, limit)
+		rowMin := limit
+		if lo == 1 {
+			rowMin = cur[0]
+		} else {
+			cur[lo-1] = limit
+		}
+		for j := lo; j <= hi; j++ {
 			c := prev[j-1]
 			if a[i-1] != b[j-1] {
-				c = 1 + min(c, prev[j], cur[j-1])
+				c++
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			c = min(c, prev[j]+1, cur[j-1]+1, limit)
+			cur[j] = c
+			rowMin = min(rowMin, c)
+		}
+		if hi < len(b) {
+			cur[hi+1] = limit
+		}
+		if rowMin >= limit {
+			return limit
 		}
 		prev, cur = cur, prev
 	}
-	return min(prev[len(b)], max)
+	return min(prev[len(b)], limit)
 }
 
 // checkEmailsInPaths warns about an api_call whose URL path holds a

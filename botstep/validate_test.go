@@ -171,17 +171,87 @@ func TestValidateVariableNeverSet(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	byLen := func(names ...string) map[int][]string {
+		m := map[int][]string{}
+		for _, n := range names {
+			m[len(n)] = append(m[len(n)], n)
+		}
+		return m
+	}
 	// Two edits away is still suggested.
-	if s := nearest("ordr_numbr", map[string]bool{"order_number": true, "": true}); s != "order_number" {
+	if s := nearest("ordr_numbr", byLen("order_number", "order", "ordr_numbr_long_name")); s != "order_number" {
 		t.Errorf("nearest at two edits: %q", s)
 	}
 	// A short name gets one edit at most.
-	if s := nearest("abc", map[string]bool{"xyc": true}); s != "" {
+	if s := nearest("abc", byLen("xyc")); s != "" {
 		t.Errorf("nearest of a short name at two edits: %q", s)
 	}
 	// Ties go to the alphabetically first name.
-	if s := nearest("ab", map[string]bool{"xb": true, "ax": true}); s != "ax" {
+	if s := nearest("ab", byLen("xb", "ax")); s != "ax" {
 		t.Errorf("nearest on a tie: %q", s)
+	}
+}
+
+// TestEditDistanceBanded: the banded, early-stopping edit distance agrees
+// with the plain full table on every pair of short strings over a small
+// alphabet, at every limit.
+func TestEditDistanceBanded(t *testing.T) {
+	full := func(a, b string) int {
+		prev := make([]int, len(b)+1)
+		for j := range prev {
+			prev[j] = j
+		}
+		for i := 1; i <= len(a); i++ {
+			cur := make([]int, len(b)+1)
+			cur[0] = i
+			for j := 1; j <= len(b); j++ {
+				c := prev[j-1]
+				if a[i-1] != b[j-1] {
+					c++
+				}
+				cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			}
+			prev = cur
+		}
+		return prev[len(b)]
+	}
+	var words []string
+	var gen func(prefix string)
+	gen = func(prefix string) {
+		words = append(words, prefix)
+		if len(prefix) < 4 {
+			for _, c := range "ab_" {
+				gen(prefix + string(c))
+			}
+		}
+	}
+	gen("")
+	for _, a := range words {
+		for _, b := range words {
+			for limit := 1; limit <= 4; limit++ {
+				if got, want := editDistance(a, b, limit), min(full(a, b), limit); got != want {
+					t.Fatalf("editDistance(%q, %q, %d) = %d; want %d", a, b, limit, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkValidateNeverSetMany: a flow that sets 2,000 variables and
+// reads 2,000 others of the same length, none near enough to suggest:
+// the worst case for the typo search (it once took 27 s).
+func BenchmarkValidateNeverSetMany(b *testing.B) {
+	f := flow.Flow{Start: "s0"}
+	var text strings.Builder
+	for i := range 2000 {
+		f.Steps = append(f.Steps, flow.Step{ID: fmt.Sprintf("s%d", i), Type: flow.TypeSetVariable,
+			Variable: fmt.Sprintf("set_%06d_xx", i), Value: "v", Next: fmt.Sprintf("s%d", i+1)})
+		fmt.Fprintf(&text, "{{read_%06d_yy}} ", i)
+	}
+	f.Steps = append(f.Steps, flow.Step{ID: "s2000", Type: flow.TypeEnd, Text: text.String()})
+	b.ResetTimer()
+	for b.Loop() {
+		Validate(&f, nil)
 	}
 }
 

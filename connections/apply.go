@@ -106,9 +106,11 @@ func (e *QueryKeyConflictError) Error() string {
 // addQueryKey appends name=value to u's query, the value query-encoded,
 // leaving the rest of the query exactly as it was.
 func addQueryKey(u *url.URL, conn, name, value string) error {
-	for _, pair := range strings.Split(u.RawQuery, "&") {
+	// Any spelling an API might read as the same name: escaped, in
+	// another case, or after a ";" (which some servers split on too).
+	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 		k, _, _ := strings.Cut(pair, "=")
-		if k2, err := url.QueryUnescape(k); k == name || (err == nil && k2 == name) {
+		if k2, err := url.QueryUnescape(k); strings.EqualFold(k, name) || (err == nil && strings.EqualFold(k2, name)) {
 			return &QueryKeyConflictError{Connection: conn, Param: name}
 		}
 	}

@@ -122,7 +122,8 @@ func TestAuthorizeQueryKey(t *testing.T) {
 		}
 	}
 	n := api.count()
-	for _, u := range []string{"https://api.example.com/geo?key=typed", "https://api.example.com/geo?a=1&k%65y=typed"} {
+	for _, u := range []string{"https://api.example.com/geo?key=typed", "https://api.example.com/geo?a=1&k%65y=typed",
+		"https://api.example.com/geo?Key=typed", "https://api.example.com/geo?a=1;key=typed"} {
 		var conflict *connections.QueryKeyConflictError
 		if err := send(t, s, client, u, "maps"); !errors.As(err, &conflict) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s: %v; want a QueryKeyConflictError without the key", u, err)

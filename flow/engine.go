@@ -194,9 +194,13 @@ func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
 		// Each run starts the step's variables afresh (SPEC §3 rule 8: a
 		// path that matches nothing leaves the variable unset), so a
 		// second run, in a loop or after the failure branch, never shows
-		// the first run's answer as this one's.
+		// the first run's answer as this one's. A name another kind of
+		// step also writes (the order number an ask step saved, which
+		// the call may refine) keeps its value unless the answer has it.
 		for _, v := range st.Variables {
-			delete(r.conv.Vars, v.Name)
+			if !r.c.otherWriters[v.Name] {
+				delete(r.conv.Vars, v.Name)
+			}
 		}
 		for k, v := range res.Saved {
 			r.conv.Vars[k] = v

@@ -139,7 +139,8 @@ type APICall struct {
 	Variables []ResponseVariable `json:"variables,omitempty"`
 	OnSuccess string             `json:"on_success,omitempty"`
 	OnFailure string             `json:"on_failure,omitempty"`
-	// Retry, when set, retries idempotent methods on 5xx and timeouts.
+	// Retry, when set, retries idempotent methods on 5xx, 429 and
+	// timeouts, never sooner than the answer's Retry-After.
 	Retry *Retry `json:"retry,omitempty"`
 }
 
@@ -156,7 +157,7 @@ type ResponseVariable struct {
 }
 
 // Retry configures retries of an idempotent api_call (GET, PUT, DELETE) on a
-// 5xx status, a network error or a timed-out attempt, with exponential
+// 5xx or 429 status, a network error or a timed-out attempt, with exponential
 // backoff starting at BackoffMS. The step's timeout_ms still bounds the
 // whole call, every attempt and wait included; AttemptTimeoutMS (0: no
 // limit of its own) bounds each attempt within it, so a slow attempt

@@ -829,7 +829,7 @@ func TestUI_WidgetSignedInVisitor(t *testing.T) {
 	token.Store(sign("cust-7", "Bo"))
 	b.navigate(site.URL + "/")
 	b.until("Bo is greeted", log+`.includes('Hello Bo (cust-7, signed in: true)')`)
-	if got := evalJS[string](b, log); strings.Contains(got, "Ann") || strings.Contains(got, "parcel") {
+	if got := evalJS[string](b, log); strings.Contains(got, "cust-42") || strings.Contains(got, "parcel") {
 		t.Fatalf("Bo sees Ann's conversation: %q", got)
 	}
 	b.do("Bo answers", chromedp.SendKeys(chromedp.JSPath(`document.querySelector('.flowbot-widget').shadowRoot.querySelector('#fb-input')`), "a refund\n"))
@@ -840,7 +840,15 @@ func TestUI_WidgetSignedInVisitor(t *testing.T) {
 	b.navigate(site.URL + "/")
 	b.until("Bo's conversation is resumed", log+`.includes('Noted: a refund')`)
 
-	// Signed out: neither conversation is shown.
+	// Signed out without a reload (the page changes the attribute): the
+	// open panel drops Bo's conversation at once, stored token included.
+	b.do("sign out in the page", chromedp.Evaluate[chromedp.Void](`document.querySelector('script[data-bot]').setAttribute('data-user-token', '')`))
+	b.until("an anonymous conversation replaces Bo's", log+`.includes('signed in: false') && !`+log+`.includes('refund')`)
+	if got := evalJS[string](b, `JSON.stringify(sessionStorage)`); strings.Contains(got, "cust-7") || !strings.Contains(got, `\"who\":\"\"`) {
+		t.Errorf("session storage after sign-out: %s", got)
+	}
+
+	// Signed out on a fresh page: neither conversation is shown.
 	token.Store("")
 	b.navigate(site.URL + "/")
 	b.until("an anonymous visitor is greeted", log+`.includes('signed in: false')`)

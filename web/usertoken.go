@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -30,13 +29,12 @@ const (
 
 // userClaims are the claims of a user token that flowbot reads.
 type userClaims struct {
-	ExternalID string       `json:"external_id"`
-	Sub        string       `json:"sub"`
-	Name       string       `json:"name"`
-	Email      string       `json:"email"`
-	Exp        *json.Number `json:"exp"`
-	Nbf        *json.Number `json:"nbf"`
+	ExternalID, Name, Email string
 }
+
+// maxUserTokenLifetime bounds how far ahead a token's exp may be: a token
+// copied out of a page must not stay good for long.
+const maxUserTokenLifetime = 24 * time.Hour
 
 // identify sets who the conversation's user is. A user is verified
 // (user.authenticated "true") only by a user_token: a JWT the website's
@@ -87,6 +85,10 @@ func userError(ptr, code, msg string) error {
 		Details: []flow.Problem{{Pointer: ptr, Code: code, Message: msg, Severity: flow.SeverityError}}}
 }
 
+// b64 decodes a JWT part: base64url without padding, strictly (unused
+// low bits must be zero), so each token has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
 // verifyUserToken checks a compact JWT signed with HS256 and secret, and
 // returns its claims. Only HS256 is accepted: a token's own header never
 // chooses a weaker check ("none") or another key.
@@ -97,6 +99,11 @@ func verifyUserToken(tok string, secret []byte, now time.Time) (*userClaims, err
 	if len(tok) > maxUserTokenLen {
 		return nil, bad("it is over " + strconv.Itoa(maxUserTokenLen) + " bytes")
 	}
+	if strings.IndexFunc(tok, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' && r != '.'
+	}) >= 0 {
+		return nil, bad("a JWT holds only base64url characters and periods")
+	}
 	head, rest, ok1 := strings.Cut(tok, ".")
 	body, sig, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.Contains(sig, ".") {
@@ -105,52 +112,74 @@ func verifyUserToken(tok string, secret []byte, now time.Time) (*userClaims, err
 	var h struct {
 		Alg string `json:"alg"`
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(head)
+	hb, err := b64.DecodeString(head)
 	if err != nil || json.Unmarshal(hb, &h) != nil {
 		return nil, bad("its header is not base64url-encoded JSON")
 	}
 	if h.Alg != "HS256" {
 		return nil, bad("it is signed with " + strconv.Quote(h.Alg) + "; sign it with HS256")
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := b64.DecodeString(sig)
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(tok[:len(head)+1+len(body)]))
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
 		return nil, bad("its signature does not match the user token secret")
 	}
-	pb, err := base64.RawURLEncoding.DecodeString(body)
+	pb, err := b64.DecodeString(body)
 	if err != nil {
 		return nil, bad("its claims are not base64url-encoded")
 	}
+	// Claim names are matched exactly (encoding/json would also take
+	// "EXTERNAL_ID"), and each has its JSON type.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(pb, &raw); err != nil {
+		return nil, bad("its claims are not a JSON object")
+	}
+	text := func(name string) (string, error) {
+		v, ok := raw[name]
+		if !ok {
+			return "", nil
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", bad("its " + name + " claim is not a JSON string")
+		}
+		if n := utf8.RuneCountInString(s); n > maxUserClaimLen {
+			return "", bad("its " + name + " claim is " + strconv.Itoa(n) + " characters; at most " + strconv.Itoa(maxUserClaimLen))
+		}
+		return s, nil
+	}
 	var c userClaims
-	d := json.NewDecoder(bytes.NewReader(pb))
-	d.UseNumber()
-	if err := d.Decode(&c); err != nil {
-		return nil, bad("its claims are not a JSON object of the expected types")
+	var sub string
+	for _, f := range []struct {
+		name string
+		to   *string
+	}{{"external_id", &c.ExternalID}, {"sub", &sub}, {"name", &c.Name}, {"email", &c.Email}} {
+		if *f.to, err = text(f.name); err != nil {
+			return nil, err
+		}
 	}
 	if c.ExternalID == "" {
-		c.ExternalID = c.Sub
+		c.ExternalID = sub
 	}
 	if c.ExternalID == "" {
 		return nil, bad("it has no external_id (or sub) claim")
 	}
-	for name, v := range map[string]string{"external_id": c.ExternalID, "name": c.Name, "email": c.Email} {
-		if n := utf8.RuneCountInString(v); n > maxUserClaimLen {
-			return nil, bad("its " + name + " claim is " + strconv.Itoa(n) + " characters; at most " + strconv.Itoa(maxUserClaimLen))
-		}
-	}
-	if c.Exp == nil {
+	if _, ok := raw["exp"]; !ok {
 		return nil, bad("it has no exp claim; give it one, minutes ahead")
 	}
-	exp, ok := numericDate(*c.Exp)
+	exp, ok := numericDate(raw["exp"])
 	if !ok {
 		return nil, bad("its exp claim is not a number of seconds since 1970")
 	}
 	if now.After(exp.Add(userTokenLeeway)) {
 		return nil, userError("/user_token", "user_token_expired", "user_token expired at "+exp.UTC().Format(time.RFC3339)+"; sign a new one")
 	}
-	if c.Nbf != nil {
-		nbf, ok := numericDate(*c.Nbf)
+	if exp.After(now.Add(maxUserTokenLifetime + userTokenLeeway)) {
+		return nil, bad("its exp is more than 24 hours ahead; sign tokens that expire within minutes")
+	}
+	if v, ok := raw["nbf"]; ok {
+		nbf, ok := numericDate(v)
 		if !ok {
 			return nil, bad("its nbf claim is not a number of seconds since 1970")
 		}
@@ -161,11 +190,12 @@ func verifyUserToken(tok string, secret []byte, now time.Time) (*userClaims, err
 	return &c, nil
 }
 
-// numericDate reads a JWT NumericDate: seconds since 1970, maybe with a
-// fraction.
-func numericDate(n json.Number) (time.Time, bool) {
-	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+// numericDate reads a JWT NumericDate: a JSON number of seconds since
+// 1970, maybe with a fraction (a string is refused).
+func numericDate(v json.RawMessage) (time.Time, bool) {
+	var f float64
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || json.Unmarshal(v, &f) != nil ||
+		math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
 		return time.Time{}, false
 	}
 	sec, frac := math.Modf(f)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,12 @@ func TestConversation_UserToken(t *testing.T) {
 			t.Fatalf("got %q", c.text())
 		}
 	})
+	t.Run("OKExp24HoursAhead", func(t *testing.T) {
+		e := e.with(t)
+		if c := e.start(bot, map[string]any{"user_token": signUser(t, "HS256", userSecret, with("exp", now.Add(24*time.Hour).Unix()))}); !strings.Contains(c.text(), "auth=true") {
+			t.Fatalf("got %q", c.text())
+		}
+	})
 	t.Run("OKClaimsOf256Characters", func(t *testing.T) {
 		e := e.with(t)
 		long := strings.Repeat("é", 256)
@@ -95,7 +102,14 @@ func TestConversation_UserToken(t *testing.T) {
 		{"ErrClaimsEmail", "/user/email", "not_verified", map[string]any{"user": map[string]any{"email": "victim@example.com"}}},
 		{"ErrTokenAndExternalID", "/user/external_id", "conflicts_with_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret, good), "user": map[string]any{"external_id": "x"}}},
 		{"ErrWrongSecret", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret+"x", good)}},
-		{"ErrAlgNone", "/user_token", "invalid_user_token", map[string]any{"user_token": strings.TrimRight(signUser(t, "none", userSecret, good), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")}},
+		// Signed correctly, so only the algorithm check refuses it.
+		{"ErrAlgNone", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "none", userSecret, good)}},
+		{"ErrSignatureOtherSpelling", "/user_token", "invalid_user_token", map[string]any{"user_token": respell(signUser(t, "HS256", userSecret, good))}},
+		{"ErrNewlineInToken", "/user_token", "invalid_user_token", map[string]any{"user_token": strings.Replace(signUser(t, "HS256", userSecret, good), ".", ".\n", 1)}},
+		{"ErrExpAsString", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret, with("exp", strconv.FormatInt(now.Add(time.Minute).Unix(), 10)))}},
+		{"ErrClaimNameInCapitals", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret, map[string]any{"EXTERNAL_ID": "x", "exp": now.Add(time.Minute).Unix()})}},
+		{"ErrNameNotAString", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret, with("name", 42))}},
+		{"ErrExpPast24Hours", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS256", userSecret, with("exp", now.Add(24*time.Hour+2*time.Minute).Unix()))}},
 		{"ErrAlgHS512", "/user_token", "invalid_user_token", map[string]any{"user_token": signUser(t, "HS512", userSecret, good)}},
 		{"ErrTamperedClaims", "/user_token", "invalid_user_token", map[string]any{"user_token": tamper(t, signUser(t, "HS256", userSecret, good))}},
 		{"ErrNotAJWT", "/user_token", "invalid_user_token", map[string]any{"user_token": "abc.def"}},
@@ -152,4 +166,13 @@ func tamper(t *testing.T, tok string) string {
 	c, _ := json.Marshal(map[string]any{"external_id": "cust-1", "exp": time.Now().Add(time.Hour).Unix()})
 	parts[1] = base64.RawURLEncoding.EncodeToString(c)
 	return strings.Join(parts, ".")
+}
+
+// respell writes a token's signature another way that lenient base64
+// decoding reads as the same bytes: the last character's unused low bit
+// flipped.
+func respell(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alphabet[last^1])
 }

@@ -75,7 +75,28 @@
     } catch (e) { return '?'; }
   }
   try { conv = JSON.parse(sessionStorage.getItem(storeKey) || 'null'); } catch (e) { conv = null; }
-  if (conv && (conv.who || '') !== who()) conv = null;
+  if (conv && (conv.who || '') !== who()) forget();
+
+  // forget drops the stored conversation (its id and token) and whatever
+  // of it is drawn.
+  function forget() {
+    conv = null;
+    try { sessionStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+    while (log.firstChild) log.removeChild(log.firstChild);
+  }
+
+  // sameVisitor reports whether the conversation in hand is the current
+  // visitor's; when the page changed data-user-token (a sign-out, another
+  // account) it is not: it is forgotten, and a new one starts if the
+  // panel is open.
+  function sameVisitor() {
+    if (!conv || (conv.who || '') === who()) return true;
+    gen++; busy = false; status.textContent = '';
+    forget();
+    if (!panel.hidden) start();
+    return false;
+  }
+  new MutationObserver(function () { sameVisitor(); }).observe(script, { attributes: true, attributeFilter: ['data-user-token'] });
 
   function call(method, path, token, body, key) {
     var headers = { Accept: 'application/json' };
@@ -209,7 +230,7 @@
   }
 
   function reply(body, text) {
-    if (!conv || busy) return;
+    if (!conv || busy || !sameVisitor()) return;
     busy = true;
     add('user', text);
     while (options.firstChild) options.removeChild(options.firstChild);
@@ -223,7 +244,7 @@
     launcher.setAttribute('aria-expanded', String(open));
     launcher.textContent = open ? 'Close' : 'Chat';
     if (open) {
-      if (!log.firstChild) { if (conv) resume(); else start(); }
+      if (sameVisitor() && !log.firstChild) { if (conv) resume(); else start(); }
       if (!input.disabled) input.focus();
     } else {
       launcher.focus();
