@@ -23,6 +23,10 @@ type Runtime struct {
 	// TurnTimeout bounds how long one turn's steps may take, their API
 	// calls together; 0 means DefaultTurnTimeout.
 	TurnTimeout time.Duration
+	// OnTransfer, when set, is called after a turn that handed the
+	// conversation to a human (a transfer step) is stored; never for a
+	// replayed answer. It must not block: the caller is waiting.
+	OnTransfer func(conv *Conversation, t *Turn)
 
 	locks    keyedMutex
 	mu       sync.Mutex
@@ -131,6 +135,7 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log}); err != nil {
 		return nil, nil, err
 	}
+	rt.transferred(conv, turn)
 	return conv, turn, nil
 }
 
@@ -173,7 +178,15 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err := rt.Store.SaveTurn(ctx, &TurnRecord{Conversation: conv, Transcript: turn.Transcript, Log: turn.Log, MustExist: true}); err != nil {
 		return nil, nil, err
 	}
+	rt.transferred(conv, turn)
 	return conv, turn, nil
+}
+
+// transferred tells OnTransfer about a stored turn that handed conv over.
+func (rt *Runtime) transferred(conv *Conversation, t *Turn) {
+	if rt.OnTransfer != nil && conv.Status == StatusTransferred {
+		rt.OnTransfer(conv, t)
+	}
 }
 
 // earlier returns the keys to keep when another turn follows l: l's and

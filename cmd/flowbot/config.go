@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,11 @@ type Config struct {
 	SecretKey  string
 	// UserTokenSecret verifies the user_token a conversation may start
 	// with (HS256); empty: user tokens are not accepted.
-	UserTokenSecret      string
+	UserTokenSecret string
+	// HandoffURL, when set, gets a signed notice (HMAC with
+	// HandoffSecret) each time a conversation is handed to a human.
+	HandoffURL           string
+	HandoffSecret        string
 	AllowPrivateNetworks bool
 	// LogBodies keeps the first 2 KiB of each api_call's request and
 	// response bodies in the execution log.
@@ -77,6 +82,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	cfg.AdminToken = getenv("FLOWBOT_ADMIN_TOKEN")
 	cfg.SecretKey = getenv("FLOWBOT_SECRET_KEY")
 	cfg.UserTokenSecret = getenv("FLOWBOT_USER_TOKEN_SECRET")
+	cfg.HandoffURL = getenv("FLOWBOT_HANDOFF_URL")
+	cfg.HandoffSecret = getenv("FLOWBOT_HANDOFF_SECRET")
 	if v := getenv("FLOWBOT_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -193,6 +200,17 @@ func (c Config) validate(name func(flagName string) string) error {
 	}
 	if c.UserTokenSecret != "" && len(c.UserTokenSecret) < web.MinUserTokenSecretLen {
 		return fmt.Errorf("FLOWBOT_USER_TOKEN_SECRET must be at least %d characters (a random string, shared only with your website's server)", web.MinUserTokenSecretLen)
+	}
+	if c.HandoffURL != "" {
+		u, err := url.Parse(c.HandoffURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+			return errors.New("FLOWBOT_HANDOFF_URL must be an https URL with a host, and no user:password@ or #fragment")
+		}
+		if len(c.HandoffSecret) < web.MinHandoffSecretLen {
+			return fmt.Errorf("FLOWBOT_HANDOFF_SECRET must be set, at least %d characters, when FLOWBOT_HANDOFF_URL is: the help desk checks each notice's signature with it", web.MinHandoffSecretLen)
+		}
+	} else if c.HandoffSecret != "" {
+		return errors.New("FLOWBOT_HANDOFF_SECRET is set without FLOWBOT_HANDOFF_URL")
 	}
 	if c.IPRateLimit.PerSecond < 0 || c.ConversationRateLimit.PerSecond < 0 {
 		return errors.New("rate limits must be ≥ 0 (0 turns a limit off)")

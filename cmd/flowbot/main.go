@@ -105,6 +105,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 
 	executor := &botstep.Executor{Client: outbound, Connections: conns, OmitLogBodies: !cfg.LogBodies}
 	runtime := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
+	if cfg.HandoffURL != "" {
+		handoff := &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript, Logger: log}
+		runtime.OnTransfer = handoff.Notify
+	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	sweepDone := make(chan struct{})

@@ -203,6 +203,10 @@ func TestParseConfig(t *testing.T) {
 	if cfg.CommitDelay != time.Millisecond {
 		t.Fatalf("default commit delay %s, want 1ms", cfg.CommitDelay)
 	}
+	handoff := map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com/flowbot?team=2", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("h", 32)}
+	if cfg, err := parseConfig(nil, func(k string) string { return handoff[k] }, io.Discard); err != nil || cfg.HandoffURL != handoff["FLOWBOT_HANDOFF_URL"] {
+		t.Fatalf("hand-off settings with a 32-character secret: %+v, %v", cfg, err)
+	}
 	secret := strings.Repeat("s", 32) // the shortest user token secret accepted
 	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"FLOWBOT_USER_TOKEN_SECRET": secret}[k] }, io.Discard); err != nil || cfg.UserTokenSecret != secret {
 		t.Fatalf("FLOWBOT_USER_TOKEN_SECRET of 32: %q, %v", cfg.UserTokenSecret, err)
@@ -224,6 +228,10 @@ func TestParseConfig(t *testing.T) {
 		{"ErrBadLogBodies", nil, map[string]string{"FLOWBOT_LOG_BODIES": "sometimes"}, "FLOWBOT_LOG_BODIES must be true or false"},
 		{"ErrBadBoolFlag", []string{"--allow-private-networks=maybe"}, nil, "allow-private-networks"},
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
+		{"ErrHandoffURLHTTP", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "http://desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
+		{"ErrHandoffURLUserInfo", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://u:p@desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
+		{"ErrHandoffSecret31", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_HANDOFF_SECRET must be set, at least 32"},
+		{"ErrHandoffSecretAlone", nil, map[string]string{"FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "without FLOWBOT_HANDOFF_URL"},
 		{"ErrUserTokenSecret31", nil, map[string]string{"FLOWBOT_USER_TOKEN_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_USER_TOKEN_SECRET must be at least 32"},
 		{"ErrRetentionTooShort", []string{"--retention", "10m"}, nil, "--retention"},
 		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
