@@ -740,6 +740,21 @@ func TestUI_AdminPages(t *testing.T) {
 	b.waitText("main", "Admins only")
 }
 
+// websiteOf is a website on another origin than flowbot's: it serves the
+// page page() returns at "/".
+func websiteOf(t *testing.T, page func() string) *httptest.Server {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page())
+	}))
+	t.Cleanup(site.Close)
+	return site
+}
+
 // TestUI_WidgetOnAnotherOrigin: a website on another origin drops in the
 // widget with one script tag and a bot id, and the visitor converses. The
 // demo page does the same on the server's own origin, under its CSP.
@@ -749,17 +764,11 @@ func TestUI_WidgetOnAnotherOrigin(t *testing.T) {
 	e.trust(shop.srv)
 	botID := e.publishBot(orderFlow(shop.srv.URL))
 	app := uiServer(t, e)
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Acme shop</title><link rel="icon" href="data:,"></head>
+	site := websiteOf(t, func() string {
+		return fmt.Sprintf(`<!doctype html><html lang="en"><head><title>Acme shop</title><link rel="icon" href="data:,"></head>
 <body><h1>Acme shop</h1><p>Questions about an order? Ask our bot.</p>
 <script src="%s/widget.js" data-bot="%s" data-title="Order help"></script></body></html>`, app.URL, botID)
-	}))
-	t.Cleanup(site.Close)
+	})
 	b := newBrowser(t, 60*time.Second)
 
 	const root = `document.querySelector('.flowbot-widget').shadowRoot`
@@ -802,17 +811,11 @@ func TestUI_WidgetSignedInVisitor(t *testing.T) {
  {"id":"bye","type":"end","text":"Noted: {{q}}"}]}`)
 	app := uiServer(t, e)
 	var token atomic.Value
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Acme account</title><link rel="icon" href="data:,"></head>
+	site := websiteOf(t, func() string {
+		return fmt.Sprintf(`<!doctype html><html lang="en"><head><title>Acme account</title><link rel="icon" href="data:,"></head>
 <body><h1>Your account</h1><script src="%s/widget.js" data-bot="%s" data-user-token="%s" data-open="true"></script></body></html>`,
 			app.URL, botID, token.Load().(string))
-	}))
-	t.Cleanup(site.Close)
+	})
 	sign := func(id, name string) string {
 		return signUser(t, "HS256", userSecret, map[string]any{"external_id": id, "name": name, "exp": time.Now().Add(10 * time.Minute).Unix()})
 	}
