@@ -38,16 +38,22 @@ func checkBody(p *flow.Problems, s *flow.Step, ptr string) {
 		p.Add(ptr+"/body", CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d (64 KiB)", len(body), flow.MaxBodyBytes))
 		return
 	}
-	refs, closed := checkTemplate(p, ptr+"/body", "body", body)
 	if s.ContentType != "" {
 		checkContentType(p, s.ContentType, ptr+"/content_type")
 	}
 	switch s.BodyType {
 	case "", flow.BodyJSON:
-		if closed { // else the JSON check would only repeat the problem
-			checkJSONTemplate(p, body, refs, ptr+"/body")
+		// Names are checked by checkTypedRefs: a JSON body may also say
+		// which JSON type a value is sent as ("{{qty:number}}").
+		refs, unclosed := flow.ScanTemplate(body)
+		if unclosed >= 0 {
+			p.Add(ptr+"/body", CodeUnclosedTemplate, fmt.Sprintf("body has a \"{{\" at byte %d that is never closed with \"}}\"", unclosed))
+			return // the JSON check would only repeat the problem
 		}
+		checkTypedRefs(p, ptr+"/body", body, refs)
+		checkJSONTemplate(p, body, refs, ptr+"/body")
 	case flow.BodyText:
+		checkTemplate(p, ptr+"/body", "body", body)
 		if s.ContentType == "" {
 			p.Add(ptr+"/content_type", CodeMissingField, "content_type is required for a text body, for example text/plain or application/xml")
 		}

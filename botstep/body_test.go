@@ -50,6 +50,16 @@ func TestCheckBody(t *testing.T) {
 		{name: "ErrJSONUnclosedTemplate", step: post(strp(`{"a": "{{b"}`), nil), want: []string{"/body unclosed_template"}},
 		{name: "ErrJSONBadVariable", step: post(strp(`{"a": "{{B}}"}`), nil), want: []string{"/body invalid_template_variable"}},
 
+		// Typed values: a string of one typed variable is sent as that JSON type.
+		{name: "OKTypedValues", step: post(strp(`{"qty": "{{qty:number}}", "gift": "{{ gift : boolean }}", "items": "{{items:json}}", "a": ["{{n:number}}"]}`), nil)},
+		{name: "ErrTypedUnknownType", step: post(strp(`{"qty": "{{qty:integer}}"}`), nil), want: []string{"/body invalid_template_variable"}},
+		{name: "ErrTypedEmptyType", step: post(strp(`{"qty": "{{qty:}}"}`), nil), want: []string{"/body invalid_template_variable"}},
+		{name: "ErrTypedBadName", step: post(strp(`{"qty": "{{Qty:number}}"}`), nil), want: []string{"/body invalid_template_variable"}},
+		{name: "ErrTypedWithOtherText", step: post(strp(`{"qty": "x{{qty:number}}"}`), nil), want: []string{"/body typed_variable_not_alone"}},
+		{name: "ErrTypedAsKey", step: post(strp(`{"{{k:number}}": 1}`), nil), want: []string{"/body typed_variable_not_alone"}},
+		{name: "ErrTypedInEscapedQuotes", step: post(strp(`{"a": "say \"{{b:number}}\""}`), nil), want: []string{"/body typed_variable_not_alone"}},
+		{name: "ErrTypedInText", step: post(strp("n={{qty:number}}"), text), want: []string{"/body invalid_template_variable"}},
+
 		{name: "OKText", step: post(strp("order {{order_number}} & <x>"), text)},
 		{name: "ErrTextWithoutContentType", step: post(strp("hi"), func(s *flow.Step) { s.BodyType = flow.BodyText }),
 			want: []string{"/content_type missing_field"}},

@@ -47,17 +47,18 @@ const (
 
 // URL problem codes, carried by *URLError (SPEC §3 rules 2 and 3).
 const (
-	CodeInvalidURL           = "invalid_url"             // not an absolute URL with a host
-	CodeURLNotHTTPS          = "url_not_https"           // scheme other than https
-	CodeURLUserInfo          = "url_user_info"           // user:password@ in the URL
-	CodeURLFragment          = "url_fragment"            // #fragment in the URL
-	CodeVariableInScheme     = "variable_in_scheme"      // {{x}} before "://"
-	CodeVariableInUserInfo   = "variable_in_user_info"   // {{x}} before "@"
-	CodeVariableInHost       = "variable_in_host"        // {{x}} in the domain or a subdomain
-	CodeVariableInPort       = "variable_in_port"        // {{x}} after the host's ":"
-	CodeVariableInQueryKey   = "variable_in_query_key"   // {{x}} before a query pair's "="
-	CodeVariableInFragment   = "variable_in_fragment"    // {{x}} after "#"
-	CodePeriodInPathVariable = "period_in_path_variable" // run time: a path variable's value has a "."
-	CodeEmailInPath          = "email_in_path"           // warning: a path segment holds a variable that is always an email address (it has a ".")
-	CodeVariableNeverSet     = "variable_never_set"      // warning: a step reads a variable no step of the flow sets
+	CodeInvalidURL           = "invalid_url"              // not an absolute URL with a host
+	CodeURLNotHTTPS          = "url_not_https"            // scheme other than https
+	CodeURLUserInfo          = "url_user_info"            // user:password@ in the URL
+	CodeURLFragment          = "url_fragment"             // #fragment in the URL
+	CodeVariableInScheme     = "variable_in_scheme"       // {{x}} before "://"
+	CodeVariableInUserInfo   = "variable_in_user_info"    // {{x}} before "@"
+	CodeVariableInHost       = "variable_in_host"         // {{x}} in the domain or a subdomain
+	CodeVariableInPort       = "variable_in_port"         // {{x}} after the host's ":"
+	CodeVariableInQueryKey   = "variable_in_query_key"    // {{x}} before a query pair's "="
+	CodeVariableInFragment   = "variable_in_fragment"     // {{x}} after "#"
+	CodePeriodInPathVariable = "period_in_path_variable"  // run time: a path variable's value has a "."
+	CodeEmailInPath          = "email_in_path"            // warning: a path segment holds a variable that is always an email address (it has a ".")
+	CodeVariableNeverSet     = "variable_never_set"       // warning: a step reads a variable no step of the flow sets
+	CodeTypedNotAlone        = "typed_variable_not_alone" // a JSON body's "{{x:number}}" shares its string with other text
 )

@@ -95,7 +95,11 @@ func buildRequest(p *prepared, s *flow.Step, vars flow.Lookup) (*builtRequest, e
 			r.body = []byte(expand(*s.Body, vars, nil))
 			setDefault(r.header, "Content-Type", s.ContentType)
 		default:
-			r.body = []byte(expand(*s.Body, vars, jsonEscape))
+			b, err := expandJSONBody(*s.Body, vars)
+			if err != nil {
+				return nil, &StepError{Code: ErrCodeBody, Message: err.Error() + "; the call was not made"}
+			}
+			r.body = []byte(b)
 			if !json.Valid(r.body) {
 				return nil, &StepError{Code: ErrCodeBody, Message: "the JSON body is not valid JSON once its variables are filled in; the call was not made"}
 			}

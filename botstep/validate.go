@@ -75,9 +75,10 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 		refs, _ := flow.ScanTemplate(tmpl)
 		seen := map[string]bool{}
 		for _, r := range refs {
-			if !seen[r.Name] {
-				seen[r.Name] = true
-				warn(ptr, r.Name)
+			name, _ := splitTyped(r.Name) // a JSON body's {{qty:number}}
+			if !seen[name] {
+				seen[name] = true
+				warn(ptr, name)
 			}
 		}
 	}

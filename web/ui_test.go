@@ -1485,3 +1485,20 @@ func TestUI_RestoreVersion(t *testing.T) {
 		t.Errorf("the list after a late answer for another status: %q", got)
 	}
 }
+
+// TestUI_TypedBodyValueNamesItsVariable: the api_call panel asks for a
+// test value of qty, not of "qty:number", when a JSON body sends
+// "{{qty:number}}"; the same goes for spaces around the type.
+func TestUI_TypedBodyValueNamesItsVariable(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 30*time.Second)
+	b.navigate(app.URL + "/")
+	b.do("load steps.js", chromedp.Evaluate[chromedp.Void](`import('/ui/steps.js').then((m) => {
+  window.__vars = JSON.stringify(m.templateVars('{"qty": "{{qty:number}}", "g": "{{ gift : boolean }}", "n": "{{note}}", "u": "{{user.name}}"}', 'https://x.example/{{id}}'));
+})`))
+	b.until("templateVars ran", `typeof window.__vars === 'string'`)
+	if got := evalJS[string](b, `window.__vars`); got != `["qty","gift","note","id"]` {
+		t.Fatalf("test values asked for %s", got)
+	}
+}

@@ -125,7 +125,7 @@ function bodySection(step, ctx, refresh) {
   if (step.body_type === 'text') parts.push(text(ctx, step, 'content_type', 'Content type', { placeholder: 'text/plain', spellcheck: false }));
   parts.push(field('Body', ta, {
     pointer: '/body', after: size,
-    hint: step.body_type === 'json' ? 'Sent exactly as typed. Put {{variables}} inside JSON strings: {"order": "{{order_number}}"}.' : 'Sent as typed, with the content type above.',
+    hint: step.body_type === 'json' ? 'Sent exactly as typed. Put {{variables}} inside JSON strings: {"order": "{{order_number}}"}. For a number, true/false or JSON, give the type: {"qty": "{{qty:number}}"}.' : 'Sent as typed, with the content type above.',
   }));
   return h('section', { class: 'group', 'aria-labelledby': 'body-h' }, ...parts);
 }

@@ -93,7 +93,8 @@ export function newId(flow, type) {
 export function templateVars(...texts) {
   const out = [];
   for (const t of texts) {
-    for (const m of String(t ?? '').matchAll(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g)) {
+    // A JSON body's typed value, {{qty:number}}, is the variable qty.
+    for (const m of String(t ?? '').matchAll(/\{\{\s*([A-Za-z0-9_.]+)\s*(?::\s*[a-z]+\s*)?\}\}/g)) {
       if (!out.includes(m[1]) && !/^(user|conversation)\./.test(m[1])) out.push(m[1]);
     }
   }
