@@ -58,6 +58,9 @@ func TestCheckBody(t *testing.T) {
 		{name: "ErrTypedWithOtherText", step: post(strp(`{"qty": "x{{qty:number}}"}`), nil), want: []string{"/body typed_variable_not_alone"}},
 		{name: "ErrTypedAsKey", step: post(strp(`{"{{k:number}}": 1}`), nil), want: []string{"/body typed_variable_not_alone"}},
 		{name: "ErrTypedInEscapedQuotes", step: post(strp(`{"a": "say \"{{b:number}}\""}`), nil), want: []string{"/body typed_variable_not_alone"}},
+		{name: "ErrTypedLineBreakInBraces", step: post(strp("{\"{{k:\nnumber}}\": 1}"), nil), want: []string{"/body invalid_template_variable"}},
+		{name: "ErrTypedAsKeyBesideABadPlainRef", step: post(strp("{\"a\": \"{{x\n}}\", \"{{k:number}}\": 1}"), nil), want: []string{"/body typed_variable_not_alone"}},
+		{name: "ErrTypedAfterEscapedOpeningQuote", step: post(strp(`{"a": "x\"{{b:number}}"}`), nil), want: []string{"/body typed_variable_not_alone"}},
 		{name: "ErrTypedInText", step: post(strp("n={{qty:number}}"), text), want: []string{"/body invalid_template_variable"}},
 
 		{name: "OKText", step: post(strp("order {{order_number}} & <x>"), text)},

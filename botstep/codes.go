@@ -61,4 +61,5 @@ const (
 	CodeEmailInPath          = "email_in_path"            // warning: a path segment holds a variable that is always an email address (it has a ".")
 	CodeVariableNeverSet     = "variable_never_set"       // warning: a step reads a variable no step of the flow sets
 	CodeTypedNotAlone        = "typed_variable_not_alone" // a JSON body's "{{x:number}}" shares its string with other text
+	CodeJSONFromUser         = "json_from_user"           // warning: a JSON body sends an ask step's answer as raw JSON ("{{x:json}}")
 )

@@ -41,11 +41,25 @@ func checkTypedRefs(p *flow.Problems, ptr, body string, refs []flow.TemplateRef)
 	typed := false
 	defer func() {
 		// Alone in its quotes, but where no value may stand: an object
-		// key, or quotes that are escaped inside another string.
-		if typed && len(*p) == n && json.Valid([]byte(body)) {
-			if filled, err := expandJSONBody(body, nil); err != nil || !json.Valid([]byte(filled)) {
-				p.Add(ptr, CodeTypedNotAlone, "body has a typed variable where no JSON value may stand (an object key, or inside another string); use it as a value: {\"quantity\": \"{{qty:number}}\"}")
+		// key, or quotes that are escaped inside another string. Plain
+		// references are filled with letters first, as checkJSONTemplate
+		// does, so only the typed ones are judged here.
+		if !typed || len(*p) != n {
+			return
+		}
+		sample := []byte(body)
+		for _, r := range refs {
+			if _, typ := splitTyped(r.Name); typ == "" {
+				for j := r.Start; j < r.End; j++ {
+					sample[j] = 'x'
+				}
 			}
+		}
+		if !json.Valid(sample) {
+			return // checkJSONTemplate reports it
+		}
+		if filled, err := expandJSONBody(string(sample), nil); err != nil || !json.Valid([]byte(filled)) {
+			p.Add(ptr, CodeTypedNotAlone, "body has a typed variable where no JSON value may stand (an object key, or inside another string); use it as a value: {\"quantity\": \"{{qty:number}}\"}")
 		}
 	}()
 	for _, r := range refs {
@@ -58,6 +72,10 @@ func checkTypedRefs(p *flow.Problems, ptr, body string, refs []flow.TemplateRef)
 			continue
 		}
 		typed = true
+		if strings.IndexFunc(body[r.Start:r.End], func(c rune) bool { return c < 0x20 }) >= 0 {
+			p.Add(ptr, CodeInvalidTemplateVar, fmt.Sprintf("body has a typed variable with a line break or tab inside its braces at %s; write it on one line, for example \"{{%s:number}}\"", lineCol(body, r.Start), clip(name)))
+			continue
+		}
 		switch typ {
 		case TypeNumber, TypeBoolean, TypeJSON:
 		default:

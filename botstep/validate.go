@@ -23,7 +23,38 @@ func Validate(f *flow.Flow, conns map[string]ConnectionInfo) flow.Problems {
 	}
 	checkEmailsInPaths(&p, f)
 	checkNeverSet(&p, f)
+	checkJSONFromUser(&p, f)
 	return p
+}
+
+// checkJSONFromUser warns about a JSON body that sends what a user typed
+// (an ask step's variable) as raw JSON ("{{answer:json}}"): the user
+// could then add fields or change the body's shape.
+func checkJSONFromUser(p *flow.Problems, f *flow.Flow) {
+	asked := map[string]string{}
+	for i := range f.Steps {
+		if s := &f.Steps[i]; s.Type == flow.TypeAsk && s.Variable != "" {
+			asked[s.Variable] = s.ID
+		}
+	}
+	if len(asked) == 0 {
+		return
+	}
+	for i := range f.Steps {
+		s := &f.Steps[i]
+		if s.Type != flow.TypeAPICall || s.Body == nil || s.BodyType == flow.BodyText {
+			continue
+		}
+		refs, _ := flow.ScanTemplate(*s.Body)
+		for _, r := range refs {
+			name, typ := splitTyped(r.Name)
+			if id, ok := asked[name]; ok && typ == TypeJSON {
+				p.Warn(flow.StepPointer(i, "/body"), CodeJSONFromUser, fmt.Sprintf(
+					"body sends {{%s}}, which ask step %s saves from what the user types, as raw JSON: the user could add fields or change the body's shape; send it as text (\"{{%s}}\") or as :number or :boolean",
+					name, flow.Quote(id), name))
+			}
+		}
+	}
 }
 
 // checkNeverSet warns about each variable a step reads that no step of

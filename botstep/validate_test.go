@@ -263,3 +263,31 @@ func suggested(msg string) string {
 	}
 	return strings.TrimSuffix(after, "}}?")
 }
+
+// A JSON body that sends what a user typed as raw JSON is warned about;
+// the same answer as text, a number or a boolean is not, nor raw JSON an
+// API call saved.
+func TestValidateJSONFromUser(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"WarnAskedAnswerAsJSON", `{"a": "{{answer:json}}"}`, []string{"warning /steps/1/body json_from_user"}},
+		{"OKAskedAnswerAsText", `{"a": "{{answer}}", "n": "{{answer:number}}", "b": "{{answer:boolean}}"}`, nil},
+		{"OKSavedJSON", `{"items": "{{items:json}}"}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.body
+			f := flow.Flow{Start: "q", Steps: []flow.Step{
+				{ID: "q", Type: flow.TypeAsk, Text: "?", Variable: "answer", Next: "a"},
+				apiStep(func(s *flow.Step) {
+					s.ID, s.Method, s.URL, s.Connection, s.OnSuccess, s.OnFailure = "a", "POST", "https://api.example.com/x", "", "q", "q"
+					s.Body = &body
+					s.Variables = []flow.ResponseVariable{{Name: "items", Path: "$.items"}}
+				})}}
+			if got := problemLines(Validate(&f, nil)); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got %v; want %v", got, tc.want)
+			}
+		})
+	}
+}

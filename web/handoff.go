@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowbot/flowbot/botstep"
@@ -31,8 +32,9 @@ const handoffTranscript = 50
 // Handoff tells a help desk that a conversation was handed to a human: a
 // transfer step ran. It POSTs a JSON notice, signed with HMAC-SHA256 over
 // "<unix time>.<body>" in the Flowbot-Signature header (t=…,v1=<hex>), to
-// URL through the guarded outbound client (no internal addresses), and
-// tries again after a network error, a 5xx or a 429. Notices go out after
+// URL through the guarded outbound client (no internal addresses), never
+// following a redirect, and tries again, with the same notice id, after a
+// network error, a 5xx or a 429. Notices go out after
 // the turn is stored and do not delay the user's answer; one still being
 // tried when the server stops is lost (the conversation stays in the list
 // with status transferred).
@@ -46,8 +48,17 @@ type Handoff struct {
 	// Backoff is the wait before each retry; nil: 1 s, 5 s, 30 s, 2 min.
 	Backoff []time.Duration
 
-	wg sync.WaitGroup
+	wg       sync.WaitGroup
+	inFlight atomic.Int32
+	once     sync.Once
+	noFollow *http.Client
 }
+
+// maxHandoffsInFlight bounds the notices being sent or waiting to be
+// tried again: a help desk that is down must not let conversations that
+// start with a transfer pile up goroutines. Past it a notice is dropped
+// (logged; the conversation stays in the list as transferred).
+const maxHandoffsInFlight = 1000
 
 // HandoffNotice is the JSON body of a hand-off notice.
 type HandoffNotice struct {
@@ -72,22 +83,43 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 			n.Reason = e.Detail["reason"]
 		}
 	}
+	if h.inFlight.Add(1) > maxHandoffsInFlight {
+		h.inFlight.Add(-1)
+		h.logger().Error("hand-off notice dropped: too many in flight; is the help desk down?", "event_id", n.ID, "conversation_id", n.ConversationID)
+		return
+	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
+		defer h.inFlight.Add(-1)
 		h.deliver(n)
 	}()
+}
+
+func (h *Handoff) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+// client is Client without following redirects: a 301, 302 or 303 would
+// be followed with a GET and no body, losing the notice while answering
+// 2xx. A redirect is an answer that is not tried again.
+func (h *Handoff) client() *http.Client {
+	h.once.Do(func() {
+		c := *h.Client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		h.noFollow = &c
+	})
+	return h.noFollow
 }
 
 // Wait returns once every notice in flight was delivered or given up.
 func (h *Handoff) Wait() { h.wg.Wait() }
 
 func (h *Handoff) deliver(n HandoffNotice) {
-	log := h.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("event_id", n.ID, "conversation_id", n.ConversationID)
+	log := h.logger().With("event_id", n.ID, "conversation_id", n.ConversationID)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	tr, err := h.Transcript(ctx, n.ConversationID)
 	cancel()
@@ -134,7 +166,7 @@ func (h *Handoff) post(body []byte) (int, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "flowbot/"+botstep.Version)
 	req.Header.Set("Flowbot-Signature", SignHandoff(h.Secret, time.Now(), body))
-	resp, err := h.Client.Do(req)
+	resp, err := h.client().Do(req)
 	if err != nil {
 		return 0, err
 	}

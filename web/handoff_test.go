@@ -1,10 +1,15 @@
 package web_test
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,8 +45,13 @@ func newDesk(t *testing.T, statuses ...int) *desk {
 		if n, err := json.Number(ts).Int64(); err == nil {
 			at = time.Unix(n, 0)
 		}
+		// The signature as the README tells a help desk to check it,
+		// computed here with crypto/hmac, not with flowbot's own code.
+		mac := hmac.New(sha256.New, []byte(handoffSecret))
+		mac.Write([]byte(ts + "."))
+		mac.Write(body)
 		if r.Method != http.MethodPost || r.URL.Path != "/hook" || r.Header.Get("Content-Type") != "application/json" ||
-			sig != web.SignHandoff([]byte(handoffSecret), at, body) || time.Since(at) > time.Minute {
+			sig != "t="+ts+",v1="+hex.EncodeToString(mac.Sum(nil)) || time.Since(at) > time.Minute {
 			d.bad.Add(1)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -140,11 +150,18 @@ func TestHandoff_GivesUp(t *testing.T) {
 	}{
 		{"Err400NotRetried", []int{400, 400, 400}, 3, 1},
 		{"Err500RetriedThenGivenUp", []int{500, 500, 500, 500}, 2, 3},
+		// A 302 is not followed (Go would re-send it as a GET without the
+		// notice) and not tried again.
+		{"Err302NotFollowed", []int{302, 200, 200}, 3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tc.statuses[calls.Add(1)-1])
+				status := tc.statuses[calls.Add(1)-1]
+				if status == http.StatusFound {
+					w.Header().Set("Location", "/elsewhere")
+				}
+				w.WriteHeader(status)
 			}))
 			t.Cleanup(srv.Close)
 			var h *web.Handoff
@@ -192,5 +209,25 @@ func TestHandoff_InternalAddressRefused(t *testing.T) {
 	h.Wait()
 	if calls.Load() != 0 {
 		t.Fatalf("the internal address was called %d times", calls.Load())
+	}
+}
+
+// TestHandoff_LogsWithoutTheURL: a help desk's URL may carry its token;
+// a failed notice is logged without it.
+func TestHandoff_LogsWithoutTheURL(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Close() // nothing listens there now: every attempt fails
+	var logs bytes.Buffer
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: srv.URL + "/hook?token=DESK-TOKEN-123", Secret: []byte(handoffSecret), Client: e.client,
+			Transcript: e.db.Transcript, Backoff: []time.Duration{0}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	bot := e.publishBot(`{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
+	e.start(bot, nil)
+	h.Wait()
+	if !strings.Contains(logs.String(), "not delivered") || strings.Contains(logs.String(), "DESK-TOKEN") {
+		t.Fatalf("logs: %s", logs.String())
 	}
 }

@@ -203,8 +203,8 @@ func (c Config) validate(name func(flagName string) string) error {
 	}
 	if c.HandoffURL != "" {
 		u, err := url.Parse(c.HandoffURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
-			return errors.New("FLOWBOT_HANDOFF_URL must be an https URL with a host, and no user:password@ or #fragment")
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || u.Fragment != "" || !validPort(u.Port()) {
+			return errors.New("FLOWBOT_HANDOFF_URL must be an https URL with a host name (and a port of 1 to 65535 if any), and no user:password@ or #fragment")
 		}
 		if len(c.HandoffSecret) < web.MinHandoffSecretLen {
 			return fmt.Errorf("FLOWBOT_HANDOFF_SECRET must be set, at least %d characters, when FLOWBOT_HANDOFF_URL is: the help desk checks each notice's signature with it", web.MinHandoffSecretLen)
@@ -253,4 +253,13 @@ func parseProxies(list string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// validPort reports whether p, a URL's port, is empty or 1 to 65535.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }

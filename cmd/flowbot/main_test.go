@@ -203,7 +203,7 @@ func TestParseConfig(t *testing.T) {
 	if cfg.CommitDelay != time.Millisecond {
 		t.Fatalf("default commit delay %s, want 1ms", cfg.CommitDelay)
 	}
-	handoff := map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com/flowbot?team=2", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("h", 32)}
+	handoff := map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com:65535/flowbot?team=2", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("h", 32)}
 	if cfg, err := parseConfig(nil, func(k string) string { return handoff[k] }, io.Discard); err != nil || cfg.HandoffURL != handoff["FLOWBOT_HANDOFF_URL"] {
 		t.Fatalf("hand-off settings with a 32-character secret: %+v, %v", cfg, err)
 	}
@@ -230,6 +230,8 @@ func TestParseConfig(t *testing.T) {
 		{"ErrShortAdminToken", nil, map[string]string{"FLOWBOT_ADMIN_TOKEN": "short"}, "FLOWBOT_ADMIN_TOKEN"},
 		{"ErrHandoffURLHTTP", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "http://desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
 		{"ErrHandoffURLUserInfo", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://u:p@desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
+		{"ErrHandoffURLNoHostName", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://:443/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
+		{"ErrHandoffURLPort65536", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com:65536/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "FLOWBOT_HANDOFF_URL must be an https URL"},
 		{"ErrHandoffSecret31", nil, map[string]string{"FLOWBOT_HANDOFF_URL": "https://desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_HANDOFF_SECRET must be set, at least 32"},
 		{"ErrHandoffSecretAlone", nil, map[string]string{"FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}, "without FLOWBOT_HANDOFF_URL"},
 		{"ErrUserTokenSecret31", nil, map[string]string{"FLOWBOT_USER_TOKEN_SECRET": strings.Repeat("s", 31)}, "FLOWBOT_USER_TOKEN_SECRET must be at least 32"},
