@@ -3,6 +3,7 @@ package botstep
 import (
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/flow"
 )
@@ -249,6 +250,11 @@ func ValidateStep(s *flow.Step, ptr string, conns map[string]ConnectionInfo) flo
 
 func checkStep(p *flow.Problems, s *flow.Step, ptr string, conns map[string]ConnectionInfo) {
 	checkFields(p, s, ptr)
+	if len(s.Description) > flow.MaxDescriptionLen { // bytes ≥ characters
+		if n := utf8.RuneCountInString(s.Description); n > flow.MaxDescriptionLen {
+			p.Add(ptr+"/description", CodeTextTooLong, fmt.Sprintf("description is %d characters; the limit is %d", n, flow.MaxDescriptionLen))
+		}
+	}
 	switch s.Type {
 	case flow.TypeMessage:
 		checkMessage(p, s, ptr)

@@ -291,3 +291,26 @@ func TestValidateJSONFromUser(t *testing.T) {
 		})
 	}
 }
+
+// Any step may carry a designer's description of up to 1,000 characters.
+func TestValidateDescription(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		desc string
+		want []string
+	}{
+		{"OKEmpty", "", nil},
+		{"OK1000", strings.Repeat("é", 1000), nil},
+		{"Err1001", strings.Repeat("é", 1001), []string{"error /steps/0/description text_too_long"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := flow.Flow{Start: "m", Steps: []flow.Step{
+				{ID: "m", Type: flow.TypeMessage, Text: "Hi", Description: tc.desc, Next: "e"},
+				{ID: "e", Type: flow.TypeEnd, Description: "the end"},
+			}}
+			if got := problemLines(Validate(&f, nil)); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got %v; want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -33,6 +33,9 @@ type Step struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	Name string `json:"name,omitempty"`
+	// Description is the designer's note on what the step is for (at most
+	// MaxDescriptionLen characters); the runtime ignores it.
+	Description string `json:"description,omitempty"`
 	// Position is where the builder draws the step; the runtime ignores it.
 	Position *Position `json:"position,omitempty"`
 
@@ -176,6 +179,7 @@ const (
 
 // Limits of SPEC §2 and §3.
 const (
+	MaxDescriptionLen    = 1000
 	MaxOptions           = 10
 	MaxHeaders           = 20
 	MaxHeaderValueLen    = 256

@@ -395,6 +395,9 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	// The api_call panel: a test call with a test value, then a click on a
 	// field of the response makes a variable.
 	selectStep("lookup")
+	// A description for designers, shown when hovering the step.
+	b.typeText("#f-description", "Looks the order up in the shop")
+	b.until("the node carries the description", `document.querySelector('#canvas .node[data-step="lookup"] > title')?.textContent === 'Looks the order up in the shop'`)
 	b.visible("#tv-order_number")
 	b.typeText("#tv-order_number", "1001")
 	b.click("#run-test")
@@ -442,12 +445,13 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 		Flow struct {
 			Start string `json:"start"`
 			Steps []struct {
-				ID        string `json:"id"`
-				Next      string `json:"next"`
-				OnSuccess string `json:"on_success"`
-				OnFailure string `json:"on_failure"`
-				Variables []struct{ Name, Path string }
-				Position  *struct{ X, Y float64 }
+				ID          string `json:"id"`
+				Next        string `json:"next"`
+				OnSuccess   string `json:"on_success"`
+				OnFailure   string `json:"on_failure"`
+				Description string `json:"description"`
+				Variables   []struct{ Name, Path string }
+				Position    *struct{ X, Y float64 }
 			} `json:"steps"`
 		} `json:"flow"`
 		Problems []any `json:"problems"`
@@ -467,7 +471,8 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 				t.Errorf("ask.next = %q", s.Next)
 			}
 		case "lookup":
-			if s.OnSuccess != "tell" || s.OnFailure != "sorry" || len(s.Variables) != 1 || s.Variables[0].Name != "order_status" {
+			if s.OnSuccess != "tell" || s.OnFailure != "sorry" || len(s.Variables) != 1 || s.Variables[0].Name != "order_status" ||
+				s.Description != "Looks the order up in the shop" {
 				t.Errorf("lookup = %+v", s)
 			}
 		}

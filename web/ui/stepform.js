@@ -38,7 +38,8 @@ export function stepForm(step, ctx) {
         : h('button', { type: 'button', id: 'make-start', class: 'small', onClick: () => ctx.makeStart() }, 'Make start step'),
       h('button', { type: 'button', id: 'delete-step', class: 'small danger', onClick: () => ctx.remove() }, 'Delete step')));
 
-  const body = [idField, text(ctx, step, 'name', 'Name (shown on the canvas)', { placeholder: 'optional' })];
+  const body = [idField, text(ctx, step, 'name', 'Name (shown on the canvas)', { placeholder: 'optional' }),
+    area(ctx, step, 'description', 'Description (for designers)', { rows: 2, placeholder: 'optional: what this step is for', hint: 'Shown when you hover the step; never to users.' })];
   const next = (label = 'Next step') => target(ctx, label, () => step.next, (v) => { if (v) step.next = v; else delete step.next; }, { id: 'f-next', pointer: '/next' });
 
   switch (step.type) {
