@@ -556,7 +556,7 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	}
 	// The API's answer is folded under the call; opening it shows it.
 	b.click("#conv-detail .log-body summary")
-	if got := b.text("#conv-detail .log-body pre"); !strings.Contains(got, `"shipped"`) {
+	if got := b.text("#conv-detail .log-body pre"); !strings.Contains(got, "\n    \"status\": \"shipped\"") { // indented to be read
 		t.Errorf("the logged response body = %q", got)
 	}
 	b.shot("conversations")

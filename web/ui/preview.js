@@ -127,9 +127,14 @@ function detail(it) {
   return parts;
 }
 
-// bodyOf shows a body the log kept, folded: it may be long.
+// bodyOf shows a body the log kept, folded: it may be long. A whole JSON
+// body is indented to be read; a cut one is shown as kept.
 function bodyOf(label, text, cut) {
+  let shown = text;
+  if (!cut) {
+    try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch { /* not JSON: as kept */ }
+  }
   return h('details', { class: 'log-body' },
     h('summary', null, cut ? `${label} (first 2 KiB)` : label),
-    h('pre', null, text));
+    h('pre', null, shown));
 }
