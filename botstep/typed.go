@@ -82,7 +82,7 @@ func checkTypedRefs(p *flow.Problems, ptr, body string, refs []flow.TemplateRef)
 			p.Add(ptr, CodeInvalidTemplateVar, fmt.Sprintf("body has {{%s}}: after the colon give the type to send it as, number, boolean or json, for example \"{{%s:number}}\"", clip(r.Name), clip(name)))
 			continue
 		}
-		if r.Start == 0 || r.End >= len(body) || body[r.Start-1] != '"' || body[r.End] != '"' {
+		if !aloneInQuotes(body, r) {
 			p.Add(ptr, CodeTypedNotAlone, fmt.Sprintf("body has {{%s}} at %s with other text in its string; a typed value replaces the whole string, so write it alone in quotes: \"{{%s}}\"",
 				clip(r.Name), lineCol(body, r.Start), clip(r.Name)))
 		}
@@ -112,7 +112,7 @@ func expandJSONBody(body string, vars flow.Lookup) (string, error) {
 			last = r.End
 			continue
 		}
-		if r.Start == 0 || r.End >= len(body) || body[r.Start-1] != '"' || body[r.End] != '"' {
+		if !aloneInQuotes(body, r) {
 			return "", fmt.Errorf("{{%s}} is not alone in its string", r.Name)
 		}
 		val, err := typedValue(name, typ, v)
@@ -125,6 +125,12 @@ func expandJSONBody(body string, vars flow.Lookup) (string, error) {
 	}
 	b.WriteString(body[last:])
 	return b.String(), nil
+}
+
+// aloneInQuotes reports whether reference r fills its quotes in body:
+// a quote right before it and right after it.
+func aloneInQuotes(body string, r flow.TemplateRef) bool {
+	return r.Start > 0 && r.End < len(body) && body[r.Start-1] == '"' && body[r.End] == '"'
 }
 
 // typedValue is v as a JSON value of typ, null when v is empty.

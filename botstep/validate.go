@@ -118,6 +118,9 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 		s := &f.Steps[i]
 		at := func(field string) string { return flow.StepPointer(i, field) }
 		read(at("/text"), s.Text)
+		for j, o := range s.Options {
+			read(at("/options/"+strconv.Itoa(j)+"/label"), o.Label)
+		}
 		read(at("/invalid_text"), s.InvalidText)
 		read(at("/value"), s.Value)
 		read(at("/reason"), s.Reason)

@@ -141,7 +141,9 @@ func TestValidateVariableNeverSet(t *testing.T) {
 			s.Variables = []flow.ResponseVariable{{Name: "items", Path: "$.items"}, {Name: "order_status", Path: "$.status"}}
 		}),
 		{ID: "pick", Type: flow.TypeOptions, Text: "Which? {{order_status}}", OptionsFrom: &flow.OptionsFrom{
-			Variable: "itemz", LabelPath: "$", ValueVariable: "chosen", Next: "set"}},
+			Variable: "itemz", LabelPath: "$", ValueVariable: "chosen", Next: "again"}},
+		{ID: "again", Type: flow.TypeOptions, Text: "Again?", Options: []flow.Option{
+			{ID: "y", Label: "Yes, {{user.name}}", Next: "set"}, {ID: "n", Label: "No, {{ordr}}", Next: "set"}}},
 		{ID: "set", Type: flow.TypeSetVariable, Variable: "note", Value: "{{chosen}} {{ordr_status}}", Next: "br"},
 		{ID: "br", Type: flow.TypeBranch, Conditions: []flow.Condition{
 			{Variable: "note", Op: flow.OpEquals, Value: "{{note}}", Next: "bye"},
@@ -164,9 +166,10 @@ func TestValidateVariableNeverSet(t *testing.T) {
 		"/steps/1/headers/0/value {{tag}} ",              // no set name near it
 		"/steps/1/body {{order_numbr}} order_number",     // once for two uses
 		"/steps/2/options_from/variable {{itemz}} items", // one edit
-		"/steps/3/value {{ordr_status}} order_status",    // one edit
-		"/steps/4/conditions/1/variable {{notes_x}} ",    // three edits from note: too far
-		"/steps/5/reason {{reason}} ",
+		"/steps/3/options/1/label {{ordr}} ",             // a short name: one edit at most
+		"/steps/4/value {{ordr_status}} order_status",    // one edit
+		"/steps/5/conditions/1/variable {{notes_x}} ",    // three edits from note: too far
+		"/steps/6/reason {{reason}} ",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -95,6 +95,7 @@ func (s *Service) Apply(ctx context.Context, req *http.Request, name string) (*C
 // query parameter an api_key connection puts its key in: the API would
 // get two, and the one the designer typed could be a key in plain text.
 type QueryKeyConflictError struct {
+	// Connection is the connection's name, Param its query parameter.
 	Connection, Param string
 }
 

@@ -39,8 +39,12 @@ const handoffTranscript = 50
 // tried when the server stops is lost (the conversation stays in the list
 // with status transferred).
 type Handoff struct {
-	URL    string
+	// URL is the help desk's webhook (https).
+	URL string
+	// Secret signs each notice (FLOWBOT_HANDOFF_SECRET).
 	Secret []byte
+	// Client sends the notices: the guarded outbound client, so the URL
+	// cannot reach an internal address.
 	Client *http.Client
 	// Transcript reads a conversation's transcript.
 	Transcript func(ctx context.Context, id string) ([]flow.Entry, error)
@@ -52,6 +56,8 @@ type Handoff struct {
 	inFlight atomic.Int32
 	once     sync.Once
 	noFollow *http.Client
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // maxHandoffsInFlight bounds the notices being sent or waiting to be
@@ -107,12 +113,33 @@ func (h *Handoff) logger() *slog.Logger {
 // be followed with a GET and no body, losing the notice while answering
 // 2xx. A redirect is an answer that is not tried again.
 func (h *Handoff) client() *http.Client {
+	h.init()
+	return h.noFollow
+}
+
+func (h *Handoff) init() {
 	h.once.Do(func() {
 		c := *h.Client
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		h.noFollow = &c
+		h.stop = make(chan struct{})
 	})
-	return h.noFollow
+}
+
+// Close stops the waits between attempts (those notices are given up,
+// and logged) and waits, until ctx is done, for attempts under way; the
+// server calls it when it shuts down.
+func (h *Handoff) Close(ctx context.Context) error {
+	h.init()
+	h.stopOnce.Do(func() { close(h.stop) })
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Wait returns once every notice in flight was delivered or given up.
@@ -151,7 +178,15 @@ func (h *Handoff) deliver(n HandoffNotice) {
 			return
 		}
 		log.Warn("hand-off notice: trying again", "status", status, "attempt", attempt+1, "err", errText(err))
-		time.Sleep(backoff[attempt])
+		h.init()
+		t := time.NewTimer(backoff[attempt])
+		select {
+		case <-t.C:
+		case <-h.stop:
+			t.Stop()
+			log.Error("hand-off notice not delivered: the server stopped before the next try", "attempts", attempt+1)
+			return
+		}
 	}
 }
 

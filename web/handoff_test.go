@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
@@ -227,7 +228,40 @@ func TestHandoff_LogsWithoutTheURL(t *testing.T) {
 	bot := e.publishBot(`{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
 	e.start(bot, nil)
 	h.Wait()
-	if !strings.Contains(logs.String(), "not delivered") || strings.Contains(logs.String(), "DESK-TOKEN") {
-		t.Fatalf("logs: %s", logs.String())
+	if !strings.Contains(string(logs.Bytes()), "not delivered") || strings.Contains(string(logs.Bytes()), "DESK-TOKEN") {
+		t.Fatalf("logs: %s", string(logs.Bytes()))
+	}
+}
+
+// TestHandoff_CloseStopsTheWaits: at shutdown a notice waiting to be tried
+// again is given up (logged) at once instead of holding the server.
+func TestHandoff_CloseStopsTheWaits(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	var logs syncBuffer
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+			Backoff: []time.Duration{time.Hour}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	e.trust(srv)
+	bot := e.publishBot(`{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
+	e.start(bot, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(logs.Bytes()), "trying again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first attempt: %s", string(logs.Bytes()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil || calls.Load() != 1 || !strings.Contains(string(logs.Bytes()), "server stopped before the next try") {
+		t.Fatalf("close: %v, %d calls, logs %s", err, calls.Load(), string(logs.Bytes()))
 	}
 }

@@ -1507,3 +1507,21 @@ func TestUI_TypedBodyValueNamesItsVariable(t *testing.T) {
 		t.Fatalf("test values asked for %s", got)
 	}
 }
+
+// TestUI_LogBodyIndentKeepsNumbers: the execution log indents a JSON
+// body without parsing its values: a big integer, 1.0, empty containers,
+// repeated keys and punctuation inside strings stay as the API sent them.
+func TestUI_LogBodyIndentKeepsNumbers(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 30*time.Second)
+	b.navigate(app.URL + "/")
+	b.do("load preview.js", chromedp.Evaluate[chromedp.Void](`import('/ui/preview.js').then((m) => {
+  window.__out = m.indentJSON('{"id": 12345678901234567890,"a":1.0, "e":[],"o":{ },"k":1,"k":2,"s":"x,{:\\"y\\\\"}');
+})`))
+	b.until("indentJSON ran", `typeof window.__out === 'string'`)
+	want := "{\n  \"id\": 12345678901234567890,\n  \"a\": 1.0,\n  \"e\": [],\n  \"o\": {},\n  \"k\": 1,\n  \"k\": 2,\n  \"s\": \"x,{:\\\"y\\\\\"\n}"
+	if got := evalJS[string](b, `window.__out`); got != want {
+		t.Fatalf("indented:\n%s\nwant:\n%s", got, want)
+	}
+}

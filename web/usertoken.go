@@ -63,9 +63,12 @@ func (s *Server) identify(req *startRequest, u *flow.User) error {
 		return userError("/user_token", "user_token_not_accepted",
 			"this server does not verify user tokens: an admin sets FLOWBOT_USER_TOKEN_SECRET first")
 	}
-	for ptr, set := range map[string]bool{"/user/external_id": u.ExternalID != "", "/user/name": u.Name != "", "/user/email": u.Email != "", "/user/authenticated": u.Authenticated} {
-		if set {
-			return userError(ptr, "conflicts_with_user_token", ptr[len("/user/"):]+" comes from the user_token; do not send it as well")
+	for _, f := range []struct {
+		ptr string
+		set bool
+	}{{"/user/external_id", u.ExternalID != ""}, {"/user/name", u.Name != ""}, {"/user/email", u.Email != ""}, {"/user/authenticated", u.Authenticated}} {
+		if f.set { // the first, in a fixed order
+			return userError(f.ptr, "conflicts_with_user_token", f.ptr[len("/user/"):]+" comes from the user_token; do not send it as well")
 		}
 	}
 	c, err := verifyUserToken(*req.UserToken, s.UserTokenSecret, s.Now())

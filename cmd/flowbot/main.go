@@ -105,8 +105,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 
 	executor := &botstep.Executor{Client: outbound, Connections: conns, OmitLogBodies: !cfg.LogBodies}
 	runtime := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
+	var handoff *web.Handoff
 	if cfg.HandoffURL != "" {
-		handoff := &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript, Logger: log}
+		handoff = &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript, Logger: log}
 		runtime.OnTransfer = handoff.Notify
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -164,6 +165,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown did not finish: %w", err)
+	}
+	if handoff != nil {
+		// Hand-off notices being sent may finish; those waiting to be
+		// tried again are given up (logged).
+		if err := handoff.Close(sctx); err != nil {
+			log.Warn("hand-off notices still being sent at shutdown", "err", err.Error())
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -132,9 +132,49 @@ function detail(it) {
 function bodyOf(label, text, cut) {
   let shown = text;
   if (!cut) {
-    try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch { /* not JSON: as kept */ }
+    try { JSON.parse(text); shown = indentJSON(text); } catch { /* not JSON: as kept */ }
   }
   return h('details', { class: 'log-body' },
     h('summary', null, cut ? `${label} (first 2 KiB)` : label),
     h('pre', null, shown));
+}
+
+// indentJSON re-spaces valid JSON text without parsing its values, so a
+// number shows exactly as the API sent it (JSON.parse would round
+// 12345678901234567890 and turn 1.0 into 1) and repeated keys stay.
+export function indentJSON(text) {
+  let out = '';
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  const nl = () => `\n${'  '.repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+    if (c === '"') { inString = true; out += c; continue; }
+    if (c === '{' || c === '[') {
+      let j = i + 1;
+      while (j < text.length && ' \n\r\t'.includes(text[j])) j++;
+      if (text[j] === '}' || text[j] === ']') { out += c + text[j]; i = j; continue; }
+      depth++;
+      out += c + nl();
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += nl() + c;
+    } else if (c === ',') {
+      out += c + nl();
+    } else if (c === ':') {
+      out += ': ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
