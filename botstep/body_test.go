@@ -54,6 +54,8 @@ func TestCheckBody(t *testing.T) {
 		{name: "OKTypedValues", step: post(strp(`{"qty": "{{qty:number}}", "gift": "{{ gift : boolean }}", "items": "{{items:json}}", "a": ["{{n:number}}"]}`), nil)},
 		{name: "ErrTypedUnknownType", step: post(strp(`{"qty": "{{qty:integer}}"}`), nil), want: []string{"/body invalid_template_variable"}},
 		{name: "ErrTypedEmptyType", step: post(strp(`{"qty": "{{qty:}}"}`), nil), want: []string{"/body invalid_template_variable"}},
+		{name: "OKTypedName64", step: post(strp(`{"n": "{{`+strings.Repeat("v", 64)+`:number}}"}`), nil)},
+		{name: "ErrTypedName65", step: post(strp(`{"n": "{{`+strings.Repeat("v", 65)+`:number}}"}`), nil), want: []string{"/body invalid_template_variable"}},
 		{name: "ErrTypedBadName", step: post(strp(`{"qty": "{{Qty:number}}"}`), nil), want: []string{"/body invalid_template_variable"}},
 		{name: "ErrTypedWithOtherText", step: post(strp(`{"qty": "x{{qty:number}}"}`), nil), want: []string{"/body typed_variable_not_alone"}},
 		{name: "ErrTypedAsKey", step: post(strp(`{"{{k:number}}": 1}`), nil), want: []string{"/body typed_variable_not_alone"}},

@@ -56,14 +56,12 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
 		if err != nil {
 			msg := "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z"
-			return &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg,
-				Details: []flow.Problem{{Pointer: "/expires_at", Code: "invalid_time", Message: msg, Severity: flow.SeverityError}}}
+			return ruleError("/expires_at", "invalid_time", msg)
 		}
 		expires = &t
 	}
 	if expires != nil && !expires.After(now) {
-		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "expires_at must be in the future",
-			Details: []flow.Problem{{Pointer: "/expires_at", Code: "expired", Message: "expires_at must be in the future", Severity: flow.SeverityError}}}
+		return ruleError("/expires_at", "expired", "expires_at must be in the future")
 	}
 	tok := NewToken(apiKeyPrefix)
 	k := &flow.APIKey{

@@ -293,8 +293,7 @@ func normalise(f *flow.Flow) {
 func checkFlowSize(f *flow.Flow) error {
 	if len(f.Steps) > flow.MaxStepsPerFlow {
 		msg := "a flow may have at most " + strconv.Itoa(flow.MaxStepsPerFlow) + " steps; this one has " + strconv.Itoa(len(f.Steps))
-		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg,
-			Details: []flow.Problem{{Pointer: "/steps", Code: "too_many_steps", Message: msg, Severity: flow.SeverityError}}}
+		return ruleError("/steps", "too_many_steps", msg)
 	}
 	return nil
 }

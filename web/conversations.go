@@ -121,8 +121,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return err
 	}
 	if strings.TrimSpace(req.Text) == "" && req.OptionID == "" {
-		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: "send text or option_id",
-			Details: []flow.Problem{{Pointer: "/text", Code: "required", Message: "send text or option_id", Severity: flow.SeverityError}}}
+		return ruleError("/text", "required", "send text or option_id")
 	}
 	key, err := idempotencyKey(c.Request().Header)
 	if err != nil {

@@ -42,6 +42,13 @@ func intParam(c echo.Context, name string, def, min, max int) (int, error) {
 	return n, nil
 }
 
+// ruleError is a 422 for one request field (ptr, a JSON pointer) that
+// breaks a rule: msg is both the error's message and its detail's.
+func ruleError(ptr, code, msg string) error {
+	return &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg,
+		Details: []flow.Problem{{Pointer: ptr, Code: code, Message: msg, Severity: flow.SeverityError}}}
+}
+
 func paramError(name, msg string) error {
 	return &flow.Error{Code: flow.EINVALID, Message: msg,
 		Details: []flow.Problem{{Pointer: "/" + name, Code: "invalid_parameter", Message: msg, Severity: flow.SeverityError}}}

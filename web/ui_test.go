@@ -239,6 +239,23 @@ func (b *browser) value(sel string) string {
 	return evalJS[string](b, fmt.Sprintf(`document.querySelector(%q)?.value ?? ''`, sel))
 }
 
+// choose sets a <select> to value and fires its change event, as a
+// user's pick does.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	b.do(fmt.Sprintf("choose %q in %s", value, sel), chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value)))
+}
+
+// moduleCall imports a UI module (under /ui/) in the open page, runs call
+// with it as m, and returns the result as JSON.
+func (b *browser) moduleCall(module, call string) string {
+	b.t.Helper()
+	b.do("import "+module, chromedp.Evaluate[chromedp.Void](`window.__result = undefined; import('/ui/`+module+`').then((m) => { window.__result = JSON.stringify(`+call+`); })`))
+	b.until(module+" answered", `typeof window.__result === 'string'`)
+	return evalJS[string](b, `window.__result`)
+}
+
 const screenshotDir = "testdata/screenshots"
 
 // shot saves a screenshot of the viewport and returns it.
@@ -527,11 +544,11 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	}
 	b.checkLabels("conversations")
 	// Only the transferred ones, then all again.
-	b.do("show transferred", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = 'transferred'; s.dispatchEvent(new Event('change')); })()`))
+	b.choose("#conv-status", "transferred")
 	b.until("one transferred conversation", `document.querySelectorAll('#conv-list tbody tr').length === 1 && document.querySelector('#conv-list tbody tr').textContent.includes('transferred')`)
-	b.do("show error", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = 'error'; s.dispatchEvent(new Event('change')); })()`))
+	b.choose("#conv-status", "error")
 	b.waitText("#conv-list", "No error conversations.")
-	b.do("show all", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = ''; s.dispatchEvent(new Event('change')); })()`))
+	b.choose("#conv-status", "")
 	b.until("two conversations again", `document.querySelectorAll('#conv-list tbody tr').length === 2`)
 	b.shot("conversations-list")
 
@@ -652,7 +669,7 @@ func TestUI_AdminPages(t *testing.T) {
 	// An API key sent as a query parameter (?key=…): type api_key with a
 	// query name, the key as secret as any other.
 	b.typeText("#conn-name", "maps_api")
-	b.do("choose an API key in the URL query", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conn-type'); s.value = 'api_key_query'; s.dispatchEvent(new Event('change')); })()`))
+	b.choose("#conn-type", "api_key_query")
 	b.typeText("#conn-domain", "maps.example.com")
 	b.typeText("#conn-cred-query", "key")
 	b.typeText("#conn-cred-value", secret+"-q")
@@ -1276,11 +1293,6 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 		t.Helper()
 		b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
 	}
-	change := func(sel, v string) {
-		t.Helper()
-		b.do("choose "+v+" in "+sel, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
-			`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, v)))
-	}
 
 	b.click(`#canvas .node[data-step="lookup"] .node-title`)
 	b.waitText("#step-heading", "lookup")
@@ -1297,7 +1309,7 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 	}
 	b.checkLabels("retry fields")
 	// POST is never retried: the fields go, and so does the saved retry.
-	change("#f-method", "POST")
+	b.choose("#f-method", "POST")
 	b.visible("#retry-off")
 	waitSaved()
 	if r := step("lookup").Retry; r != nil {
@@ -1306,12 +1318,12 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 
 	b.click(`#canvas .node[data-step="pick"] .node-title`)
 	b.waitText("#step-heading", "pick")
-	change("#f-options-source", "variable")
+	b.choose("#f-options-source", "variable")
 	b.visible("#f-options_from-variable")
 	b.typeText("#f-options_from-variable", "orders")
 	b.typeText("#f-options_from-label_path", "$.name")
 	b.typeText("#f-options_from-value_variable", "order")
-	change("#f-options_from-next", "bye")
+	b.choose("#f-options_from-next", "bye")
 	b.present(`#canvas .edge[data-from="pick"][data-port="options_from"][data-to="bye"]`)
 	waitSaved()
 	b.checkLabels("options_from fields")
@@ -1327,7 +1339,7 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
 		}
 	}
 	// Back to a fixed list: the list set aside returns.
-	change("#f-options-source", "list")
+	b.choose("#f-options-source", "list")
 	b.visible("#f-options-0-label")
 	if got := b.value("#f-options-0-label"); got != "Apples" {
 		t.Errorf("first option label %q; want the list set aside (Apples)", got)
@@ -1480,11 +1492,8 @@ func TestUI_RestoreVersion(t *testing.T) {
 	// answer arrives; the late answer does not replace the list.
 	b.click("#tab-convs")
 	b.until("the conversation listed", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
-	pick := func(v string) {
-		b.do("show "+v, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#conv-status'); s.value = '`+v+`'; s.dispatchEvent(new Event('change')); })()`))
-	}
-	pick("error")
-	pick("")
+	b.choose("#conv-status", "error")
+	b.choose("#conv-status", "")
 	time.Sleep(1500 * time.Millisecond)
 	if got := b.text("#conv-list"); strings.Contains(got, "No error conversations") || evalJS[int](b, `document.querySelectorAll('#conv-list tbody tr').length`) != 1 {
 		t.Errorf("the list after a late answer for another status: %q", got)
@@ -1499,11 +1508,8 @@ func TestUI_TypedBodyValueNamesItsVariable(t *testing.T) {
 	app := uiServer(t, e)
 	b := newBrowser(t, 30*time.Second)
 	b.navigate(app.URL + "/")
-	b.do("load steps.js", chromedp.Evaluate[chromedp.Void](`import('/ui/steps.js').then((m) => {
-  window.__vars = JSON.stringify(m.templateVars('{"qty": "{{qty:number}}", "g": "{{ gift : boolean }}", "n": "{{note}}", "u": "{{user.name}}"}', 'https://x.example/{{id}}'));
-})`))
-	b.until("templateVars ran", `typeof window.__vars === 'string'`)
-	if got := evalJS[string](b, `window.__vars`); got != `["qty","gift","note","id"]` {
+	got := b.moduleCall("steps.js", `m.templateVars('{"qty": "{{qty:number}}", "g": "{{ gift : boolean }}", "n": "{{note}}", "u": "{{user.name}}"}', 'https://x.example/{{id}}')`)
+	if got != `["qty","gift","note","id"]` {
 		t.Fatalf("test values asked for %s", got)
 	}
 }
@@ -1516,12 +1522,12 @@ func TestUI_LogBodyIndentKeepsNumbers(t *testing.T) {
 	app := uiServer(t, e)
 	b := newBrowser(t, 30*time.Second)
 	b.navigate(app.URL + "/")
-	b.do("load preview.js", chromedp.Evaluate[chromedp.Void](`import('/ui/preview.js').then((m) => {
-  window.__out = m.indentJSON('{"id": 12345678901234567890,"a":1.0, "e":[],"o":{ },"k":1,"k":2,"s":"x,{:\\"y\\\\"}');
-})`))
-	b.until("indentJSON ran", `typeof window.__out === 'string'`)
+	var got string
+	if err := json.Unmarshal([]byte(b.moduleCall("preview.js", `m.indentJSON('{"id": 12345678901234567890,"a":1.0, "e":[],"o":{ },"k":1,"k":2,"s":"x,{:\\"y\\\\"}')`)), &got); err != nil {
+		t.Fatal(err)
+	}
 	want := "{\n  \"id\": 12345678901234567890,\n  \"a\": 1.0,\n  \"e\": [],\n  \"o\": {},\n  \"k\": 1,\n  \"k\": 2,\n  \"s\": \"x,{:\\\"y\\\\\"\n}"
-	if got := evalJS[string](b, `window.__out`); got != want {
+	if got != want {
 		t.Fatalf("indented:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -46,21 +46,21 @@ const maxUserTokenLifetime = 24 * time.Hour
 func (s *Server) identify(req *startRequest, u *flow.User) error {
 	if req.UserToken == nil {
 		if u.Authenticated {
-			return userError("/user/authenticated", "not_verified",
+			return ruleError("/user/authenticated", "not_verified",
 				"user.authenticated is true only for a user verified by a signed user_token; send the token instead")
 		}
 		if len(s.UserTokenSecret) > 0 {
 			if u.ExternalID != "" {
-				return userError("/user/external_id", "not_verified", fromTokenOnly("external_id"))
+				return ruleError("/user/external_id", "not_verified", fromTokenOnly("external_id"))
 			}
 			if u.Email != "" {
-				return userError("/user/email", "not_verified", fromTokenOnly("email"))
+				return ruleError("/user/email", "not_verified", fromTokenOnly("email"))
 			}
 		}
 		return nil
 	}
 	if len(s.UserTokenSecret) == 0 {
-		return userError("/user_token", "user_token_not_accepted",
+		return ruleError("/user_token", "user_token_not_accepted",
 			"this server does not verify user tokens: an admin sets FLOWBOT_USER_TOKEN_SECRET first")
 	}
 	for _, f := range []struct {
@@ -68,7 +68,7 @@ func (s *Server) identify(req *startRequest, u *flow.User) error {
 		set bool
 	}{{"/user/external_id", u.ExternalID != ""}, {"/user/name", u.Name != ""}, {"/user/email", u.Email != ""}, {"/user/authenticated", u.Authenticated}} {
 		if f.set { // the first, in a fixed order
-			return userError(f.ptr, "conflicts_with_user_token", f.ptr[len("/user/"):]+" comes from the user_token; do not send it as well")
+			return ruleError(f.ptr, "conflicts_with_user_token", f.ptr[len("/user/"):]+" comes from the user_token; do not send it as well")
 		}
 	}
 	c, err := verifyUserToken(*req.UserToken, s.UserTokenSecret, s.Now())
@@ -83,11 +83,6 @@ func fromTokenOnly(field string) string {
 	return "with identity verification on, " + field + " comes only from a signed user_token; send the token instead"
 }
 
-func userError(ptr, code, msg string) error {
-	return &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg,
-		Details: []flow.Problem{{Pointer: ptr, Code: code, Message: msg, Severity: flow.SeverityError}}}
-}
-
 // b64 decodes a JWT part: base64url without padding, strictly (unused
 // low bits must be zero), so each token has exactly one spelling.
 var b64 = base64.RawURLEncoding.Strict()
@@ -97,7 +92,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // chooses a weaker check ("none") or another key.
 func verifyUserToken(tok string, secret []byte, now time.Time) (*userClaims, error) {
 	bad := func(why string) error {
-		return userError("/user_token", "invalid_user_token", "user_token is not valid: "+why)
+		return ruleError("/user_token", "invalid_user_token", "user_token is not valid: "+why)
 	}
 	if len(tok) > maxUserTokenLen {
 		return nil, bad("it is over " + strconv.Itoa(maxUserTokenLen) + " bytes")
@@ -176,7 +171,7 @@ func verifyUserToken(tok string, secret []byte, now time.Time) (*userClaims, err
 		return nil, bad("its exp claim is not a number of seconds since 1970")
 	}
 	if now.After(exp.Add(userTokenLeeway)) {
-		return nil, userError("/user_token", "user_token_expired", "user_token expired at "+exp.UTC().Format(time.RFC3339)+"; sign a new one")
+		return nil, ruleError("/user_token", "user_token_expired", "user_token expired at "+exp.UTC().Format(time.RFC3339)+"; sign a new one")
 	}
 	if exp.After(now.Add(maxUserTokenLifetime + userTokenLeeway)) {
 		return nil, bad("its exp is more than 24 hours ahead; sign tokens that expire within minutes")
