@@ -12,6 +12,17 @@ import (
 type ConnectionInfo struct {
 	AllowedDomain   string
 	AllowSubdomains bool
+	// Status and StatusMessage are the connection's health (see
+	// connections.Connection.Status); anything but ok (or "") is warned
+	// about on each step that uses it.
+	Status, StatusMessage string
+}
+
+// connectionWarnings maps a connection status to its warning code.
+var connectionWarnings = map[string]string{
+	connections.StatusExpired:  CodeConnectionExpired,
+	connections.StatusRefused:  CodeConnectionRefused,
+	connections.StatusExpiring: CodeConnectionExpiring,
 }
 
 // ValidateAPICall checks one api_call step on its own (SPEC §3 rules 1, 2,
@@ -89,6 +100,9 @@ func checkConnection(p *flow.Problems, conns map[string]ConnectionInfo, name str
 	if !ok {
 		p.Add(ptr+"/connection", CodeUnknownConnection, fmt.Sprintf("connection %s does not exist; an admin creates connections", flow.Quote(name)))
 		return
+	}
+	if code := connectionWarnings[c.Status]; code != "" {
+		p.Warn(ptr+"/connection", code, fmt.Sprintf("connection %s: %s", flow.Quote(name), c.StatusMessage))
 	}
 	if t == nil || connections.HostAllowed(t.Host, c.AllowedDomain, c.AllowSubdomains) {
 		return

@@ -35,6 +35,9 @@ const (
 	CodeVariableOutsideString = "variable_outside_json_string" // {{x}} in a json body outside a string literal
 	CodeInvalidContentType    = "invalid_content_type"         // content_type is not a media type
 	CodeUnknownConnection     = "unknown_connection"           // connection names no existing connection
+	CodeConnectionExpired     = "connection_expired"           // warning: the connection's expiry date has passed
+	CodeConnectionRefused     = "connection_refused"           // warning: an API last refused the connection's credentials
+	CodeConnectionExpiring    = "connection_expiring"          // warning: the connection expires within 7 days
 	CodeHostNotAllowed        = "connection_host_not_allowed"  // the url host is outside the connection's allowed domain
 	CodeTooManyVariables      = "too_many_variables"           // more than flow.MaxResponseVars response variables
 	CodeDuplicateVariable     = "duplicate_variable"           // two response variables share a name

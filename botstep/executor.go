@@ -291,6 +291,13 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return x.attempt(ctx, s, br, o)
 	}
 	o.Status, o.Header = resp.StatusCode, resp.Header
+	if conn != nil {
+		host := req.URL.Hostname()
+		if resp.Request != nil {
+			host = resp.Request.URL.Hostname() // after any redirect, the host that answered
+		}
+		x.Connections.NoteAnswer(ctx, conn, host, resp.StatusCode)
+	}
 	secrets := connections.SecretsSent(req.Header, req.URL, conn)
 	if len(secrets) > 0 {
 		connections.RedactSecretsInHeaders(o.Header, secrets)
@@ -318,7 +325,14 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		o.Success = true
 		return false
 	}
-	o.fail(ErrCodeHTTPStatus, "the API answered "+resp.Status)
+	msg := "the API answered " + resp.Status
+	if conn != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		// The likely cause, when the admin said so.
+		if status, why := x.Connections.Health(conn); status == connections.StatusExpired {
+			msg += "; connection " + conn.Name + ": " + why
+		}
+	}
+	o.fail(ErrCodeHTTPStatus, msg)
 	// 429 Too Many Requests: the API did not act on it, so another try
 	// after its Retry-After may succeed.
 	o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())

@@ -78,6 +78,7 @@ func (s *Service) Apply(ctx context.Context, req *http.Request, name string) (*C
 	case TypeOAuth2CC:
 		tok, err := s.token(ctx, c, creds)
 		if err != nil {
+			s.noteTokenError(ctx, c, creds.TokenURL, err)
 			return nil, err
 		}
 		value = "Bearer " + tok

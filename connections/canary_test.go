@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -45,7 +46,7 @@ func TestSecretCanary(t *testing.T) {
 			t.Fatal(err)
 		}
 		blobs = append(blobs, c.Sealed, stored.Sealed)
-		for _, v := range []any{c, connections.NewView(c), c.Public} {
+		for _, v := range []any{c, connections.NewView(c, time.Now()), c.Public} {
 			b, _ := json.Marshal(v)
 			texts = append(texts, string(b), fmt.Sprintf("%+v", v))
 		}

@@ -6,6 +6,7 @@ package connections
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -38,6 +39,92 @@ type Connection struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	CreatedBy string            `json:"created_by"`
+	// ExpiresAt is when the credentials stop working as far as the admin
+	// knows (an API key's expiry date); nil when unknown. flowbot warns
+	// before and after it but keeps sending them: the API decides.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Refusal is the last time an API, or the OAuth token endpoint,
+	// refused these credentials; nil when it has not happened since they
+	// were set, or a call through them has succeeded since.
+	Refusal *Refusal `json:"refusal,omitempty"`
+}
+
+// Refusal records an API refusing a connection's credentials.
+type Refusal struct {
+	At time.Time `json:"at"`
+	// Status is the HTTP status of the refusal: the API's 401 or 403, or
+	// the token endpoint's 4xx for an OAuth connection.
+	Status int `json:"status"`
+	// Host is the host that refused them.
+	Host string `json:"host"`
+	// Message says what happened; it never holds a secret.
+	Message string `json:"message"`
+}
+
+// Connection statuses, from the most to the least pressing (see Status).
+const (
+	StatusExpired  = "expired"
+	StatusRefused  = "refused"
+	StatusExpiring = "expiring"
+	StatusOK       = "ok"
+)
+
+// ExpiringWithin is how long before its ExpiresAt a connection shows as
+// expiring.
+const ExpiringWithin = 7 * 24 * time.Hour
+
+// Status is the connection's health at now: expired (ExpiresAt is past),
+// refused (an API refused the credentials and none has accepted them
+// since), expiring (ExpiresAt is within ExpiringWithin) or ok.
+func (c *Connection) Status(now time.Time) string {
+	switch {
+	case c.ExpiresAt != nil && !now.Before(*c.ExpiresAt):
+		return StatusExpired
+	case c.Refusal != nil:
+		return StatusRefused
+	case c.ExpiresAt != nil && c.ExpiresAt.Sub(now) <= ExpiringWithin:
+		return StatusExpiring
+	}
+	return StatusOK
+}
+
+// StatusMessage says the connection's Status at now in words, for admins
+// and in validation warnings: what is wrong, since when, and what to do.
+func (c *Connection) StatusMessage(now time.Time) string {
+	switch c.Status(now) {
+	case StatusExpired:
+		return "its credentials expired on " + day(*c.ExpiresAt) + "; an admin rotates them (or corrects the expiry date)"
+	case StatusRefused:
+		return "its credentials were refused on " + day(c.Refusal.At) + ": " + c.Refusal.Message + "; an admin checks or rotates them"
+	case StatusExpiring:
+		return "its credentials expire on " + day(*c.ExpiresAt) + " (" + inDays(c.ExpiresAt.Sub(now)) + "); an admin rotates them before then"
+	}
+	if c.ExpiresAt != nil {
+		return "working; its credentials expire on " + day(*c.ExpiresAt)
+	}
+	return "working"
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// inDays says d as "in 3 days", "in 1 day" or "in 5 hours" (whole hours
+// under a day, the nearest day above).
+func inDays(d time.Duration) string {
+	if d < 24*time.Hour {
+		switch h := int(d.Hours()); h {
+		case 0:
+			return "within the hour"
+		case 1:
+			return "in 1 hour"
+		default:
+			return "in " + strconv.Itoa(h) + " hours"
+		}
+	}
+	n := int((d + 12*time.Hour) / (24 * time.Hour)) // to the nearest day
+	if n == 1 {
+		return "in 1 day"
+	}
+	return "in " + strconv.Itoa(n) + " days"
 }
 
 // Credentials are a connection's secrets in clear. Which fields are used
@@ -67,9 +154,15 @@ type Store interface {
 	Connection(ctx context.Context, name string) (*Connection, error)
 	// Connections lists every connection by name.
 	Connections(ctx context.Context) ([]*Connection, error)
-	// UpdateConnection replaces the stored Sealed, Public and UpdatedAt of
-	// the connection named c.Name. Returns ENOTFOUND.
+	// UpdateConnection replaces the stored Sealed, Public, ExpiresAt,
+	// Refusal and UpdatedAt of the connection named c.Name. Returns
+	// ENOTFOUND.
 	UpdateConnection(ctx context.Context, c *Connection) error
+	// SetConnectionRefusal sets (or, with nil, clears) the Refusal of the
+	// connection named name, only while its UpdatedAt is still version: a
+	// report about credentials since replaced is dropped. Returns
+	// ENOTFOUND.
+	SetConnectionRefusal(ctx context.Context, name string, version time.Time, r *Refusal) error
 	// DeleteConnection removes the named connection. Returns ENOTFOUND.
 	DeleteConnection(ctx context.Context, name string) error
 	// KeyCheck returns the stored check value of the secret key.

@@ -51,6 +51,9 @@ type NewConnection struct {
 	AllowedDomain   string      `json:"allowed_domain"`
 	AllowSubdomains bool        `json:"allow_subdomains"`
 	Credentials     Credentials `json:"credentials"`
+	// ExpiresAt is an RFC 3339 time after now, when the credentials stop
+	// working; optional.
+	ExpiresAt *string `json:"expires_at,omitempty"`
 }
 
 // ValidateNew returns the problems of a request to create a connection, with

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -171,7 +172,7 @@ func TestPublicAndView(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.typ, func(t *testing.T) {
 			c := &connections.Connection{ID: "id", Name: "n", Type: tc.typ, AllowedDomain: "example.com", Public: connections.Public(tc.creds)}
-			v, err := json.Marshal(connections.NewView(c).Credentials)
+			v, err := json.Marshal(connections.NewView(c, time.Now()).Credentials)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,6 +55,9 @@ type TokenError struct {
 	Connection string // the connection's name
 	Reason     string // what went wrong, fit to show
 	Err        error  // the cause, if any
+	// Status is the token endpoint's HTTP status when it answered with
+	// an error; 0 when it did not answer or its answer was unusable.
+	Status int
 }
 
 // Error implements error.
@@ -141,8 +144,9 @@ type tokenResponse struct {
 }
 
 func (s *Service) fetchToken(ctx context.Context, name string, creds Credentials) (string, time.Time, error) {
+	status := 0
 	fail := func(reason string, err error) (string, time.Time, error) {
-		return "", time.Time{}, &TokenError{Connection: name, Reason: reason, Err: err}
+		return "", time.Time{}, &TokenError{Connection: name, Reason: reason, Err: err, Status: status}
 	}
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(creds.Scopes) > 0 {
@@ -174,6 +178,7 @@ func (s *Service) fetchToken(ctx context.Context, name string, creds Credentials
 	var tr tokenResponse
 	jsonErr := json.Unmarshal(body, &tr)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		status = resp.StatusCode
 		reason := "the token endpoint answered " + strconv.Itoa(resp.StatusCode)
 		if code := safeWord(tr.Error); code != "" {
 			reason += " (" + code + ")"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -27,10 +28,14 @@ type Service struct {
 	Client *http.Client
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Log receives what cannot be returned (a refusal that could not be
+	// stored); slog.Default() when nil.
+	Log *slog.Logger
 
 	mu     sync.Mutex
 	creds  map[string]credEntry   // decrypted credentials by connection name
 	tokens map[string]*tokenEntry // OAuth tokens by connection name
+	noting map[string]bool        // connections whose refusal is being written
 
 	clientOnce    sync.Once
 	defaultClient *http.Client
@@ -57,7 +62,16 @@ func (s *Service) now() time.Time {
 // EUNPROCESSABLE with the problems as details when req is not valid, and
 // ECONFLICT when the name is taken.
 func (s *Service) Create(ctx context.Context, actor string, req NewConnection) (*Connection, error) {
-	if ps := ValidateNew(req); ps.HasErrors() {
+	ps := ValidateNew(req)
+	var expires *time.Time
+	if req.ExpiresAt != nil {
+		t, code, msg := flow.ParseExpiresAt(*req.ExpiresAt, s.now())
+		if code != "" {
+			ps.Add("/expires_at", code, msg)
+		}
+		expires = &t
+	}
+	if ps.HasErrors() {
 		return nil, &flow.Error{Code: flow.EUNPROCESSABLE, Message: "the connection is not valid", Details: ps}
 	}
 	domain, err := CanonicalHost(req.AllowedDomain)
@@ -79,6 +93,7 @@ func (s *Service) Create(ctx context.Context, actor string, req NewConnection) (
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		CreatedBy:       actor,
+		ExpiresAt:       expires,
 	}
 	if err := s.seal(c, normalize(req.Type, req.Credentials)); err != nil {
 		return nil, err
@@ -89,26 +104,73 @@ func (s *Service) Create(ctx context.Context, actor string, req NewConnection) (
 	return c, nil
 }
 
-// Rotate replaces the credentials of the named connection; its type cannot
-// change. Cached credentials and OAuth tokens of the connection are dropped.
-// It returns ENOTFOUND, or EUNPROCESSABLE with the problems as details when
-// creds are not valid for the connection's type.
+// Rotate replaces the credentials of the named connection and clears its
+// expiry date (see Update).
 func (s *Service) Rotate(ctx context.Context, name string, creds Credentials) (*Connection, error) {
+	return s.Update(ctx, name, Update{Credentials: &creds})
+}
+
+// Update changes a connection: what it sets of its credentials and
+// expiry date.
+type Update struct {
+	// Credentials, when set, replace the connection's credentials (its
+	// type cannot change). New credentials are not known to be refused,
+	// and the old expiry date was theirs: unless ExpiresAt is set too, the
+	// connection has none after that.
+	Credentials *Credentials
+	// ExpiresAt, when set, is the new expiry date: an RFC 3339 time after
+	// now, or "" for none.
+	ExpiresAt *string
+}
+
+// Update applies u to the named connection. New credentials drop its
+// cached credentials and OAuth token and clear its refusal. It returns
+// ENOTFOUND, or EUNPROCESSABLE with the problems as details when u is not
+// valid for the connection (or sets nothing).
+func (s *Service) Update(ctx context.Context, name string, u Update) (*Connection, error) {
 	c, err := s.Store.Connection(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if ps := ValidateCredentials(c.Type, creds); ps.HasErrors() {
-		return nil, &flow.Error{Code: flow.EUNPROCESSABLE, Message: "the credentials are not valid for connection type " + c.Type, Details: ps}
+	var ps flow.Problems
+	if u.Credentials != nil {
+		ps = ValidateCredentials(c.Type, *u.Credentials)
 	}
-	if err := s.seal(c, normalize(c.Type, creds)); err != nil {
-		return nil, err
+	var expires *time.Time
+	if u.ExpiresAt != nil && *u.ExpiresAt != "" {
+		t, code, msg := flow.ParseExpiresAt(*u.ExpiresAt, s.now())
+		if code != "" {
+			ps.Add("/expires_at", code, msg)
+		}
+		expires = &t
+	}
+	if u.Credentials == nil && u.ExpiresAt == nil {
+		ps.Add("/credentials", "required", "send credentials to rotate them, or expires_at to change the expiry date")
+	}
+	if ps.HasErrors() {
+		msg := ps[0].Message
+		if u.Credentials != nil && ps[0].Pointer != "/expires_at" {
+			msg = "the credentials are not valid for connection type " + c.Type
+		}
+		return nil, &flow.Error{Code: flow.EUNPROCESSABLE, Message: msg, Details: ps}
+	}
+	if u.Credentials != nil {
+		if err := s.seal(c, normalize(c.Type, *u.Credentials)); err != nil {
+			return nil, err
+		}
+		c.Refusal = nil
+		c.ExpiresAt = nil
+	}
+	if u.ExpiresAt != nil {
+		c.ExpiresAt = expires
 	}
 	c.UpdatedAt = s.now()
 	if err := s.Store.UpdateConnection(ctx, c); err != nil {
 		return nil, err
 	}
-	s.forget(name)
+	if u.Credentials != nil {
+		s.forget(name)
+	}
 	return c, nil
 }
 

@@ -19,10 +19,17 @@ type View struct {
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
 	CreatedBy       string         `json:"created_by"`
+	ExpiresAt       *time.Time     `json:"expires_at,omitempty"`
+	// Status is the connection's health at the time of the view (see
+	// Connection.Status); StatusMessage says it in words.
+	Status        string   `json:"status"`
+	StatusMessage string   `json:"status_message"`
+	Refusal       *Refusal `json:"last_refusal,omitempty"`
 }
 
-// NewView returns the view of c. It reads only c.Public, never c.Sealed.
-func NewView(c *Connection) View {
+// NewView returns the view of c at now. It reads only c.Public, never
+// c.Sealed.
+func NewView(c *Connection, now time.Time) View {
 	p := c.Public
 	creds := map[string]any{}
 	switch c.Type {
@@ -58,5 +65,9 @@ func NewView(c *Connection) View {
 		CreatedAt:       c.CreatedAt,
 		UpdatedAt:       c.UpdatedAt,
 		CreatedBy:       c.CreatedBy,
+		ExpiresAt:       c.ExpiresAt,
+		Status:          c.Status(now),
+		StatusMessage:   c.StatusMessage(now),
+		Refusal:         c.Refusal,
 	}
 }

@@ -56,14 +56,17 @@ type AuditEvent struct {
 
 // Audit actions.
 const (
-	AuditConnectionCreated   = "connection.created"
-	AuditConnectionRotated   = "connection.rotated"
-	AuditConnectionDeleted   = "connection.deleted"
-	AuditAPIKeyCreated       = "api_key.created"
-	AuditAPIKeyRevoked       = "api_key.revoked"
-	AuditBotPublished        = "bot.published"
-	AuditBackupDownloaded    = "backup.downloaded"
-	AuditConversationDeleted = "conversation.deleted"
+	AuditConnectionCreated = "connection.created"
+	AuditConnectionRotated = "connection.rotated"
+	// AuditConnectionExpiryChanged: a connection's expiry date changed
+	// without new credentials.
+	AuditConnectionExpiryChanged = "connection.expiry_changed"
+	AuditConnectionDeleted       = "connection.deleted"
+	AuditAPIKeyCreated           = "api_key.created"
+	AuditAPIKeyRevoked           = "api_key.revoked"
+	AuditBotPublished            = "bot.published"
+	AuditBackupDownloaded        = "backup.downloaded"
+	AuditConversationDeleted     = "conversation.deleted"
 )
 
 // AuditStore keeps audit events.
@@ -72,4 +75,18 @@ type AuditStore interface {
 	AddAuditEvent(ctx context.Context, e *AuditEvent) error
 	// AuditEvents returns a page of events, newest first, and the total.
 	AuditEvents(ctx context.Context, p Page) ([]*AuditEvent, int, error)
+}
+
+// ParseExpiresAt reads an expires_at value, as API keys and connections
+// take it: an RFC 3339 time after now. When it is not one, it returns the
+// problem's code (invalid_time or expired) and message.
+func ParseExpiresAt(v string, now time.Time) (t time.Time, code, msg string) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, "invalid_time", "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z"
+	}
+	if !t.After(now) {
+		return time.Time{}, "expired", "expires_at must be in the future"
+	}
+	return t.UTC(), "", ""
 }

@@ -25,6 +25,9 @@ type connectionRecord struct {
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 	CreatedBy       string            `json:"created_by"`
+	// Both optional: records from before they existed have neither.
+	ExpiresAt *time.Time           `json:"expires_at,omitempty"`
+	Refusal   *connections.Refusal `json:"refusal,omitempty"`
 }
 
 func (r *connectionRecord) connection() *connections.Connection {
@@ -33,6 +36,7 @@ func (r *connectionRecord) connection() *connections.Connection {
 		AllowedDomain: r.AllowedDomain, AllowSubdomains: r.AllowSubdomains,
 		Sealed: r.Sealed, Public: r.Public,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, CreatedBy: r.CreatedBy,
+		ExpiresAt: r.ExpiresAt, Refusal: r.Refusal,
 	}
 }
 
@@ -57,6 +61,7 @@ func (d *DB) CreateConnection(ctx context.Context, c *connections.Connection) er
 		AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains,
 		Sealed: c.Sealed, Public: c.Public,
 		CreatedAt: orNow(c.CreatedAt, now), UpdatedAt: orNow(c.UpdatedAt, now), CreatedBy: c.CreatedBy,
+		ExpiresAt: utcPtr(c.ExpiresAt), Refusal: c.Refusal,
 	}
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketConnections).Get([]byte(c.Name)) != nil {
@@ -102,9 +107,9 @@ func (d *DB) Connections(ctx context.Context) ([]*connections.Connection, error)
 	return list, nil
 }
 
-// UpdateConnection replaces the stored Sealed, Public and UpdatedAt (now,
-// when zero) of the connection named c.Name; every other field stays.
-// Returns ENOTFOUND.
+// UpdateConnection replaces the stored Sealed, Public, ExpiresAt, Refusal
+// and UpdatedAt (now, when zero) of the connection named c.Name; every
+// other field stays. Returns ENOTFOUND.
 func (d *DB) UpdateConnection(ctx context.Context, c *connections.Connection) error {
 	updated := orNow(c.UpdatedAt, d.now())
 	err := d.db.Update(func(tx *bolt.Tx) error {
@@ -113,12 +118,35 @@ func (d *DB) UpdateConnection(ctx context.Context, c *connections.Connection) er
 			return err
 		}
 		rec.Sealed, rec.Public, rec.UpdatedAt = c.Sealed, c.Public, updated
+		rec.ExpiresAt, rec.Refusal = utcPtr(c.ExpiresAt), c.Refusal
 		return putConnection(tx, rec)
 	})
 	if err != nil {
 		return storeErr("update connection", err)
 	}
 	c.UpdatedAt = updated
+	return nil
+}
+
+// SetConnectionRefusal sets (nil: clears) the Refusal of the connection
+// named name while its UpdatedAt is version; otherwise it leaves it be (the
+// report is about credentials since replaced). UpdatedAt does not change.
+// Returns ENOTFOUND.
+func (d *DB) SetConnectionRefusal(ctx context.Context, name string, version time.Time, r *connections.Refusal) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		rec, err := getConnection(tx, name)
+		if err != nil {
+			return err
+		}
+		if !rec.UpdatedAt.Equal(version) {
+			return nil
+		}
+		rec.Refusal = r
+		return putConnection(tx, rec)
+	})
+	if err != nil {
+		return storeErr("record connection refusal", err)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
 )
 
 func sampleConnection(name string) *connections.Connection {
@@ -182,4 +183,46 @@ func TestDeleteConnection(t *testing.T) {
 	t.Run("ErrNotFound", func(t *testing.T) {
 		wantCode(t, mustOpen(t).DeleteConnection(ctx, "nope"), flow.ENOTFOUND, "")
 	})
+}
+
+// TestConnectionHealthFields: expiry and refusal are stored and read back,
+// a refusal about replaced credentials is dropped, and a record written
+// before the fields existed still reads (with neither).
+func TestConnectionHealthFields(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	c := sampleConnection("shop_api")
+	exp := time.Date(2027, 1, 31, 0, 0, 0, 0, time.FixedZone("CET", 3600))
+	c.ExpiresAt = &exp
+	if err := db.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Connection(ctx, "shop_api")
+	if err != nil || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.ExpiresAt.Location() != time.UTC {
+		t.Fatalf("expires = %v, %v; want %v in UTC", got.ExpiresAt, err, exp)
+	}
+	r := &connections.Refusal{At: time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC), Status: 403, Host: "shop.example.com", Message: "no"}
+	if err := db.SetConnectionRefusal(ctx, "shop_api", got.UpdatedAt.Add(-time.Second), r); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Connection(ctx, "shop_api"); got.Refusal != nil {
+		t.Fatalf("a refusal for another version was stored: %+v", got.Refusal)
+	}
+	if err := db.SetConnectionRefusal(ctx, "shop_api", got.UpdatedAt, r); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := db.Connection(ctx, "shop_api")
+	mustEqual(t, "refusal", after.Refusal, r)
+	if !after.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Errorf("a refusal moved updated_at from %v to %v", got.UpdatedAt, after.UpdatedAt)
+	}
+	wantCode(t, db.SetConnectionRefusal(ctx, "nope", got.UpdatedAt, r), flow.ENOTFOUND, "")
+
+	old := `{"id":"c1","name":"old_api","type":"bearer","allowed_domain":"old.example.com","allow_subdomains":false,"sealed":"AAE=","public":{},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","created_by":"admin"}`
+	if err := db.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketConnections).Put([]byte("old_api"), []byte(old)) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Connection(ctx, "old_api"); err != nil || got.ExpiresAt != nil || got.Refusal != nil || got.AllowedDomain != "old.example.com" {
+		t.Fatalf("old record = %+v, %v", got, err)
+	}
 }

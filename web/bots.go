@@ -257,8 +257,10 @@ func (s *Server) connectionInfo(ctx context.Context) (map[string]botstep.Connect
 	if err != nil {
 		return nil, err
 	}
+	now := s.Now()
 	for _, c := range list {
-		m[c.Name] = botstep.ConnectionInfo{AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains}
+		m[c.Name] = botstep.ConnectionInfo{AllowedDomain: c.AllowedDomain, AllowSubdomains: c.AllowSubdomains,
+			Status: c.Status(now), StatusMessage: c.StatusMessage(now)}
 	}
 	return m, nil
 }

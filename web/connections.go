@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -17,7 +20,7 @@ func (s *Server) registerConnections() {
 }
 
 // Read-only connection fields a client may send back; they are ignored.
-var connectionReadOnly = []string{"id", "created_at", "updated_at", "created_by"}
+var connectionReadOnly = []string{"id", "created_at", "updated_at", "created_by", "status", "status_message", "last_refusal"}
 
 func (s *Server) createConnection(c echo.Context) error {
 	var req connections.NewConnection
@@ -28,9 +31,13 @@ func (s *Server) createConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, flow.AuditConnectionCreated, conn.Name, map[string]string{"type": conn.Type, "allowed_domain": conn.AllowedDomain})
+	detail := map[string]string{"type": conn.Type, "allowed_domain": conn.AllowedDomain}
+	if conn.ExpiresAt != nil {
+		detail["expires_at"] = conn.ExpiresAt.Format(time.RFC3339)
+	}
+	s.audit(c, flow.AuditConnectionCreated, conn.Name, detail)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/connections/"+conn.Name)
-	return c.JSON(http.StatusCreated, connections.NewView(conn))
+	return c.JSON(http.StatusCreated, connections.NewView(conn, s.Now()))
 }
 
 func (s *Server) listConnections(c echo.Context) error {
@@ -40,7 +47,7 @@ func (s *Server) listConnections(c echo.Context) error {
 	}
 	items := make([]connections.View, 0, len(list))
 	for _, conn := range list {
-		items = append(items, connections.NewView(conn))
+		items = append(items, connections.NewView(conn, s.Now()))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
@@ -50,17 +57,21 @@ func (s *Server) getConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, connections.NewView(conn))
+	return c.JSON(http.StatusOK, connections.NewView(conn, s.Now()))
 }
 
-// rotateRequest replaces a connection's credentials. Name, type and
-// allowed domain are fixed; sending them back unchanged is allowed.
+// rotateRequest replaces a connection's credentials, or changes its
+// expiry date, or both. Name, type and allowed domain are fixed; sending
+// them back unchanged is allowed.
 type rotateRequest struct {
 	Name            *string                  `json:"name"`
 	Type            *string                  `json:"type"`
 	AllowedDomain   *string                  `json:"allowed_domain"`
 	AllowSubdomains *bool                    `json:"allow_subdomains"`
 	Credentials     *connections.Credentials `json:"credentials"`
+	// ExpiresAt: absent keeps the date (or, with new credentials, clears
+	// it); null clears it; a string sets it.
+	ExpiresAt json.RawMessage `json:"expires_at"`
 }
 
 func (s *Server) rotateConnection(c echo.Context) error {
@@ -95,18 +106,35 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	if req.AllowSubdomains != nil && *req.AllowSubdomains != conn.AllowSubdomains {
 		p.Add("/allow_subdomains", "immutable_field", "allow_subdomains cannot change after a connection is created; create a new connection instead")
 	}
-	if req.Credentials == nil {
-		p.Add("/credentials", "required", "credentials are required: send the new credentials to rotate them")
+	u := connections.Update{Credentials: req.Credentials}
+	switch v := bytes.TrimSpace(req.ExpiresAt); {
+	case len(v) == 0:
+	case string(v) == "null":
+		u.ExpiresAt = new(string)
+	default:
+		var t string
+		if json.Unmarshal(v, &t) != nil || t == "" {
+			p.Add("/expires_at", "invalid_time", "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z, or null for none")
+		}
+		u.ExpiresAt = &t
 	}
 	if len(p) > 0 {
 		return &flow.Error{Code: flow.EUNPROCESSABLE, Message: p[0].Message, Details: p}
 	}
-	conn, err = s.Connections.Rotate(ctx, name, *req.Credentials)
+	conn, err = s.Connections.Update(ctx, name, u)
 	if err != nil {
 		return err
 	}
-	s.audit(c, flow.AuditConnectionRotated, conn.Name, nil)
-	return c.JSON(http.StatusOK, connections.NewView(conn))
+	detail := map[string]string{"expires_at": "none"}
+	if conn.ExpiresAt != nil {
+		detail["expires_at"] = conn.ExpiresAt.Format(time.RFC3339)
+	}
+	if req.Credentials != nil {
+		s.audit(c, flow.AuditConnectionRotated, conn.Name, detail)
+	} else {
+		s.audit(c, flow.AuditConnectionExpiryChanged, conn.Name, detail)
+	}
+	return c.JSON(http.StatusOK, connections.NewView(conn, s.Now()))
 }
 
 func (s *Server) deleteConnection(c echo.Context) error {

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +66,9 @@ func newMetrics(storeStats func() StoreStats) *metrics {
 }
 
 func (s *Server) registerMetrics() {
+	if s.Connections != nil {
+		s.metrics.reg.MustRegister(connectionCollector{list: s.Connections.List})
+	}
 	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.handle("GET", "/metrics", Public, echo.WrapHandler(h))
 }
@@ -113,4 +118,44 @@ func apiOutcome(c *flow.APICallLog) string {
 		return "blocked"
 	}
 	return "error"
+}
+
+// connectionCollector exports each connection's expiry date and refusal,
+// read at scrape time, so an alert can fire before credentials break
+// (flowbot_connection_expires_timestamp_seconds - time() < 7 * 86400) or
+// as soon as an API refuses them (flowbot_connection_refused == 1).
+type connectionCollector struct {
+	list func(context.Context) ([]*connections.Connection, error)
+}
+
+var (
+	connExpiresDesc = prometheus.NewDesc("flowbot_connection_expires_timestamp_seconds",
+		"When a connection's credentials expire (Unix time); only connections with an expiry date.", []string{"connection"}, nil)
+	connRefusedDesc = prometheus.NewDesc("flowbot_connection_refused",
+		"1 while an API's latest verdict on a connection's credentials is a refusal (401 or 403, or the OAuth token endpoint's 4xx), else 0.", []string{"connection"}, nil)
+)
+
+func (c connectionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- connExpiresDesc
+	ch <- connRefusedDesc
+}
+
+func (c connectionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	list, err := c.list(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(connRefusedDesc, err)
+		return
+	}
+	for _, conn := range list {
+		if conn.ExpiresAt != nil {
+			ch <- prometheus.MustNewConstMetric(connExpiresDesc, prometheus.GaugeValue, float64(conn.ExpiresAt.Unix()), conn.Name)
+		}
+		refused := 0.0
+		if conn.Refusal != nil {
+			refused = 1
+		}
+		ch <- prometheus.MustNewConstMetric(connRefusedDesc, prometheus.GaugeValue, refused, conn.Name)
+	}
 }

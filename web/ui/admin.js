@@ -41,6 +41,7 @@ export async function connectionsPage(main) {
   const type = select(TYPE_LABELS, 'bearer', { id: 'conn-type' });
   const domain = h('input', { type: 'text', id: 'conn-domain', required: true, autocomplete: 'off', spellcheck: false, placeholder: 'api.example.com' });
   const subs = h('input', { type: 'checkbox', id: 'conn-subdomains' });
+  const expires = h('input', { type: 'date', id: 'conn-expires' });
   const creds = h('fieldset', { class: 'creds' });
   const showCreds = () => creds.replaceChildren(h('legend', null, 'Credentials'), ...credFields(type.value, 'conn-cred'));
   type.addEventListener('change', showCreds);
@@ -52,13 +53,14 @@ export async function connectionsPage(main) {
     field('Allowed domain', domain, { pointer: '/allowed_domain', hint: 'Host name only. The credential is sent only to this host.' }),
     h('div', { class: 'field check' }, subs, h('label', { for: 'conn-subdomains' }, 'Also its subdomains')),
     creds,
+    field('Expires (optional)', expires, { pointer: '/expires_at', hint: EXPIRY_HINT }),
     h('p', { class: 'form-error', hidden: true, role: 'alert' }),
     h('button', { type: 'submit', class: 'primary', id: 'create-connection' }, 'Create connection'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearForm(form);
     try {
-      const r = await api('POST', '/v1/connections', { body: { name: name.value.trim(), type: type.value === 'api_key_query' ? 'api_key' : type.value, allowed_domain: domain.value.trim(), allow_subdomains: subs.checked, credentials: readCreds(creds) } });
+      const r = await api('POST', '/v1/connections', { body: { name: name.value.trim(), type: type.value === 'api_key_query' ? 'api_key' : type.value, allowed_domain: domain.value.trim(), allow_subdomains: subs.checked, credentials: readCreds(creds), expires_at: expiryOf(expires) } });
       form.reset();
       showCreds();
       announce(`Connection ${r.data.name} created.`);
@@ -79,14 +81,16 @@ export async function connectionsPage(main) {
       const items = (await api('GET', '/v1/connections')).data.items;
       if (!items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No connections yet.')); return; }
       list.replaceChildren(h('table', { class: 'list' },
-        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Updated', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Status', 'Updated', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...items.flatMap((c) => {
-          const rotateRow = h('tr', { class: 'rotate-row', hidden: true }, h('td', { colspan: 6 }, rotateForm(c, () => { rotateRow.hidden = true; load(); })));
+          const done = () => { rotateRow.hidden = true; load(); };
+          const rotateRow = h('tr', { class: 'rotate-row', hidden: true }, h('td', { colspan: 7 }, rotateForm(c, done), expiryForm(c, done)));
           return [h('tr', { dataset: { connection: c.name } },
             h('th', { scope: 'row' }, h('code', null, c.name)),
             h('td', null, c.type),
             h('td', null, c.allowed_domain, c.allow_subdomains ? ' (and subdomains)' : ''),
             h('td', { class: 'creds-cell' }, ...Object.entries(c.credentials || {}).map(([k, v]) => h('div', null, h('span', { class: 'k' }, `${k}: `), h('code', null, Array.isArray(v) ? v.join(' ') : String(v))))),
+            h('td', { class: 'status-cell' }, statusOf(c)),
             h('td', null, fmtTime(c.updated_at)),
             h('td', { class: 'actions' },
               h('button', {
@@ -102,8 +106,47 @@ export async function connectionsPage(main) {
   await load();
 }
 
+const EXPIRY_HINT = 'The day the credentials stop working (from 00:00 UTC). flowbot warns 7 days before; it keeps sending them after, as the API decides.';
+const STATUS_LABELS = { ok: 'OK', expiring: 'Expires soon', refused: 'Refused', expired: 'Expired' };
+
+/** expiryOf reads a date input as an expires_at value (start of that day, UTC); undefined when empty. */
+function expiryOf(input) {
+  return input.value ? `${input.value}T00:00:00Z` : undefined;
+}
+
+/** statusOf shows a connection's health: a badge, its expiry date, and what is wrong in words. */
+function statusOf(c) {
+  return [
+    h('span', { class: `conn-status conn-${c.status}`, title: c.status_message }, STATUS_LABELS[c.status] || c.status),
+    c.expires_at ? h('div', { class: 'hint' }, `expires ${fmtTime(c.expires_at)}`) : null,
+    c.status === 'ok' ? null : h('div', { class: 'status-message' }, c.status_message),
+  ];
+}
+
+/** expiryForm changes or removes a connection's expiry date without new credentials. */
+function expiryForm(c, done) {
+  const date = h('input', { type: 'date', id: `exp-${c.name}`, value: c.expires_at ? c.expires_at.slice(0, 10) : '' });
+  const form = h('form', { class: 'inline-form expiry', autocomplete: 'off' },
+    field(`Expiry date of ${c.name}`, date, { pointer: '/expires_at', hint: EXPIRY_HINT }),
+    h('p', { class: 'form-error', hidden: true, role: 'alert' }),
+    h('button', { type: 'submit', class: 'small', 'aria-label': `Save the expiry date of ${c.name}` }, 'Save date'),
+    c.expires_at ? h('button', { type: 'button', class: 'small', 'aria-label': `Remove the expiry date of ${c.name}`, onClick: () => save(null) }, 'Remove date') : null);
+  async function save(expiresAt) {
+    clearForm(form);
+    try {
+      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { expires_at: expiresAt } });
+      announce(expiresAt ? `Expiry date of ${c.name} saved.` : `Expiry date of ${c.name} removed.`);
+      done();
+    } catch (err) { formErrors(form, err); }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); save(expiryOf(date) ?? null); });
+  return form;
+}
+
 function rotateForm(c, done) {
-  const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type === 'api_key' && c.credentials?.query ? 'api_key_query' : c.type, `rot-${c.name}`));
+  const expires = h('input', { type: 'date', id: `rot-${c.name}-expires` });
+  const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type === 'api_key' && c.credentials?.query ? 'api_key_query' : c.type, `rot-${c.name}`),
+    field('New credentials expire (optional)', expires, { pointer: '/expires_at', hint: 'Leave empty if they do not: the old date goes with the old credentials.' }));
   const form = h('form', { class: 'inline-form rotate', autocomplete: 'off' }, box,
     h('p', { class: 'form-error', hidden: true, role: 'alert' }),
     h('button', { type: 'submit', class: 'primary' }, 'Save new credentials'));
@@ -111,7 +154,7 @@ function rotateForm(c, done) {
     e.preventDefault();
     clearForm(form);
     try {
-      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { credentials: readCreds(box) } });
+      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { credentials: readCreds(box), expires_at: expiryOf(expires) } });
       form.reset();
       announce(`Credentials of ${c.name} rotated.`);
       done();
