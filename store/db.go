@@ -44,6 +44,7 @@ var (
 	bucketAPIKeysByHash  = []byte("api_keys_by_hash") // token hash -> key id
 	bucketAudit          = []byte("audit")            // u64 seq -> auditRecord
 	bucketConnections    = []byte("connections")      // connection name -> connectionRecord
+	bucketHandoffs       = []byte("handoff_outbox")   // notice id -> handoffRecord: hand-off notices not yet delivered
 
 	// Conversations: see conversation.go for the value layouts.
 	bucketConversations          = []byte("conversations")            // conversation id -> state header + conversationRecord
@@ -56,7 +57,7 @@ var (
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketBots, bucketBotsBySeq, bucketVersions, bucketConnectionBots,
-	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections,
+	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections, bucketHandoffs,
 	bucketConversations, bucketConversationsByToken, bucketConversationsByUpdated,
 	bucketTurns, bucketTranscripts, bucketLogs,
 }

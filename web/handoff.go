@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/flowbot/flowbot/botstep"
@@ -34,10 +33,12 @@ const handoffTranscript = 50
 // "<unix time>.<body>" in the Flowbot-Signature header (t=…,v1=<hex>), to
 // URL through the guarded outbound client (no internal addresses), never
 // following a redirect, and tries again, with the same notice id, after a
-// network error, a 5xx or a 429. Notices go out after
-// the turn is stored and do not delay the user's answer; one still being
-// tried when the server stops is lost (the conversation stays in the list
-// with status transferred).
+// network error, a 5xx or a 429.
+//
+// With an Outbox, each notice is on disk before the turn's answer goes out
+// and stays there until it is delivered or given up: a restart, or a help
+// desk that is down for hours, loses none (Start resumes them). Without
+// one, a notice lives in memory only and is lost when the server stops.
 type Handoff struct {
 	// URL is the help desk's webhook (https).
 	URL string
@@ -48,23 +49,52 @@ type Handoff struct {
 	Client *http.Client
 	// Transcript reads a conversation's transcript.
 	Transcript func(ctx context.Context, id string) ([]flow.Entry, error)
-	Logger     *slog.Logger
-	// Backoff is the wait before each retry; nil: 1 s, 5 s, 30 s, 2 min.
+	// Outbox keeps notices until they are delivered or given up; nil:
+	// memory only.
+	Outbox HandoffOutbox
+	Logger *slog.Logger
+	// Backoff is the wait before each retry; nil: DefaultHandoffBackoff.
 	Backoff []time.Duration
+	// MaxAge, when set, keeps a notice tried at Backoff's last interval,
+	// once the list is used up, until MaxAge after it was made. 0: the
+	// notice is given up when the list is.
+	MaxAge time.Duration
 
 	wg       sync.WaitGroup
-	inFlight atomic.Int32
+	mu       sync.Mutex
+	active   map[string]struct{} // notices being sent or waiting for their next try
 	once     sync.Once
 	noFollow *http.Client
 	stop     chan struct{}
 	stopOnce sync.Once
+	swept    chan struct{} // closed when the outbox sweeper ends
 }
 
+// HandoffOutbox keeps hand-off notices on disk (store.DB is one).
+type HandoffOutbox interface {
+	// PutHandoff stores a notice, on disk before it returns.
+	PutHandoff(ctx context.Context, id string, made time.Time, body []byte) error
+	// Handoffs calls fn with stored notices until it returns false; fn
+	// must not write to the store.
+	Handoffs(ctx context.Context, fn func(id string, made time.Time, body []byte) bool) error
+	// DeleteHandoff removes a delivered or given-up notice.
+	DeleteHandoff(ctx context.Context, id string) error
+}
+
+// DefaultHandoffBackoff is the wait before each retry of a notice when
+// Handoff.Backoff is nil.
+var DefaultHandoffBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour}
+
 // maxHandoffsInFlight bounds the notices being sent or waiting to be
-// tried again: a help desk that is down must not let conversations that
-// start with a transfer pile up goroutines. Past it a notice is dropped
-// (logged; the conversation stays in the list as transferred).
+// tried again, so a help desk that is down does not pile up goroutines.
+// Past it a notice waits in the outbox for a free place (the sweeper
+// looks every handoffSweep); without an outbox it is dropped (logged; the
+// conversation stays in the list as transferred).
 const maxHandoffsInFlight = 1000
+
+// handoffSweep is how often Start's sweeper looks for notices in the
+// outbox that no goroutine is sending.
+const handoffSweep = time.Minute
 
 // HandoffNotice is the JSON body of a hand-off notice.
 type HandoffNotice struct {
@@ -79,8 +109,9 @@ type HandoffNotice struct {
 	Transcript     []flow.Entry `json:"transcript"`
 }
 
-// Notify sends the notice of conv's hand-off in the background; it is
-// flow.Runtime.OnTransfer.
+// Notify makes the notice of conv's hand-off, stores it in the outbox (so
+// the turn's answer waits for that write) and sends it in the background;
+// it is flow.Runtime.OnTransfer.
 func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 	n := HandoffNotice{Event: "conversation.transferred", ID: uuid.NewString(), At: conv.UpdatedAt.UTC(),
 		BotID: conv.BotID, Version: conv.Version, ConversationID: conv.ID, User: conv.User}
@@ -89,17 +120,127 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 			n.Reason = e.Detail["reason"]
 		}
 	}
-	if h.inFlight.Add(1) > maxHandoffsInFlight {
-		h.inFlight.Add(-1)
-		h.logger().Error("hand-off notice dropped: too many in flight; is the help desk down?", "event_id", n.ID, "conversation_id", n.ConversationID)
+	log := h.logger().With("event_id", n.ID, "conversation_id", n.ConversationID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, err := h.Transcript(ctx, n.ConversationID)
+	if err != nil {
+		log.Warn("hand-off notice: transcript not read; sent without it", "err", err.Error())
+	}
+	if len(tr) > handoffTranscript {
+		tr = tr[len(tr)-handoffTranscript:]
+	}
+	n.Transcript = append([]flow.Entry{}, tr...)
+	body, err := json.Marshal(n)
+	if err != nil {
+		log.Error("hand-off notice: not encoded", "err", err.Error())
 		return
 	}
+	made := time.Now()
+	stored := false
+	if h.Outbox != nil {
+		if err := h.Outbox.PutHandoff(ctx, n.ID, made, body); err != nil {
+			log.Error("hand-off notice: not stored in the outbox; sending it from memory only", "err", err.Error())
+		} else {
+			stored = true
+		}
+	}
+	h.launch(n.ID, n.ConversationID, made, body, stored)
+}
+
+// launch sends a notice in the background unless it is being sent
+// already or too many are; stored tells whether it is in the outbox.
+func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored bool) {
+	log := h.logger().With("event_id", id, "conversation_id", convID)
+	h.mu.Lock()
+	if _, ok := h.active[id]; ok {
+		h.mu.Unlock()
+		return
+	}
+	if len(h.active) >= maxHandoffsInFlight {
+		h.mu.Unlock()
+		if stored {
+			log.Warn("hand-off notice waits in the outbox: too many in flight; is the help desk down?")
+		} else {
+			log.Error("hand-off notice dropped: too many in flight; is the help desk down?")
+		}
+		return
+	}
+	if h.active == nil {
+		h.active = map[string]struct{}{}
+	}
+	h.active[id] = struct{}{}
 	h.wg.Add(1)
+	h.mu.Unlock()
 	go func() {
 		defer h.wg.Done()
-		defer h.inFlight.Add(-1)
-		h.deliver(n)
+		defer func() {
+			h.mu.Lock()
+			delete(h.active, id)
+			h.mu.Unlock()
+		}()
+		h.deliver(log, id, made, body, stored)
 	}()
+}
+
+// Start sends the notices left in the outbox (by a restart, or by too many
+// in flight) and, until Close, looks for such notices every minute.
+func (h *Handoff) Start() {
+	h.init()
+	if h.Outbox == nil {
+		return
+	}
+	h.resume()
+	h.swept = make(chan struct{})
+	go func() {
+		defer close(h.swept)
+		t := time.NewTicker(handoffSweep)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				h.resume()
+			case <-h.stop:
+				return
+			}
+		}
+	}()
+}
+
+// resume launches the outbox's notices that no goroutine is sending, as
+// many as there is room for.
+func (h *Handoff) resume() {
+	type pending struct {
+		id, conv string
+		made     time.Time
+		body     []byte
+	}
+	var due []pending
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := h.Outbox.Handoffs(ctx, func(id string, made time.Time, body []byte) bool {
+		h.mu.Lock()
+		_, busy := h.active[id]
+		room := maxHandoffsInFlight - len(h.active) - len(due)
+		h.mu.Unlock()
+		if room <= 0 {
+			return false
+		}
+		if !busy {
+			var n struct {
+				ConversationID string `json:"conversation_id"`
+			}
+			_ = json.Unmarshal(body, &n)
+			due = append(due, pending{id, n.ConversationID, made, body})
+		}
+		return true
+	})
+	if err != nil {
+		h.logger().Error("hand-off outbox: not read in full", "err", err.Error())
+	}
+	for _, p := range due {
+		h.launch(p.id, p.conv, p.made, p.body, true)
+	}
 }
 
 func (h *Handoff) logger() *slog.Logger {
@@ -126,14 +267,21 @@ func (h *Handoff) init() {
 	})
 }
 
-// Close stops the waits between attempts (those notices are given up,
-// and logged) and waits, until ctx is done, for attempts under way; the
+// Close stops the sweeper and the waits between attempts (those notices
+// stay in the outbox for the next start or, without one, are given up;
+// both logged) and waits, until ctx is done, for attempts under way; the
 // server calls it when it shuts down.
 func (h *Handoff) Close(ctx context.Context) error {
 	h.init()
 	h.stopOnce.Do(func() { close(h.stop) })
 	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
+	go func() {
+		h.wg.Wait()
+		if h.swept != nil {
+			<-h.swept
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
@@ -145,46 +293,59 @@ func (h *Handoff) Close(ctx context.Context) error {
 // Wait returns once every notice in flight was delivered or given up.
 func (h *Handoff) Wait() { h.wg.Wait() }
 
-func (h *Handoff) deliver(n HandoffNotice) {
-	log := h.logger().With("event_id", n.ID, "conversation_id", n.ConversationID)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	tr, err := h.Transcript(ctx, n.ConversationID)
-	cancel()
-	if err != nil {
-		log.Warn("hand-off notice: transcript not read; sent without it", "err", err.Error())
+func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []byte, stored bool) {
+	// finish ends the notice's life: out of the outbox, logged.
+	finish := func(level slog.Level, msg string, args ...any) {
+		if stored {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := h.Outbox.DeleteHandoff(ctx, id); err != nil {
+				log.Error("hand-off notice: not removed from the outbox; it may be sent again", "err", err.Error())
+			}
+			cancel()
+		}
+		log.Log(context.Background(), level, msg, args...)
 	}
-	if len(tr) > handoffTranscript {
-		tr = tr[len(tr)-handoffTranscript:]
-	}
-	n.Transcript = append([]flow.Entry{}, tr...)
-	body, err := json.Marshal(n)
-	if err != nil {
-		log.Error("hand-off notice: not encoded", "err", err.Error())
+	if h.MaxAge > 0 && time.Since(made) > h.MaxAge {
+		finish(slog.LevelError, "hand-off notice not delivered: older than the time it is tried for", "made", made, "max_age", h.MaxAge.String())
 		return
 	}
 	backoff := h.Backoff
 	if backoff == nil {
-		backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+		backoff = DefaultHandoffBackoff
 	}
 	for attempt := 0; ; attempt++ {
 		status, err := h.post(body)
 		if err == nil && status >= 200 && status < 300 {
-			log.Info("hand-off notice delivered", "status", status, "attempts", attempt+1)
+			finish(slog.LevelInfo, "hand-off notice delivered", "status", status, "attempts", attempt+1)
 			return
 		}
 		retry := err != nil || status >= 500 || status == http.StatusTooManyRequests
-		if !retry || attempt >= len(backoff) {
-			log.Error("hand-off notice not delivered", "status", status, "attempts", attempt+1, "err", errText(err))
+		var wait time.Duration
+		switch {
+		case !retry:
+		case attempt < len(backoff):
+			wait = backoff[attempt]
+		case h.MaxAge > 0 && len(backoff) > 0 && time.Since(made)+backoff[len(backoff)-1] <= h.MaxAge:
+			wait = backoff[len(backoff)-1]
+		default:
+			retry = false
+		}
+		if !retry {
+			finish(slog.LevelError, "hand-off notice not delivered", "status", status, "attempts", attempt+1, "err", errText(err))
 			return
 		}
-		log.Warn("hand-off notice: trying again", "status", status, "attempt", attempt+1, "err", errText(err))
+		log.Warn("hand-off notice: trying again", "status", status, "attempt", attempt+1, "err", errText(err), "wait", wait.String())
 		h.init()
-		t := time.NewTimer(backoff[attempt])
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-h.stop:
 			t.Stop()
-			log.Error("hand-off notice not delivered: the server stopped before the next try", "attempts", attempt+1)
+			if stored {
+				log.Warn("hand-off notice kept in the outbox: the server stopped before the next try; it is sent after the restart", "attempts", attempt+1)
+			} else {
+				log.Error("hand-off notice not delivered: the server stopped before the next try", "attempts", attempt+1)
+			}
 			return
 		}
 	}

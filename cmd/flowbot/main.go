@@ -107,8 +107,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	runtime := &flow.Runtime{Bots: db, Store: db, Engine: &flow.Engine{Caller: executor}}
 	var handoff *web.Handoff
 	if cfg.HandoffURL != "" {
-		handoff = &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript, Logger: log}
+		// Notices wait in the database until delivered, tried for a day.
+		handoff = &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript,
+			Outbox: db, MaxAge: 24 * time.Hour, Logger: log}
 		runtime.OnTransfer = handoff.Notify
+		handoff.Start()
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
@@ -168,7 +171,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	}
 	if handoff != nil {
 		// Hand-off notices being sent may finish; those waiting to be
-		// tried again are given up (logged).
+		// tried again stay in the outbox for the next start (logged).
 		if err := handoff.Close(sctx); err != nil {
 			log.Warn("hand-off notices still being sent at shutdown", "err", err.Error())
 		}

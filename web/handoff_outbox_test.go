@@ -1,0 +1,188 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowbot/flowbot/store"
+	"github.com/flowbot/flowbot/web"
+)
+
+// transferBot hands every conversation over at once.
+const transferBot = `{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`
+
+// outboxIDs lists the notice ids in db's hand-off outbox.
+func outboxIDs(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var ids []string
+	if err := db.Handoffs(context.Background(), func(id string, _ time.Time, _ []byte) bool {
+		ids = append(ids, id)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestHandoff_OutboxSurvivesRestart: a notice the help desk could not
+// take is still in the outbox when the server stops, and the next start
+// sends it, with the same id.
+func TestHandoff_OutboxSurvivesRestart(t *testing.T) {
+	dk := newDesk(t, http.StatusServiceUnavailable)
+	var logs syncBuffer
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: dk.srv.URL + "/hook", Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+			Outbox: e.db, Backoff: []time.Duration{time.Hour}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	e.trust(dk.srv)
+	h.Start()
+	bot := e.publishBot(transferBot)
+	c := e.start(bot, map[string]any{"user": map[string]any{"name": "Ann"}})
+	// The 503 came, and the next try is an hour away.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(logs.Bytes()), "trying again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first attempt: %s", logs.Bytes())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := outboxIDs(t, e.db)
+	if len(ids) != 1 || !strings.Contains(string(logs.Bytes()), "kept in the outbox") {
+		t.Fatalf("outbox after the stop: %v; logs %s", ids, logs.Bytes())
+	}
+
+	// The next start (a new Handoff on the same database) delivers it.
+	h2 := &web.Handoff{URL: dk.srv.URL + "/hook", Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+		Outbox: e.db, Backoff: []time.Duration{time.Hour}}
+	h2.Start()
+	t.Cleanup(func() { h2.Close(context.Background()) })
+	n := dk.next(t)
+	if n.ID != ids[0] || n.ConversationID != c.ID || n.User.Name != "Ann" || n.Reason != "asked" || len(n.Transcript) == 0 {
+		t.Fatalf("notice after the restart: %+v; want id %s", n, ids[0])
+	}
+	h2.Wait()
+	if ids := outboxIDs(t, e.db); len(ids) != 0 {
+		t.Fatalf("outbox after delivery: %v", ids)
+	}
+	if dk.bad.Load() != 0 {
+		t.Fatalf("%d notices had a bad signature or shape", dk.bad.Load())
+	}
+}
+
+// TestHandoff_OutboxBeforeTheAnswer: the notice is on disk by the time the
+// user's answer comes back, while the help desk is still being called.
+func TestHandoff_OutboxBeforeTheAnswer(t *testing.T) {
+	release := make(chan struct{})
+	var got atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript, Outbox: e.db}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	e.trust(srv)
+	bot := e.publishBot(transferBot)
+	if c := e.start(bot, nil); c.Status != "transferred" {
+		t.Fatalf("start: %+v", c)
+	}
+	ids := outboxIDs(t, e.db)
+	if len(ids) != 1 || got.Load() != 0 {
+		t.Fatalf("outbox at the answer: %v (desk answered %d)", ids, got.Load())
+	}
+	var body []byte
+	e.db.Handoffs(context.Background(), func(_ string, _ time.Time, b []byte) bool { body = b; return false })
+	var n web.HandoffNotice
+	if err := json.Unmarshal(body, &n); err != nil || n.ID != ids[0] || n.Event != "conversation.transferred" {
+		t.Fatalf("stored notice %s: %v", body, err)
+	}
+	close(release)
+	h.Wait()
+	if ids := outboxIDs(t, e.db); len(ids) != 0 || got.Load() != 1 {
+		t.Fatalf("after delivery: outbox %v, %d calls", ids, got.Load())
+	}
+}
+
+// TestHandoff_OutboxGivesUp: a refused notice (4xx), one that keeps
+// failing past MaxAge, and one found older than MaxAge at start leave the
+// outbox; a notice that keeps failing is tried at the last interval until
+// MaxAge.
+func TestHandoff_OutboxGivesUp(t *testing.T) {
+	var status atomic.Int32
+	var calls atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(int(status.Load()))
+	}))
+	t.Cleanup(srv.Close)
+	var logs syncBuffer
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript, Outbox: e.db,
+			Backoff: []time.Duration{0, 10 * time.Millisecond}, MaxAge: 400 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	e.trust(srv)
+	bot := e.publishBot(transferBot)
+
+	status.Store(http.StatusBadRequest)
+	e.start(bot, nil)
+	h.Wait()
+	if n := calls.Load(); n != 1 || len(outboxIDs(t, e.db)) != 0 {
+		t.Fatalf("a 400: %d calls, outbox %v", n, outboxIDs(t, e.db))
+	}
+
+	calls.Store(0)
+	status.Store(http.StatusInternalServerError)
+	began := time.Now()
+	e.start(bot, nil)
+	h.Wait()
+	took := time.Since(began)
+	// 2 tries from the list, then about one every 10 ms until 400 ms.
+	if n := calls.Load(); n < 5 || took < 300*time.Millisecond || len(outboxIDs(t, e.db)) != 0 {
+		t.Fatalf("a desk that keeps failing: %d calls in %v, outbox %v", n, took, outboxIDs(t, e.db))
+	}
+
+	// Found at start already older than MaxAge: given up unsent.
+	calls.Store(0)
+	if err := e.db.PutHandoff(context.Background(), "old-notice", time.Now().Add(-time.Second), []byte(`{"id":"old-notice"}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.Start()
+	t.Cleanup(func() { h.Close(context.Background()) })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(outboxIDs(t, e.db)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the old notice stayed in the outbox")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if calls.Load() != 0 || !strings.Contains(string(logs.Bytes()), "older than the time it is tried for") {
+		t.Fatalf("old notice: %d calls; logs %s", calls.Load(), logs.Bytes())
+	}
+}
