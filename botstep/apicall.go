@@ -54,6 +54,7 @@ func checkAPICall(p *flow.Problems, s *flow.Step, ptr string, conns map[string]C
 	checkResponseVariables(p, s.Variables, ptr+"/variables")
 	checkTimeout(p, s.TimeoutMS, ptr+"/timeout_ms")
 	checkRetry(p, s, ptr+"/retry")
+	checkSuccessWhen(p, s.SuccessWhen, ptr+"/success_when")
 }
 
 // checkAPICallBranches is rule 9 inside a flow: both branches are set.

@@ -25,10 +25,18 @@ func checkBranch(p *flow.Problems, s *flow.Step, ptr string) {
 
 func checkCondition(p *flow.Problems, c *flow.Condition, ptr string) {
 	checkReadVariable(p, ptr+"/variable", "variable", c.Variable)
-	switch c.Op {
+	checkOpValue(p, c.Op, c.Value, ptr)
+}
+
+// checkOpValue checks a condition's op and value (a branch step's, or an
+// api_call's success_when): op is one of flow.BranchOps; value is a
+// template, required except for exists and not_exists (where it is not
+// allowed), and should be a number for greater_than and less_than.
+func checkOpValue(p *flow.Problems, op, value, ptr string) {
+	switch op {
 	case flow.OpExists, flow.OpNotExists:
-		if c.Value != "" {
-			p.Add(ptr+"/value", CodeFieldNotAllowed, "value is not used by op "+c.Op+"; remove it")
+		if value != "" {
+			p.Add(ptr+"/value", CodeFieldNotAllowed, "value is not used by op "+op+"; remove it")
 		}
 		return
 	case flow.OpEquals, flow.OpNotEquals, flow.OpContains, flow.OpGreaterThan, flow.OpLessThan:
@@ -36,20 +44,20 @@ func checkCondition(p *flow.Problems, c *flow.Condition, ptr string) {
 		p.Add(ptr+"/op", CodeMissingField, "op is required; use one of "+strings.Join(flow.BranchOps, ", "))
 	default:
 		p.Add(ptr+"/op", CodeInvalidOperator, fmt.Sprintf("op %s is not an operator; use one of %s",
-			flow.Quote(c.Op), strings.Join(flow.BranchOps, ", ")))
+			flow.Quote(op), strings.Join(flow.BranchOps, ", ")))
 	}
-	if c.Value == "" {
-		if c.Op != "" {
-			p.Add(ptr+"/value", CodeMissingField, "value is required for op "+c.Op)
+	if value == "" {
+		if op != "" {
+			p.Add(ptr+"/value", CodeMissingField, "value is required for op "+op)
 		}
 		return
 	}
-	refs, _ := checkTemplate(p, ptr+"/value", "value", c.Value)
-	checkLength(p, ptr+"/value", "value", c.Value)
-	if (c.Op == flow.OpGreaterThan || c.Op == flow.OpLessThan) && len(refs) == 0 {
-		if _, err := strconv.ParseFloat(strings.TrimSpace(c.Value), 64); err != nil {
+	refs, _ := checkTemplate(p, ptr+"/value", "value", value)
+	checkLength(p, ptr+"/value", "value", value)
+	if (op == flow.OpGreaterThan || op == flow.OpLessThan) && len(refs) == 0 {
+		if _, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
 			p.Warn(ptr+"/value", CodeValueNotNumber,
-				fmt.Sprintf("value %s is not a number; %s compares numbers", flow.Quote(c.Value), c.Op))
+				fmt.Sprintf("value %s is not a number; %s compares numbers", flow.Quote(value), op))
 		}
 	}
 }

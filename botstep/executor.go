@@ -47,21 +47,32 @@ var _ flow.APICaller = (*Executor)(nil)
 type prepared struct {
 	url   *URLTemplate
 	paths []ResponsePath
-	err   error
+	// succ are the paths of success_when, in order.
+	succ []ResponsePath
+	err  error
 }
 
 // maxPrepared bounds the cache of prepared steps.
 const maxPrepared = 4096
 
 func (x *Executor) prepare(s *flow.Step) *prepared {
-	// The key is the URL and each path, every part preceded by its length,
-	// so no two steps share a key (a plain separator could be typed into a
-	// path). It is built on the stack and converted to a string only to
-	// insert: a map lookup with string(bytes) does not allocate.
+	// The key is the URL, each variable's path and each success_when
+	// path, every part preceded by its length and the two lists by their
+	// counts, so no two steps share a key (a plain separator could be
+	// typed into a path). It is built on the stack and converted to a
+	// string only to insert: a map lookup with string(bytes) does not
+	// allocate.
 	var buf [256]byte
 	key := appendKeyPart(buf[:0], s.URL)
+	key = binary.AppendUvarint(key, uint64(len(s.Variables)))
 	for _, v := range s.Variables {
 		key = appendKeyPart(key, v.Path)
+	}
+	if len(s.SuccessWhen) > 0 {
+		key = binary.AppendUvarint(key, uint64(len(s.SuccessWhen)))
+		for _, c := range s.SuccessWhen {
+			key = appendKeyPart(key, c.Path)
+		}
 	}
 	x.mu.Lock()
 	p, ok := x.cache[string(key)]
@@ -78,6 +89,13 @@ func (x *Executor) prepare(s *flow.Step) *prepared {
 			p.err = err
 		}
 		p.paths = append(p.paths, rp)
+	}
+	for _, c := range s.SuccessWhen {
+		rp, err := ParseResponsePath(c.Path)
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		p.succ = append(p.succ, rp)
 	}
 	x.mu.Lock()
 	if x.cache == nil || len(x.cache) >= maxPrepared {
@@ -110,8 +128,10 @@ type Outcome struct {
 	Saved         map[string]string
 	ErrorCode     string
 	ErrorMessage  string
-	// data is the parsed JSON body (nil when empty or not JSON).
+	// data is the parsed JSON body (nil when empty or not JSON), once
+	// parsed is set.
 	data      any
+	parsed    bool
 	refreshed bool
 	// retryAfter is the last answer's Retry-After (0: none).
 	retryAfter time.Duration
@@ -211,7 +231,10 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
 		}
 	}
-	if o.Success || o.ErrorCode == ErrCodeHTTPStatus {
+	if o.Success && len(s.SuccessWhen) > 0 {
+		o.checkSuccess(s, p, vars)
+	}
+	if o.Success || o.ErrorCode == ErrCodeHTTPStatus || o.ErrorCode == ErrCodeSuccessCondition {
 		// A 4xx/5xx answer read whole fills the variables its JSON has
 		// too, so the failure branch can tell the user the API's own
 		// message ("no such order") and the test call lists its paths.
@@ -225,7 +248,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // attempt sends the request once and fills o; it reports whether a retry
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
-	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.retryAfter = 0, nil, nil, 0, "", "", nil, 0
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, 0
 	// ctx is bounded by the whole call's timeout (Execute); an attempt
 	// timeout bounds this attempt within it.
 	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {

@@ -31,6 +31,7 @@ const (
 	fOnSuccess
 	fOnFailure
 	fRetry
+	fSuccessWhen
 	fieldCount = iota
 )
 
@@ -39,11 +40,11 @@ var fieldNames = [fieldCount]string{
 	"text", "next", "options", "options_from", "variable", "input", "invalid_text",
 	"conditions", "else", "value", "reason", "method", "url", "headers", "body",
 	"body_type", "content_type", "connection", "timeout_ms", "variables",
-	"on_success", "on_failure", "retry",
+	"on_success", "on_failure", "retry", "success_when",
 }
 
 const apiCallFields = fMethod | fURL | fHeaders | fBody | fBodyType | fContentType |
-	fConnection | fTimeout | fVariables | fOnSuccess | fOnFailure | fRetry
+	fConnection | fTimeout | fVariables | fOnSuccess | fOnFailure | fRetry | fSuccessWhen
 
 // allowedFields lists each type's own fields; id, type, name and position
 // belong to every step.
@@ -89,6 +90,7 @@ func presentFields(s *flow.Step) field {
 	set(fOnSuccess, s.OnSuccess != "")
 	set(fOnFailure, s.OnFailure != "")
 	set(fRetry, s.Retry != nil)
+	set(fSuccessWhen, len(s.SuccessWhen) > 0)
 	return f
 }
 

@@ -44,6 +44,8 @@ const (
 	ErrCodeRedirect          = "redirect_refused"
 	ErrCodeBlocked           = "blocked_address"
 	ErrCodeHTTPStatus        = "http_status"
+	// ErrCodeSuccessCondition: a 2xx answer failed the step's success_when.
+	ErrCodeSuccessCondition = "success_condition_failed"
 )
 
 // builtRequest is an api_call's request before it is sent.

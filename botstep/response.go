@@ -16,21 +16,72 @@ import (
 // nothing, JSON null, an empty body or a body that is not JSON leaves the
 // variable unset. $status and $headers.<name> read the response itself.
 func (o *Outcome) save(s *flow.Step, p *prepared) {
+	o.parse()
+	for i, v := range s.Variables {
+		if got, ok := o.valueOf(p.paths[i]); ok {
+			o.Saved[v.Name] = got
+		}
+	}
+}
+
+// parse sets o.data from a JSON body, once.
+func (o *Outcome) parse() {
+	if o.parsed {
+		return
+	}
+	o.parsed = true
 	if len(bytes.TrimSpace(o.Body)) > 0 {
 		if v, err := oj.Parse(o.Body); err == nil {
 			o.data = v
 		}
 	}
-	for i, v := range s.Variables {
-		rp := p.paths[i]
-		switch {
-		case rp.Status, rp.Header != "", rp.Body:
-			o.saveOne(v.Name, rp)
-		case o.data != nil:
-			if got := firstOf(rp.Expr, o.data); got != nil {
-				o.Saved[v.Name] = textOf(got)
-			}
+}
+
+// valueOf reads rp in the answer as a variable would be saved from it;
+// false when there is nothing there.
+func (o *Outcome) valueOf(rp ResponsePath) (string, bool) {
+	switch {
+	case rp.Status:
+		return strconv.Itoa(o.Status), true
+	case rp.Header != "":
+		if hv := o.Header.Values(rp.Header); len(hv) > 0 {
+			return hv[0], true
 		}
+	case rp.Body:
+		if len(o.Body) > 0 {
+			return strings.ToValidUTF8(string(o.Body), "\uFFFD"), true
+		}
+	case o.data != nil:
+		if got := firstOf(rp.Expr, o.data); got != nil {
+			return textOf(got), true
+		}
+	}
+	return "", false
+}
+
+// checkSuccess moves a 2xx answer to the failure branch when one of the
+// step's success_when tests does not hold, saying which and what the
+// answer had there.
+func (o *Outcome) checkSuccess(s *flow.Step, p *prepared, vars flow.Lookup) {
+	o.parse()
+	for i, c := range s.SuccessWhen {
+		got, ok := o.valueOf(p.succ[i])
+		want := flow.Interpolate(c.Value, vars)
+		if flow.Compare(c.Op, got, ok, want) {
+			continue
+		}
+		had := "nothing"
+		if ok {
+			had = flow.Quote(got)
+		}
+		test := c.Op
+		if c.Op != flow.OpExists && c.Op != flow.OpNotExists {
+			test += " " + flow.Quote(want)
+		}
+		o.Success = false
+		o.fail(ErrCodeSuccessCondition, "the API answered "+strconv.Itoa(o.Status)+", but success_when "+strconv.Itoa(i)+
+			" did not hold: "+c.Path+" has "+had+", not "+test)
+		return
 	}
 }
 
@@ -81,21 +132,10 @@ func firstOf(x jp.Expr, data any) any {
 // branch step can still route on the status code.
 func (o *Outcome) saveMeta(s *flow.Step, p *prepared) {
 	for i, v := range s.Variables {
-		o.saveOne(v.Name, p.paths[i])
-	}
-}
-
-func (o *Outcome) saveOne(name string, rp ResponsePath) {
-	switch {
-	case rp.Status:
-		o.Saved[name] = strconv.Itoa(o.Status)
-	case rp.Header != "":
-		if hv := o.Header.Values(rp.Header); len(hv) > 0 {
-			o.Saved[name] = hv[0]
-		}
-	case rp.Body:
-		if len(o.Body) > 0 {
-			o.Saved[name] = strings.ToValidUTF8(string(o.Body), "\uFFFD")
+		if rp := p.paths[i]; rp.Status || rp.Header != "" || rp.Body {
+			if got, ok := o.valueOf(rp); ok {
+				o.Saved[v.Name] = got
+			}
 		}
 	}
 }

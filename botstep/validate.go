@@ -135,6 +135,9 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 			warn(at("/conditions/"+strconv.Itoa(j)+"/variable"), c.Variable)
 			read(at("/conditions/"+strconv.Itoa(j)+"/value"), c.Value)
 		}
+		for j, c := range s.SuccessWhen {
+			read(at("/success_when/"+strconv.Itoa(j)+"/value"), c.Value)
+		}
 		if s.OptionsFrom != nil {
 			warn(at("/options_from/variable"), s.OptionsFrom.Variable)
 		}

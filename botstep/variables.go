@@ -25,10 +25,27 @@ func checkResponseVariables(p *flow.Problems, vs []flow.ResponseVariable, ptr st
 		} else {
 			firstUse[v.Name] = i
 		}
-		if v.Path == "" {
-			p.Add(vp+"/path", CodeMissingField, "path is required, for example $.order.status")
-		} else if _, err := ParseResponsePath(v.Path); err != nil {
-			p.Add(vp+"/path", CodeInvalidJSONPath, "path "+err.Error())
-		}
+		checkResponsePath(p, v.Path, vp+"/path")
+	}
+}
+
+func checkResponsePath(p *flow.Problems, path, ptr string) {
+	if path == "" {
+		p.Add(ptr, CodeMissingField, "path is required, for example $.order.status")
+	} else if _, err := ParseResponsePath(path); err != nil {
+		p.Add(ptr, CodeInvalidJSONPath, "path "+err.Error())
+	}
+}
+
+// checkSuccessWhen: at most flow.MaxSuccessConditions tests, each with a
+// path a response variable could have and a branch operator.
+func checkSuccessWhen(p *flow.Problems, cs []flow.SuccessCondition, ptr string) {
+	if len(cs) > flow.MaxSuccessConditions {
+		p.Add(ptr, CodeTooManyConditions, fmt.Sprintf("success_when has %d conditions; the limit is %d", len(cs), flow.MaxSuccessConditions))
+	}
+	for i := range cs {
+		cp := ptr + "/" + strconv.Itoa(i)
+		checkResponsePath(p, cs[i].Path, cp+"/path")
+		checkOpValue(p, cs[i].Op, cs[i].Value, cp)
 	}
 }

@@ -192,8 +192,16 @@ func asText(v any) string {
 // evaluate tests one branch condition.
 func evaluate(c Condition, vars Lookup) bool {
 	v, set := vars(c.Variable)
-	want := Interpolate(c.Value, vars)
-	switch c.Op {
+	return Compare(c.Op, v, set, Interpolate(c.Value, vars))
+}
+
+// Compare applies a branch operator to a value (v, and whether it is set
+// at all) and the wanted value, as a branch step does: equals compares
+// numbers as numbers and text ignoring case and surrounding space,
+// contains ignores case, greater_than and less_than need two numbers, and
+// an empty value does not exist.
+func Compare(op, v string, set bool, want string) bool {
+	switch op {
 	case OpExists:
 		return set && v != ""
 	case OpNotExists:
@@ -210,7 +218,7 @@ func evaluate(c Condition, vars Lookup) bool {
 		if !set || errA != nil || errB != nil {
 			return false
 		}
-		if c.Op == OpGreaterThan {
+		if op == OpGreaterThan {
 			return a > b
 		}
 		return a < b

@@ -145,6 +145,19 @@ type APICall struct {
 	// Retry, when set, retries idempotent methods on 5xx, 429 and
 	// timeouts, never sooner than the answer's Retry-After.
 	Retry *Retry `json:"retry,omitempty"`
+	// SuccessWhen are tests a 2xx answer must also pass to take the
+	// success branch, for APIs that answer 200 to a request they did not
+	// carry out ({"ok": false}); all must hold.
+	SuccessWhen []SuccessCondition `json:"success_when,omitempty"`
+}
+
+// SuccessCondition is one test of an api_call's answer. Path reads the
+// answer as a response variable's path does ($.ok, $status,
+// $headers.<name>, $body); Op is a branch operator; Value is a template.
+type SuccessCondition struct {
+	Path  string `json:"path"`
+	Op    string `json:"op"`
+	Value string `json:"value,omitempty"`
 }
 
 // Header is one designer-set request header.
@@ -196,6 +209,7 @@ const (
 	MaxTextLen           = 4096
 	MaxStepsPerFlow      = 20000
 	MaxConditionsPerStep = 20
+	MaxSuccessConditions = 5
 )
 
 // StepIndex maps step ids to their position in f.Steps. When ids repeat, the

@@ -5,12 +5,13 @@
 
 import { announce, clearErrors, field, h, showErrors } from './dom.js';
 import { choice, number, target, text } from './fields.js';
-import { clean, templateVars, VAR_RE } from './steps.js';
+import { clean, OPS, templateVars, VAR_RE } from './steps.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => [m, m]);
 const MAX_HEADER = 256;
 const MAX_HEADERS = 20;
 const MAX_VARS = 8;
+const MAX_SUCCESS = 5;
 const hasBody = (m) => ['POST', 'PUT', 'PATCH'].includes(m);
 const retryable = (m) => ['GET', 'PUT', 'DELETE'].includes(m);
 const chars = (v) => Array.from(v || '').length;
@@ -55,6 +56,7 @@ export function apiCallForm(step, ctx) {
   if (hasBody(step.method)) sections.push(bodySection(step, ctx, refreshTestValues));
   sections.push(retrySection(step, ctx));
   sections.push(variablesSection(step, ctx));
+  sections.push(successSection(step, ctx));
   sections.push(h('section', { class: 'group', 'aria-labelledby': 'br-h' },
     h('h3', { id: 'br-h' }, 'Branches'),
     h('div', { class: 'two' },
@@ -84,6 +86,29 @@ function retrySection(step, ctx) {
       number(ctx, r, 'attempt_timeout_ms', 'Each attempt at most (ms)', {
         id: 'f-retry-attempt_timeout_ms', pointer: '/retry/attempt_timeout_ms', min: 1000, max: 30000, step: 500, placeholder: 'none', hint: '1000 up to the timeout; empty: no limit of its own',
       })));
+}
+
+// successSection edits step.success_when: tests a 2xx answer must also
+// pass to take the success branch (APIs that answer 200 with {"ok": false}).
+function successSection(step, ctx) {
+  step.success_when = step.success_when || [];
+  const list = step.success_when;
+  const rows = list.map((c, i) => h('fieldset', { class: 'item', dataset: { pointer: `/success_when/${i}` } },
+    h('legend', null, `Test ${i + 1}`),
+    h('div', { class: 'three' },
+      text(ctx, c, 'path', 'Path in the answer', { id: `f-success_when-${i}-path`, pointer: `/success_when/${i}/path`, spellcheck: false, placeholder: '$.ok' }),
+      choice(ctx, c, 'op', 'Test', OPS, { id: `f-success_when-${i}-op`, pointer: `/success_when/${i}/op`, default: 'equals', onChange: (v) => { if (['exists', 'not_exists'].includes(v)) delete c.value; ctx.rerender(`f-success_when-${i}-op`); } }),
+      ['exists', 'not_exists'].includes(c.op) ? null
+        : text(ctx, c, 'value', 'Value', { id: `f-success_when-${i}-value`, pointer: `/success_when/${i}/value`, placeholder: 'true' })),
+    h('button', { type: 'button', class: 'small danger', id: `remove-success-${i}`, onClick: () => { list.splice(i, 1); ctx.changed(); ctx.rerender(); } }, `Remove test ${i + 1}`)));
+  return h('section', { class: 'group', 'aria-labelledby': 'succ-h' },
+    h('h3', { id: 'succ-h' }, `Success also needs (${list.length} of ${MAX_SUCCESS})`),
+    h('p', { class: 'hint' }, 'For APIs that answer 200 when they did not do it ({"ok": false}): a 2xx answer takes the success branch only if every test holds. Paths read the answer as variables do ($.ok, $status, $headers.name).'),
+    h('div', { class: 'field list', dataset: { pointer: '/success_when' } }, ...rows, h('p', { class: 'field-error', hidden: true, role: 'alert' })),
+    h('button', {
+      type: 'button', class: 'small', id: 'add-success-test', disabled: list.length >= MAX_SUCCESS,
+      onClick: () => { list.push({ path: '', op: 'equals', value: '' }); ctx.changed(); ctx.rerender(`f-success_when-${list.length - 1}-path`); },
+    }, 'Add test'));
 }
 
 function connectionPicker(step, ctx) {

@@ -2,12 +2,10 @@
 
 import { field, h, select } from './dom.js';
 import { area, choice, target, text } from './fields.js';
-import { ID_RE, TYPES } from './steps.js';
+import { ID_RE, OPS, TYPES } from './steps.js';
 import { apiCallForm } from './apicall.js';
 
 const INPUTS = [['text', 'Text'], ['email', 'Email'], ['number', 'Number'], ['phone', 'Phone']];
-const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['contains', 'contains'], ['exists', 'is set'],
-  ['not_exists', 'is not set'], ['greater_than', 'is greater than'], ['less_than', 'is less than']];
 
 /**
  * stepForm builds the panel for step. ctx: flow, changed(opts), rerender(),
