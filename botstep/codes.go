@@ -46,6 +46,9 @@ const (
 	CodeInvalidRetryAttempts  = "invalid_retry_attempts"       // retry.max_attempts not 1–5
 	CodeInvalidRetryBackoff   = "invalid_retry_backoff"        // retry.backoff_ms not 0–10000
 	CodeInvalidAttemptTimeout = "invalid_attempt_timeout"      // retry.attempt_timeout_ms neither 0 nor 1000–timeout_ms
+	CodeInvalidPriority       = "invalid_priority"             // transfer priority, written without variables, not one of flow.TransferPriorities
+	CodeTooManyTags           = "too_many_tags"                // more than flow.MaxTransferTags transfer tags
+	CodeInvalidTag            = "invalid_tag"                  // transfer tag, written without variables, not as it is sent (see flow.NormalizeTags)
 )
 
 // URL problem codes, carried by *URLError (SPEC §3 rules 2 and 3).

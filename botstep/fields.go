@@ -32,6 +32,9 @@ const (
 	fOnFailure
 	fRetry
 	fSuccessWhen
+	fGroup
+	fPriority
+	fTags
 	fieldCount = iota
 )
 
@@ -40,7 +43,7 @@ var fieldNames = [fieldCount]string{
 	"text", "next", "options", "options_from", "variable", "input", "invalid_text",
 	"conditions", "else", "value", "reason", "method", "url", "headers", "body",
 	"body_type", "content_type", "connection", "timeout_ms", "variables",
-	"on_success", "on_failure", "retry", "success_when",
+	"on_success", "on_failure", "retry", "success_when", "group", "priority", "tags",
 }
 
 const apiCallFields = fMethod | fURL | fHeaders | fBody | fBodyType | fContentType |
@@ -55,7 +58,7 @@ var allowedFields = map[string]field{
 	flow.TypeAPICall:     apiCallFields,
 	flow.TypeBranch:      fConditions | fElse,
 	flow.TypeSetVariable: fVariable | fValue | fNext,
-	flow.TypeTransfer:    fText | fReason,
+	flow.TypeTransfer:    fText | fReason | fGroup | fPriority | fTags,
 	flow.TypeEnd:         fText,
 }
 
@@ -91,6 +94,9 @@ func presentFields(s *flow.Step) field {
 	set(fOnFailure, s.OnFailure != "")
 	set(fRetry, s.Retry != nil)
 	set(fSuccessWhen, len(s.SuccessWhen) > 0)
+	set(fGroup, s.Group != "")
+	set(fPriority, s.Priority != "")
+	set(fTags, len(s.Tags) > 0)
 	return f
 }
 

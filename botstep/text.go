@@ -50,10 +50,15 @@ func checkText(p *flow.Problems, ptr, field, s string, required bool) {
 // checkLength reports s over flow.MaxTextLen characters (runes, as a
 // person counts them, not bytes).
 func checkLength(p *flow.Problems, ptr, field, s string) {
-	if len(s) <= flow.MaxTextLen {
+	checkMaxLength(p, ptr, field, s, flow.MaxTextLen)
+}
+
+// checkMaxLength reports s over max characters (text_too_long).
+func checkMaxLength(p *flow.Problems, ptr, field, s string, max int) {
+	if len(s) <= max {
 		return // fast path: bytes >= runes
 	}
-	if n := utf8.RuneCountInString(s); n > flow.MaxTextLen {
-		p.Add(ptr, CodeTextTooLong, fmt.Sprintf("%s is %d characters; the limit is %d", field, n, flow.MaxTextLen))
+	if n := utf8.RuneCountInString(s); n > max {
+		p.Add(ptr, CodeTextTooLong, fmt.Sprintf("%s is %d characters; the limit is %d", field, n, max))
 	}
 }

@@ -124,6 +124,11 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 		read(at("/invalid_text"), s.InvalidText)
 		read(at("/value"), s.Value)
 		read(at("/reason"), s.Reason)
+		read(at("/group"), s.Group)
+		read(at("/priority"), s.Priority)
+		for j, t := range s.Tags {
+			read(at("/tags/"+strconv.Itoa(j)), t)
+		}
 		read(at("/url"), s.URL)
 		for j, h := range s.Headers {
 			read(at("/headers/"+strconv.Itoa(j)+"/value"), h.Value)

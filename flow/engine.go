@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,9 +230,7 @@ func (r *run) step(ctx context.Context, st *Step) (next string, wait bool) {
 		r.say(st.ID, Interpolate(st.Text, vars))
 		r.finish(StatusTransferred)
 		entry.Outcome = "transferred"
-		if st.Reason != "" {
-			entry.Detail = map[string]string{"reason": Interpolate(st.Reason, vars)}
-		}
+		entry.Detail = transferDetail(st, vars)
 	case TypeEnd:
 		r.say(st.ID, Interpolate(st.Text, vars))
 		r.finish(StatusEnded)
@@ -268,4 +267,87 @@ func (r *run) transcript(e Entry) {
 	r.conv.Seq++
 	e.Seq, e.At = r.conv.Seq, r.now
 	r.t.Transcript = append(r.t.Transcript, e)
+}
+
+// transferDetail is what a transfer tells the help desk, for the log and
+// the hand-off notice: reason, group (trimmed, at most MaxGroupLen
+// characters), priority (one of TransferPriorities; another value is kept
+// as priority_ignored, so the log shows why none was sent) and tags
+// (NormalizeTags, comma-joined). Empty values are left out; nil when
+// nothing is left.
+func transferDetail(st *Step, vars Lookup) map[string]string {
+	d := map[string]string{}
+	if st.Reason != "" {
+		d["reason"] = Interpolate(st.Reason, vars)
+	}
+	if g := cutRunes(strings.TrimSpace(Interpolate(st.Group, vars)), MaxGroupLen); g != "" {
+		d["group"] = g
+	}
+	if p := strings.ToLower(strings.TrimSpace(Interpolate(st.Priority, vars))); slices.Contains(TransferPriorities, p) {
+		d["priority"] = p
+	} else if p != "" {
+		d["priority_ignored"] = cutRunes(p, MaxTagLen)
+	}
+	if len(st.Tags) > 0 {
+		raw := make([]string, len(st.Tags))
+		for i, t := range st.Tags {
+			raw[i] = Interpolate(t, vars)
+		}
+		if tags := NormalizeTags(raw); len(tags) > 0 {
+			d["tags"] = strings.Join(tags, ",")
+		}
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	return d
+}
+
+// NormalizeTags makes help-desk tags of tag texts: lower case, each run of
+// characters other than a-z, 0-9, "_", "-" and ":" made one "_", "_" cut
+// from both ends, at most MaxTagLen characters; empty ones and repeats are
+// dropped, and at most MaxTransferTags are kept.
+func NormalizeTags(raw []string) []string {
+	var out []string
+	for _, t := range raw {
+		var b strings.Builder
+		gap := false
+		for _, r := range strings.ToLower(t) {
+			if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '-' || r == ':' {
+				if gap && b.Len() > 0 {
+					b.WriteByte('_')
+				}
+				gap = false
+				b.WriteRune(r)
+			} else {
+				gap = true
+			}
+		}
+		tag := strings.Trim(b.String(), "_")
+		if len(tag) > MaxTagLen {
+			tag = strings.TrimRight(tag[:MaxTagLen], "_")
+		}
+		if tag != "" && !slices.Contains(out, tag) {
+			out = append(out, tag)
+			if len(out) == MaxTransferTags {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cutRunes cuts s to at most n characters.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
 }

@@ -60,8 +60,13 @@ type Step struct {
 	// set_variable: a template.
 	Value string `json:"value,omitempty"`
 
-	// transfer.
-	Reason string `json:"reason,omitempty"`
+	// transfer: Reason tells the agent why; Group, Priority and Tags tell
+	// the help desk where the conversation goes (each a template, so an
+	// API call's answer can choose: "{{team}}").
+	Reason   string   `json:"reason,omitempty"`
+	Group    string   `json:"group,omitempty"`
+	Priority string   `json:"priority,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
 
 	// api_call (SPEC §3).
 	APICall
@@ -210,7 +215,13 @@ const (
 	MaxStepsPerFlow      = 20000
 	MaxConditionsPerStep = 20
 	MaxSuccessConditions = 5
+	MaxTransferTags      = 10
+	MaxTagLen            = 50
+	MaxGroupLen          = 200
 )
+
+// TransferPriorities are the priorities a transfer may give, lowest first.
+var TransferPriorities = []string{"low", "normal", "high", "urgent"}
 
 // StepIndex maps step ids to their position in f.Steps. When ids repeat, the
 // first wins (validation reports the duplicates).

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,6 +106,9 @@ type HandoffNotice struct {
 	Version        int          `json:"version"`
 	ConversationID string       `json:"conversation_id"`
 	Reason         string       `json:"reason,omitempty"`
+	Group          string       `json:"group,omitempty"`
+	Priority       string       `json:"priority,omitempty"`
+	Tags           []string     `json:"tags,omitempty"`
 	User           flow.User    `json:"user"`
 	Transcript     []flow.Entry `json:"transcript"`
 }
@@ -117,7 +121,10 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 		BotID: conv.BotID, Version: conv.Version, ConversationID: conv.ID, User: conv.User}
 	for _, e := range t.Log {
 		if e.StepType == flow.TypeTransfer {
-			n.Reason = e.Detail["reason"]
+			n.Reason, n.Group, n.Priority = e.Detail["reason"], e.Detail["group"], e.Detail["priority"]
+			if t := e.Detail["tags"]; t != "" {
+				n.Tags = strings.Split(t, ",")
+			}
 		}
 	}
 	log := h.logger().With("event_id", n.ID, "conversation_id", n.ConversationID)

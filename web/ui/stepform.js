@@ -56,7 +56,11 @@ export function stepForm(step, ctx) {
         text(ctx, step, 'value', 'Value', { hint: 'A template: {{other_variable}} works here.' }), next());
       break;
     case 'transfer':
-      body.push(area(ctx, step, 'text', 'Message before the hand-off'), text(ctx, step, 'reason', 'Reason (for the agent)'));
+      body.push(area(ctx, step, 'text', 'Message before the hand-off'), text(ctx, step, 'reason', 'Reason (for the agent)'),
+        h('div', { class: 'two' },
+          text(ctx, step, 'group', 'Group or team (for the help desk)', { placeholder: 'billing or {{team}}', hint: 'Up to 200 characters.' }),
+          priorityField(step, ctx)),
+        tagsField(step, ctx));
       break;
     case 'end':
       body.push(area(ctx, step, 'text', 'Goodbye text', { placeholder: 'optional' }));
@@ -125,6 +129,30 @@ function optionsList(step, ctx) {
       onClick: () => { const n = step.options.length + 1; step.options.push({ id: `option_${n}`, label: `Option ${n}`, next: '' }); ctx.changed({ graph: true }); ctx.rerender(`f-options-${n - 1}-label`); },
     }, 'Add option'),
     h('p', { class: 'field-error', hidden: true, role: 'alert' }));
+}
+
+// PRIORITIES are a transfer's priorities; a {{variable}} may give one.
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+function priorityField(step, ctx) {
+  const list = h('datalist', { id: 'priority-list' }, ...PRIORITIES.map((p) => h('option', { value: p })));
+  const f = text(ctx, step, 'priority', 'Priority', { placeholder: 'normal', hint: 'low, normal, high or urgent, or a {{variable}} holding one.', spellcheck: false });
+  f.querySelector('input').setAttribute('list', 'priority-list');
+  f.append(list);
+  return f;
+}
+
+// tagsField edits step.tags as one comma-separated line.
+function tagsField(step, ctx) {
+  const input = h('input', {
+    type: 'text', id: 'f-tags', value: (step.tags || []).join(', '), spellcheck: false, autocomplete: 'off', placeholder: 'vip, order_problem',
+    onInput: () => {
+      const tags = input.value.split(',').map((t) => t.trim()).filter(Boolean);
+      if (tags.length) step.tags = tags; else delete step.tags;
+      ctx.changed();
+    },
+  });
+  return field('Tags (comma-separated)', input, { pointer: '/tags', hint: 'Up to 10; lower-case letters, digits, _, - and :, or {{variables}}.' });
 }
 
 function conditionsList(step, ctx) {
