@@ -26,6 +26,10 @@ type APIKey struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	CreatedBy  string     `json:"created_by"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// AllowedIPs are the addresses and ranges the key may be used from
+	// (see AllowsAddr); empty allows any address, as do keys made before
+	// there were any (nil).
+	AllowedIPs []IPRange `json:"allowed_ips"`
 }
 
 // APIKeyStore keeps API keys.

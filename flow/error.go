@@ -17,6 +17,10 @@ const (
 	ETOOLARGE      = "too_large"      // 413
 	ERATELIMITED   = "rate_limited"   // 429
 	EINTERNAL      = "internal"       // 500, message never shown
+	// EADDRNOTALLOWED is a genuine API key used from an address outside
+	// its allowed_ips: 403, with a code of its own so a client can tell it
+	// from a role's refusal.
+	EADDRNOTALLOWED = "address_not_allowed"
 )
 
 // Error is a domain error with a code, a human message and, for validation

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -23,6 +24,9 @@ type apiKeyRecord struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	CreatedBy  string     `json:"created_by"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// AllowedIPs are kept in their canonical text form. A record written
+	// before keys had them has none, and allows any address.
+	AllowedIPs []flow.IPRange `json:"allowed_ips,omitempty"`
 }
 
 func (r *apiKeyRecord) key() *flow.APIKey {
@@ -33,6 +37,7 @@ func (r *apiKeyRecord) key() *flow.APIKey {
 		Prefix:     r.Prefix,
 		Hash:       r.Hash,
 		ExpiresAt:  r.ExpiresAt,
+		AllowedIPs: r.AllowedIPs,
 		CreatedAt:  r.CreatedAt,
 		CreatedBy:  r.CreatedBy,
 		LastUsedAt: r.LastUsedAt,
@@ -61,7 +66,7 @@ func (d *DB) CreateAPIKey(ctx context.Context, k *flow.APIKey) error {
 	rec := &apiKeyRecord{
 		ID: id, Name: k.Name, Role: k.Role, Prefix: k.Prefix,
 		Hash: k.Hash, ExpiresAt: utcPtr(k.ExpiresAt), CreatedAt: created.UTC(),
-		CreatedBy: k.CreatedBy, LastUsedAt: utcPtr(k.LastUsedAt),
+		CreatedBy: k.CreatedBy, LastUsedAt: utcPtr(k.LastUsedAt), AllowedIPs: slices.Clone(k.AllowedIPs),
 	}
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketAPIKeys).Get([]byte(id)) != nil {

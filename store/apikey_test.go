@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/flowbot/flowbot/flow"
+	bolt "go.etcd.io/bbolt"
 )
 
 func sampleKey(id, hash string) *flow.APIKey {
@@ -163,4 +166,70 @@ func TestTouchAPIKey(t *testing.T) {
 	t.Run("ErrNotFound", func(t *testing.T) {
 		wantCode(t, mustOpen(t).TouchAPIKey(ctx, "nope", time.Now()), flow.ENOTFOUND, "")
 	})
+}
+
+// TestAPIKeyAllowedIPs: a key's allowed IPs are kept in their canonical
+// text form and read back as they were.
+func TestAPIKeyAllowedIPs(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	k := sampleKey("k1", "hash-1")
+	k.AllowedIPs = []flow.IPRange{flow.MustParseIPRange("::ffff:203.0.113.7"), flow.MustParseIPRange("2001:DB8::/32")}
+	if err := db.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.APIKeyByHash(ctx, []byte("hash-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "stored key", got, k)
+	var raw []byte
+	if err := db.db.View(func(tx *bolt.Tx) error {
+		raw = bytes.Clone(tx.Bucket(bucketAPIKeys).Get([]byte("k1")))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(`"allowed_ips":["203.0.113.7","2001:db8::/32"]`)) {
+		t.Fatalf("stored as %s", raw)
+	}
+}
+
+// TestAPIKeyStoredBeforeAllowedIPs: a record written before keys had
+// allowed_ips (no such member) reads as a key without any, which may be
+// used from any address.
+func TestAPIKeyStoredBeforeAllowedIPs(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	const old = `{"id":"old","name":"ci","role":"designer","prefix":"fbk_abcdef","hash":"aGFzaC1vbGQ=",` +
+		`"expires_at":"2099-01-01T00:00:00Z","created_at":"2025-01-02T03:04:05Z","created_by":"bootstrap","last_used_at":"2025-02-01T00:00:00Z"}`
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketAPIKeysByHash).Put([]byte("hash-old"), []byte("old")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAPIKeys).Put([]byte("old"), []byte(old))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := db.APIKeyByHash(ctx, []byte("hash-old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.ID != "old" || k.Name != "ci" || string(k.Hash) != "hash-old" || k.ExpiresAt == nil || k.LastUsedAt == nil || len(k.AllowedIPs) != 0 {
+		t.Fatalf("old record read as %+v", k)
+	}
+	if !k.AllowsAddr(netip.MustParseAddr("198.51.100.9")) || !k.AllowsAddr(netip.MustParseAddr("2001:db8::1")) {
+		t.Fatal("an old key is refused from an address")
+	}
+	keys, err := db.APIKeys(ctx)
+	if err != nil || len(keys) != 1 || keys[0].ID != "old" {
+		t.Fatalf("list: %v, %v", keys, err)
+	}
+	// Touching it keeps it without allowed_ips.
+	if err := db.TouchAPIKey(ctx, "old", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := db.APIKeyByHash(ctx, []byte("hash-old")); err != nil || len(k.AllowedIPs) != 0 {
+		t.Fatalf("after touch: %+v, %v", k, err)
+	}
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/flowbot/flowbot/flow"
@@ -34,6 +36,9 @@ type createAPIKeyRequest struct {
 	// ExpiresAt is RFC 3339; parsed by the handler so a bad value is
 	// reported at /expires_at.
 	ExpiresAt *string `json:"expires_at"`
+	// AllowedIPs are addresses or CIDR ranges (flow.ParseAllowedIPs);
+	// empty or absent: any address.
+	AllowedIPs []string `json:"allowed_ips"`
 }
 
 type createdAPIKey struct {
@@ -63,15 +68,27 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	if expires != nil && !expires.After(now) {
 		return ruleError("/expires_at", "expired", "expires_at must be in the future")
 	}
+	ips, problems := flow.ParseAllowedIPs(req.AllowedIPs)
+	if len(problems) > 0 {
+		msg := problems[0].Message
+		if len(problems) > 1 {
+			msg = fmt.Sprintf("/allowed_ips has %d problems; the first: %s", len(problems), msg)
+		}
+		return problemsError(msg, problems)
+	}
 	tok := NewToken(apiKeyPrefix)
 	k := &flow.APIKey{
 		ID: uuid.NewString(), Name: req.Name, Role: req.Role, Prefix: tok[:len(apiKeyPrefix)+6],
-		Hash: hashToken(tok), ExpiresAt: expires, CreatedAt: now, CreatedBy: actor(c),
+		Hash: hashToken(tok), ExpiresAt: expires, AllowedIPs: ips, CreatedAt: now, CreatedBy: actor(c),
 	}
 	if err := s.Keys.CreateAPIKey(c.Request().Context(), k); err != nil {
 		return err
 	}
-	s.audit(c, flow.AuditAPIKeyCreated, k.ID, map[string]string{"name": k.Name, "role": string(k.Role)})
+	detail := map[string]string{"name": k.Name, "role": string(k.Role)}
+	if len(ips) > 0 {
+		detail["allowed_ips"] = joinRanges(ips)
+	}
+	s.audit(c, flow.AuditAPIKeyCreated, k.ID, detail)
 	return c.JSON(http.StatusCreated, createdAPIKey{APIKey: k, Token: tok})
 }
 
@@ -83,7 +100,23 @@ func (s *Server) listAPIKeys(c echo.Context) error {
 	if keys == nil {
 		keys = []*flow.APIKey{}
 	}
+	for _, k := range keys {
+		// A key stored before keys had allowed_ips has none (nil): any
+		// address, shown as [] like every unrestricted key.
+		if k.AllowedIPs == nil {
+			k.AllowedIPs = []flow.IPRange{}
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]any{"items": keys})
+}
+
+// joinRanges lists ranges for an audit event's detail.
+func joinRanges(rs []flow.IPRange) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, ", ")
 }
 
 func (s *Server) deleteAPIKey(c echo.Context) error {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/flowbot/flowbot/flow"
@@ -125,8 +127,36 @@ func (s *Server) principal(c echo.Context, tok string) (*Principal, error) {
 	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		return nil, flow.Errorf(flow.EUNAUTHORIZED, "unknown or expired token")
 	}
+	if err := s.checkKeyAddress(c, k); err != nil {
+		return nil, err
+	}
 	s.touchKey(k.ID, k.LastUsedAt, now)
 	return &Principal{Kind: "api_key", ID: k.ID, Name: k.Name, Role: k.Role}, nil
+}
+
+// checkKeyAddress refuses a key with allowed_ips used from any other
+// address. The client address is c.RealIP(): the TCP peer, or what a
+// trusted proxy (FLOWBOT_TRUSTED_PROXIES) put in X-Forwarded-For. The
+// message names that address but not the allowed ones: the caller holds a
+// working token, but may be someone who stole it. The refusal is logged
+// (key and address) for the admin; it is not an audit event, since a
+// stolen key could then write one, with an fsync, per request.
+func (s *Server) checkKeyAddress(c echo.Context, k *flow.APIKey) error {
+	if len(k.AllowedIPs) == 0 {
+		return nil
+	}
+	ip := c.RealIP()
+	addr, err := netip.ParseAddr(ip)
+	if err == nil && k.AllowsAddr(addr) {
+		return nil
+	}
+	shown := strconv.Quote(ip)
+	if err == nil {
+		shown = addr.Unmap().String()
+	}
+	s.log.WarnContext(c.Request().Context(), "api key used from an address it is not allowed from",
+		"key_id", k.ID, "key_name", k.Name, "remote", shown, "request_id", requestID(c))
+	return flow.Errorf(flow.EADDRNOTALLOWED, "this API key may not be used from %s; its IP restrictions do not allow this address", shown)
 }
 
 // principalOf returns the request's authenticated principal (nil on public routes).

@@ -155,6 +155,13 @@ func (r resp) errCode(t testing.TB) string {
 // against openapi.yaml: an undocumented status or field fails the test.
 func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 	e.t.Helper()
+	return e.doFrom("", method, path, token, body, hdr...)
+}
+
+// doFrom is do with the request coming from remote ("203.0.113.7:5000",
+// "[2001:db8::1]:5000"), the TCP peer; "" keeps httptest's 192.0.2.1:1234.
+func (e *env) doFrom(remote, method, path, token string, body any, hdr ...string) resp {
+	e.t.Helper()
 	var rd io.Reader
 	var raw []byte
 	switch b := body.(type) {
@@ -170,6 +177,9 @@ func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 		rd = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequest(method, path, rd)
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	if raw != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

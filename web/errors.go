@@ -20,6 +20,9 @@ var statusByCode = map[string]int{
 	flow.ETOOLARGE:      http.StatusRequestEntityTooLarge,
 	flow.ERATELIMITED:   http.StatusTooManyRequests,
 	flow.EINTERNAL:      http.StatusInternalServerError,
+	// 403, not 401: the key is genuine and known, and sending it again
+	// cannot help; only another address can. (The UI signs out on a 401.)
+	flow.EADDRNOTALLOWED: http.StatusForbidden,
 }
 
 // codeByStatus maps echo's own HTTP errors (unknown route, wrong method,

@@ -36,8 +36,9 @@ type Deps struct {
 	ConversationRateLimit RateLimit
 	// TrustedProxies are the reverse proxies in front of flowbot whose
 	// X-Forwarded-For is believed, for the client address of the rate
-	// limit and the request log. Empty: the TCP peer is the client, and
-	// X-Forwarded-For, which any client can send, is ignored.
+	// limit, the request log and API keys' allowed_ips. Empty: the TCP
+	// peer is the client, and X-Forwarded-For, which any client can send,
+	// is ignored.
 	TrustedProxies []netip.Prefix
 	Keys           flow.APIKeyStore
 	Audit          flow.AuditStore

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -760,6 +761,89 @@ func TestUI_AdminPages(t *testing.T) {
 	}
 	b.navigate(app.URL + "/#/connections")
 	b.waitText("main", "Admins only")
+}
+
+// keyRowIPs returns the allowed addresses the API keys page lists for
+// the key named name.
+func keyRowIPs(b *browser, name string) []string {
+	b.t.Helper()
+	return evalJS[[]string](b, fmt.Sprintf(`[...document.querySelectorAll('#key-list tbody tr')]
+	  .filter((tr) => tr.querySelector('th').textContent === %q)
+	  .flatMap((tr) => [...tr.querySelectorAll('.ips-cell code')].map((c) => c.textContent))`, name))
+}
+
+// TestUI_APIKeyAllowedIPs: an admin restricts a new key to addresses,
+// typed with commas and new lines, and the list shows them in their
+// canonical form; a key without shows "any address".
+func TestUI_APIKeyAllowedIPs(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+	b.navigate(app.URL + "/#/keys")
+	b.signIn(adminToken)
+	b.visible("#key-ips")
+	b.checkLabels("api keys")
+	b.typeText("#key-name", "office ci")
+	b.typeText("#key-ips", "203.0.113.7, 198.51.100.0/24\n2001:DB8::/32\n")
+	b.click("#create-key")
+	b.visible("#new-token")
+	b.waitText("#key-list", "office ci")
+	want := []string{"203.0.113.7", "198.51.100.0/24", "2001:db8::/32"}
+	if got := keyRowIPs(b, "office ci"); !slices.Equal(got, want) {
+		t.Fatalf("listed allowed addresses %q, want %q", got, want)
+	}
+	if got := b.value("#key-ips"); got != "" {
+		t.Errorf("the form keeps %q after the key was made", got)
+	}
+	keys, err := e.db.APIKeys(t.Context())
+	if err != nil || len(keys) != 1 || len(keys[0].AllowedIPs) != 3 || keys[0].AllowedIPs[2].String() != "2001:db8::/32" {
+		t.Fatalf("stored %+v, %v", keys, err)
+	}
+
+	b.typeText("#key-name", "anywhere\n")
+	b.waitText("#key-list", "anywhere")
+	b.until("the unrestricted key shows any address", `[...document.querySelectorAll('#key-list tbody tr')]
+	  .some((tr) => tr.querySelector('th').textContent === 'anywhere' && tr.querySelector('.ips-cell').textContent === 'any address')`)
+	b.shot("admin-keys-ips")
+}
+
+// TestUI_APIKeyAllowedIPsError: the server's refusal of an entry is shown
+// at the field, the typed text stays to be fixed, and no key is made
+// until it is.
+func TestUI_APIKeyAllowedIPsError(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+	b.navigate(app.URL + "/#/keys")
+	b.signIn(adminToken)
+	b.visible("#key-ips")
+	b.typeText("#key-name", "office ci")
+	b.typeText("#key-ips", "203.0.113.7\n10.0.0.1/8")
+	b.click("#create-key")
+	const slot = `.field[data-pointer="/allowed_ips"] > .field-error`
+	b.visible(slot)
+	if got := b.text(slot); !strings.Contains(got, "/allowed_ips/1") || !strings.Contains(got, "10.0.0.0/8") {
+		t.Errorf("field error %q; want it to point at the second entry and suggest 10.0.0.0/8", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#key-ips').getAttribute('aria-invalid') || ''`); got != "true" {
+		t.Errorf("aria-invalid = %q", got)
+	}
+	if got := b.value("#key-ips"); got != "203.0.113.7\n10.0.0.1/8" {
+		t.Errorf("the field holds %q after the refusal", got)
+	}
+	b.shot("admin-keys-ips-error")
+	if keys, err := e.db.APIKeys(t.Context()); err != nil || len(keys) != 0 {
+		t.Fatalf("keys after the refusal: %v, %v", keys, err)
+	}
+
+	b.typeText("#key-ips", "203.0.113.7\n10.0.0.0/8")
+	b.click("#create-key")
+	b.visible("#new-token")
+	b.until("the field error is gone", fmt.Sprintf(`document.querySelector(%q).hidden`, slot))
+	b.waitText("#key-list", "office ci")
+	if got := keyRowIPs(b, "office ci"); !slices.Equal(got, []string{"203.0.113.7", "10.0.0.0/8"}) {
+		t.Fatalf("listed %q", got)
+	}
 }
 
 // websiteOf is a website on another origin than flowbot's: it serves the
