@@ -58,15 +58,11 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	now := s.Now().UTC()
 	var expires *time.Time
 	if req.ExpiresAt != nil {
-		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
-		if err != nil {
-			msg := "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z"
-			return ruleError("/expires_at", "invalid_time", msg)
+		t, code, msg := flow.ParseExpiresAt(*req.ExpiresAt, now)
+		if code != "" {
+			return ruleError("/expires_at", code, msg)
 		}
 		expires = &t
-	}
-	if expires != nil && !expires.After(now) {
-		return ruleError("/expires_at", "expired", "expires_at must be in the future")
 	}
 	ips, problems := flow.ParseAllowedIPs(req.AllowedIPs)
 	if len(problems) > 0 {
