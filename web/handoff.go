@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowbot/flowbot/botstep"
@@ -69,6 +70,27 @@ type Handoff struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	swept    chan struct{} // closed when the outbox sweeper ends
+
+	delivered, givenUp, dropped atomic.Uint64
+}
+
+// HandoffStats are a Handoff's running totals, exported on /metrics.
+type HandoffStats struct {
+	// Delivered, GivenUp and Dropped count notices by how they ended:
+	// the help desk took them; they were refused, or tried past MaxAge
+	// or the backoff; or they were dropped past maxHandoffsInFlight
+	// without an outbox to wait in.
+	Delivered, GivenUp, Dropped uint64
+	// InFlight is how many are being sent or waiting for their next try.
+	InFlight int
+}
+
+// Stats returns the running totals.
+func (h *Handoff) Stats() HandoffStats {
+	h.mu.Lock()
+	n := len(h.active)
+	h.mu.Unlock()
+	return HandoffStats{Delivered: h.delivered.Load(), GivenUp: h.givenUp.Load(), Dropped: h.dropped.Load(), InFlight: n}
 }
 
 // HandoffOutbox keeps hand-off notices on disk (store.DB is one).
@@ -169,6 +191,7 @@ func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored 
 		if stored {
 			log.Warn("hand-off notice waits in the outbox: too many in flight; is the help desk down?")
 		} else {
+			h.dropped.Add(1)
 			log.Error("hand-off notice dropped: too many in flight; is the help desk down?")
 		}
 		return
@@ -313,6 +336,7 @@ func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []by
 		log.Log(context.Background(), level, msg, args...)
 	}
 	if h.MaxAge > 0 && time.Since(made) > h.MaxAge {
+		h.givenUp.Add(1)
 		finish(slog.LevelError, "hand-off notice not delivered: older than the time it is tried for", "made", made, "max_age", h.MaxAge.String())
 		return
 	}
@@ -323,6 +347,7 @@ func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []by
 	for attempt := 0; ; attempt++ {
 		status, err := h.post(body)
 		if err == nil && status >= 200 && status < 300 {
+			h.delivered.Add(1)
 			finish(slog.LevelInfo, "hand-off notice delivered", "status", status, "attempts", attempt+1)
 			return
 		}
@@ -338,6 +363,7 @@ func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []by
 			retry = false
 		}
 		if !retry {
+			h.givenUp.Add(1)
 			finish(slog.LevelError, "hand-off notice not delivered", "status", status, "attempts", attempt+1, "err", errText(err))
 			return
 		}

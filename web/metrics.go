@@ -69,6 +69,24 @@ func (s *Server) registerMetrics() {
 	if s.Connections != nil {
 		s.metrics.reg.MustRegister(connectionCollector{list: s.Connections.List})
 	}
+	if h := s.Handoff; h != nil {
+		for _, c := range []struct {
+			result string
+			get    func(HandoffStats) uint64
+		}{
+			{"delivered", func(st HandoffStats) uint64 { return st.Delivered }},
+			{"given_up", func(st HandoffStats) uint64 { return st.GivenUp }},
+			{"dropped", func(st HandoffStats) uint64 { return st.Dropped }},
+		} {
+			s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "flowbot_handoff_notices_total", Help: "Hand-off notices by how they ended: delivered, given_up (refused, or tried too long) or dropped (too many in flight, no outbox).",
+				ConstLabels: prometheus.Labels{"result": c.result},
+			}, func() float64 { return float64(c.get(h.Stats())) }))
+		}
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flowbot_handoff_in_flight", Help: "Hand-off notices being sent or waiting for their next try; more wait in the outbox past 1,000.",
+		}, func() float64 { return float64(h.Stats().InFlight) }))
+	}
 	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.handle("GET", "/metrics", Public, echo.WrapHandler(h))
 }

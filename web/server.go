@@ -55,6 +55,9 @@ type Deps struct {
 	Now             func() time.Time
 	// Ready reports whether the service can serve (the store answers).
 	Ready func(ctx context.Context) error
+	// Handoff, when set, is the hand-off notifier; its totals go on
+	// /metrics.
+	Handoff *Handoff
 	// StoreStats, when set, gives the store's running totals for /metrics.
 	StoreStats func() StoreStats
 	// Backup, when set, makes a consistent copy of the database (a bbolt

@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		IPRateLimit: cfg.IPRateLimit, ConversationRateLimit: cfg.ConversationRateLimit, TrustedProxies: proxies,
 		AdminToken: cfg.AdminToken, UserTokenSecret: []byte(cfg.UserTokenSecret), OpenAPI: flowbot.OpenAPI, Logger: log,
 		Ready: db.Ping, StoreStats: func() web.StoreStats { return web.StoreStats(db.Stats()) },
-		Backup: db.Snapshot,
+		Backup: db.Snapshot, Handoff: handoff,
 	})
 
 	if cfg.PprofAddr != "" {
