@@ -36,6 +36,10 @@ func TestExecuteNotesRefusals(t *testing.T) {
 				w.Write([]byte(`{"error":"invalid_client"}`))
 			case "/down":
 				w.WriteHeader(503)
+			case "/busy":
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(429)
+				w.Write([]byte(`{"error":"slow_down"}`))
 			default:
 				w.Header().Set("Content-Type", "application/json")
 				w.Write([]byte(`{"access_token":"fine","token_type":"Bearer","expires_in":3600}`))
@@ -43,6 +47,10 @@ func TestExecuteNotesRefusals(t *testing.T) {
 		},
 	}})
 	ctx := context.Background()
+	// A refusal is written at most once a minute per connection: the
+	// clock moves a minute after each call.
+	now := time.Now()
+	e.conns.Now = func() time.Time { return now }
 	refusal := func(name string) *connections.Refusal {
 		t.Helper()
 		c, err := e.conns.Get(ctx, name)
@@ -53,6 +61,7 @@ func TestExecuteNotesRefusals(t *testing.T) {
 	}
 	call := func(conn, path string) *Outcome {
 		t.Helper()
+		defer func() { now = now.Add(time.Minute) }()
 		return e.run(t, exStep("GET", "https://"+exAPIHost+path, withConnection(conn)), nil)
 	}
 
@@ -81,6 +90,8 @@ func TestExecuteNotesRefusals(t *testing.T) {
 			Credentials: connections.Credentials{TokenURL: "https://" + exAuthHost + "/refuse", ClientID: "bot", ClientSecret: "s3cret-client"}},
 		{Name: "down_oauth", Type: connections.TypeOAuth2CC, AllowedDomain: exAPIHost,
 			Credentials: connections.Credentials{TokenURL: "https://" + exAuthHost + "/down", ClientID: "bot", ClientSecret: "s3cret-client"}},
+		{Name: "busy_oauth", Type: connections.TypeOAuth2CC, AllowedDomain: exAPIHost,
+			Credentials: connections.Credentials{TokenURL: "https://" + exAuthHost + "/busy", ClientID: "bot", ClientSecret: "s3cret-client"}},
 	} {
 		if _, err := e.conns.Create(ctx, "admin", c); err != nil {
 			t.Fatal(err)
@@ -94,6 +105,10 @@ func TestExecuteNotesRefusals(t *testing.T) {
 	wantFail(t, call("down_oauth", "/ok"), ErrCodeConnection)
 	if r := refusal("down_oauth"); r != nil {
 		t.Fatalf("a token endpoint's 503 was recorded as a refusal: %+v", r)
+	}
+	wantFail(t, call("busy_oauth", "/ok"), ErrCodeConnection)
+	if r := refusal("busy_oauth"); r != nil {
+		t.Fatalf("a token endpoint's 429 was recorded as a refusal: %+v", r)
 	}
 }
 

@@ -79,7 +79,8 @@ func (o *Outcome) checkSuccess(s *flow.Step, p *prepared, vars flow.Lookup) {
 			test += " " + flow.Quote(want)
 		}
 		o.Success = false
-		o.fail(ErrCodeSuccessCondition, "the API answered "+strconv.Itoa(o.Status)+", but success_when "+strconv.Itoa(i)+
+		// Counted from 1, as the panel shows them ("Test 2").
+		o.fail(ErrCodeSuccessCondition, "the API answered "+strconv.Itoa(o.Status)+", but success test "+strconv.Itoa(i+1)+
 			" did not hold: "+c.Path+" has "+had+", not "+test)
 		return
 	}

@@ -82,7 +82,7 @@ func TestExecuteSuccessWhen(t *testing.T) {
 	t.Run("ErrOkFalse", func(t *testing.T) {
 		o := e.run(t, step("/charge/declined", cond("$.order.number", "equals", "{{want_number}}"), cond("$.ok", "equals", "true")), vals)
 		wantFail(t, o, ErrCodeSuccessCondition)
-		if want := `success_when 1 did not hold: $.ok has "false", not equals "true"`; !strings.Contains(o.ErrorMessage, want) || !strings.Contains(o.ErrorMessage, "answered 200") {
+		if want := `success test 2 did not hold: $.ok has "false", not equals "true"`; !strings.Contains(o.ErrorMessage, want) || !strings.Contains(o.ErrorMessage, "answered 200") {
 			t.Errorf("message %q; want it to contain %q", o.ErrorMessage, want)
 		}
 		if o.Saved["why"] != "card declined" || o.Saved["number"] != "A-1" {

@@ -13,8 +13,9 @@ import (
 // are optional templates of at most flow.MaxTextLen characters; group,
 // priority and tags (told to the help desk) are optional templates too.
 // Written out without variables, a priority must be one of
-// flow.TransferPriorities and a tag must already be in the form it is
-// sent in; with variables they are made so when the step runs.
+// flow.TransferPriorities (in any case, as the engine reads it) and a tag
+// must already be in the form it is sent in; with variables they are made
+// so when the step runs.
 func checkTransfer(p *flow.Problems, s *flow.Step, ptr string) {
 	checkText(p, ptr+"/text", "text", s.Text, false)
 	checkText(p, ptr+"/reason", "reason", s.Reason, false)
@@ -24,7 +25,7 @@ func checkTransfer(p *flow.Problems, s *flow.Step, ptr string) {
 	}
 	if s.Priority != "" {
 		refs, _ := checkTemplate(p, ptr+"/priority", "priority", s.Priority)
-		if len(refs) == 0 && !slices.Contains(flow.TransferPriorities, s.Priority) {
+		if len(refs) == 0 && !slices.Contains(flow.TransferPriorities, strings.ToLower(strings.TrimSpace(s.Priority))) {
 			p.Add(ptr+"/priority", CodeInvalidPriority, fmt.Sprintf("priority %s is not one of %s (or a {{variable}} holding one)",
 				flow.Quote(s.Priority), strings.Join(flow.TransferPriorities, ", ")))
 		}

@@ -37,8 +37,9 @@ type Connection struct {
 	// username, token URL, client id, scopes) so they can be shown.
 	Public    map[string]string `json:"-"`
 	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
-	CreatedBy string            `json:"created_by"`
+	// UpdatedAt is when the credentials were last set: their version.
+	UpdatedAt time.Time `json:"updated_at"`
+	CreatedBy string    `json:"created_by"`
 	// ExpiresAt is when the credentials stop working as far as the admin
 	// knows (an API key's expiry date); nil when unknown. flowbot warns
 	// before and after it but keeps sending them: the API decides.
@@ -154,9 +155,10 @@ type Store interface {
 	Connection(ctx context.Context, name string) (*Connection, error)
 	// Connections lists every connection by name.
 	Connections(ctx context.Context) ([]*Connection, error)
-	// UpdateConnection replaces the stored Sealed, Public, ExpiresAt,
-	// Refusal and UpdatedAt of the connection named c.Name. Returns
-	// ENOTFOUND.
+	// UpdateConnection replaces the stored Sealed, Public, ExpiresAt and
+	// UpdatedAt of the connection named c.Name, and sets c.Refusal to the
+	// stored one: kept while UpdatedAt (the credentials' version) stays,
+	// cleared when it changes. Returns ENOTFOUND.
 	UpdateConnection(ctx context.Context, c *Connection) error
 	// SetConnectionRefusal sets (or, with nil, clears) the Refusal of the
 	// connection named name, only while its UpdatedAt is still version: a

@@ -12,9 +12,10 @@ import (
 	"github.com/flowbot/flowbot/flow"
 )
 
-// refusalInterval bounds how often a connection's refusal is stored: a bot
-// calling through dead credentials costs one write a minute, not one per
-// call.
+// refusalInterval bounds how often a connection's refusal is written (set
+// or cleared): a bot calling through dead credentials, or traffic mixing
+// 2xx and 403 answers, costs one write a minute, not one per call. A
+// change seen within it is written by the first call after it.
 const refusalInterval = time.Minute
 
 // refusalWriteTimeout bounds one refusal write, whoever waits for it.
@@ -28,12 +29,13 @@ func (s *Service) Health(c *Connection) (status, message string) {
 }
 
 // NoteAnswer records how an API at host answered a request that carried
-// the credentials of conn (as Apply returned it): 401 or 403 marks them
-// refused, a 2xx clears that. It writes only when the stored state
-// changes, or at most once a minute while the refusals go on, and never
-// two writes for one connection at a time; the write is made on the
-// caller's goroutine, so it is the one turn that sees the change that
-// waits for it.
+// the credentials of conn (as Apply returned it, with the stored state):
+// 401 or 403 marks them refused, a 2xx clears that. It writes only when
+// the stored state would change (or, while refusals go on, to record the
+// latest), at most once a minute per connection (refusalInterval) and
+// never two writes for one connection at a time. The write is made on the
+// caller's goroutine, so the one call that sees the change waits for it;
+// call it once the answer has been read.
 func (s *Service) NoteAnswer(ctx context.Context, conn *Connection, host string, status int) {
 	switch {
 	case status >= 200 && status <= 299:
@@ -41,29 +43,26 @@ func (s *Service) NoteAnswer(ctx context.Context, conn *Connection, host string,
 			s.setRefusal(ctx, conn, nil)
 		}
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		now := s.now()
-		if conn.Refusal == nil || now.Sub(conn.Refusal.At) >= refusalInterval {
-			s.setRefusal(ctx, conn, &Refusal{
-				At: now, Status: status, Host: host,
-				Message: host + " answered " + strconv.Itoa(status) + " " + http.StatusText(status) + " to a request carrying these credentials",
-			})
-		}
+		s.setRefusal(ctx, conn, &Refusal{
+			At: s.now(), Status: status, Host: host,
+			Message: host + " answered " + strconv.Itoa(status) + " " + http.StatusText(status) + " to a request carrying these credentials",
+		})
 	}
 }
 
 // noteTokenError records a token endpoint refusing an OAuth connection's
-// client credentials (a 4xx answer, such as invalid_client). Other token
-// failures (no answer, a 5xx, an unusable token) say nothing about the
-// credentials and are not recorded.
+// client credentials (400, 401 or 403, such as invalid_client). Other
+// token failures (no answer, a 5xx or 429, an unusable token) say nothing
+// about the credentials and are not recorded.
 func (s *Service) noteTokenError(ctx context.Context, conn *Connection, tokenURL string, err error) {
 	var te *TokenError
-	if !errors.As(err, &te) || te.Status < 400 || te.Status > 499 {
+	// RFC 6749 §5.2: a refused client is 400 or 401 (invalid_client,
+	// unauthorized_client); some servers say 403. A 429 or 404 says
+	// nothing about the credentials.
+	if !errors.As(err, &te) || (te.Status != 400 && te.Status != 401 && te.Status != 403) {
 		return
 	}
 	now := s.now()
-	if conn.Refusal != nil && now.Sub(conn.Refusal.At) < refusalInterval {
-		return
-	}
 	host := tokenURL
 	if u, err := url.Parse(tokenURL); err == nil {
 		host = u.Hostname()
@@ -72,17 +71,23 @@ func (s *Service) noteTokenError(ctx context.Context, conn *Connection, tokenURL
 }
 
 // setRefusal stores r (nil: clears the refusal) for conn, unless a write
-// for the same connection is under way.
+// for the same connection is under way or was made less than
+// refusalInterval ago.
 func (s *Service) setRefusal(ctx context.Context, conn *Connection, r *Refusal) {
+	now := s.now()
 	s.mu.Lock()
-	if s.noting[conn.Name] {
+	// The limit is per version of the credentials: a report about
+	// replaced ones (dropped by the store) does not hold up the new.
+	last, seen := s.noted[conn.Name]
+	if s.noting[conn.Name] || (seen && last.version.Equal(conn.UpdatedAt) && now.Sub(last.at) < refusalInterval) {
 		s.mu.Unlock()
 		return
 	}
 	if s.noting == nil {
-		s.noting = map[string]bool{}
+		s.noting, s.noted = map[string]bool{}, map[string]noted{}
 	}
 	s.noting[conn.Name] = true
+	s.noted[conn.Name] = noted{at: now, version: conn.UpdatedAt}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -104,3 +109,7 @@ func (s *Service) logger() *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// noted is when a connection's refusal was last written, and for which
+// version of its credentials.
+type noted struct{ at, version time.Time }

@@ -253,17 +253,53 @@ func TestNoteAnswer(t *testing.T) {
 	if r := get().Refusal; r != nil {
 		t.Fatalf("a refusal of the old credentials stuck to the new ones: %+v", r)
 	}
-	// A 2xx clears a refusal; a 2xx with none on record writes nothing.
+	// The new credentials' first refusal is written at once.
 	s.NoteAnswer(ctx, get(), "api.example.com", 401)
 	if get().Refusal == nil {
 		t.Fatal("refusal not recorded")
 	}
+	// Within the minute, a 2xx does not write; the first after it clears.
+	clk.Add(59 * time.Second)
+	s.NoteAnswer(ctx, get(), "api.example.com", 204)
+	if get().Refusal == nil {
+		t.Fatal("a write within the minute")
+	}
+	clk.Add(time.Second)
 	s.NoteAnswer(ctx, get(), "api.example.com", 204)
 	c := get()
 	if c.Refusal != nil {
-		t.Fatalf("refusal not cleared by a 2xx: %+v", c.Refusal)
+		t.Fatalf("refusal not cleared by a 2xx after the minute: %+v", c.Refusal)
 	}
 	if status, _ := s.Health(c); status != connections.StatusOK {
 		t.Fatalf("status %q, want ok", status)
+	}
+}
+
+// TestNoteAnswerMixedTraffic: calls that alternate 403 and 200 through one
+// connection cost at most one write a minute, not one per call.
+func TestNoteAnswerMixedTraffic(t *testing.T) {
+	ctx := context.Background()
+	s, st, clk := newTestService(t)
+	mustCreate(t, s, validReq())
+	var changes int
+	var last *connections.Refusal
+	for i := 0; i < 120; i++ { // two minutes, a call a second
+		c, err := st.Connection(ctx, "shop_api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (c.Refusal == nil) != (last == nil) || (c.Refusal != nil && !c.Refusal.At.Equal(last.At)) {
+			changes++
+		}
+		last = c.Refusal
+		status := 200
+		if i%2 == 0 {
+			status = 403
+		}
+		s.NoteAnswer(ctx, c, "api.example.com", status)
+		clk.Add(time.Second)
+	}
+	if changes > 2 {
+		t.Fatalf("%d writes in two minutes of mixed answers; want at most 2", changes)
 	}
 }

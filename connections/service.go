@@ -36,6 +36,7 @@ type Service struct {
 	creds  map[string]credEntry   // decrypted credentials by connection name
 	tokens map[string]*tokenEntry // OAuth tokens by connection name
 	noting map[string]bool        // connections whose refusal is being written
+	noted  map[string]noted       // when each connection's refusal was last written
 
 	clientOnce    sync.Once
 	defaultClient *http.Client
@@ -123,8 +124,9 @@ type Update struct {
 	ExpiresAt *string
 }
 
-// Update applies u to the named connection. New credentials drop its
-// cached credentials and OAuth token and clear its refusal. It returns
+// Update applies u to the named connection. New credentials are a new
+// version (UpdatedAt): they drop its cached credentials and OAuth token and
+// clear its refusal. A new date alone keeps the version and the refusal. It returns
 // ENOTFOUND, or EUNPROCESSABLE with the problems as details when u is not
 // valid for the connection (or sets nothing).
 func (s *Service) Update(ctx context.Context, name string, u Update) (*Connection, error) {
@@ -158,13 +160,13 @@ func (s *Service) Update(ctx context.Context, name string, u Update) (*Connectio
 		if err := s.seal(c, normalize(c.Type, *u.Credentials)); err != nil {
 			return nil, err
 		}
-		c.Refusal = nil
+		// A new version: the store clears the refusal of the old one.
+		c.UpdatedAt = s.now()
 		c.ExpiresAt = nil
 	}
 	if u.ExpiresAt != nil {
 		c.ExpiresAt = expires
 	}
-	c.UpdatedAt = s.now()
 	if err := s.Store.UpdateConnection(ctx, c); err != nil {
 		return nil, err
 	}

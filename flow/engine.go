@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Engine runs conversations: from a conversation's state and one input it
@@ -304,16 +305,16 @@ func transferDetail(st *Step, vars Lookup) map[string]string {
 }
 
 // NormalizeTags makes help-desk tags of tag texts: lower case, each run of
-// characters other than a-z, 0-9, "_", "-" and ":" made one "_", "_" cut
-// from both ends, at most MaxTagLen characters; empty ones and repeats are
-// dropped, and at most MaxTransferTags are kept.
+// characters other than letters, digits (in any script), "_", "-" and ":"
+// made one "_", "_" cut from both ends, at most MaxTagLen characters;
+// empty ones and repeats are dropped, and at most MaxTransferTags are kept.
 func NormalizeTags(raw []string) []string {
 	var out []string
 	for _, t := range raw {
 		var b strings.Builder
 		gap := false
 		for _, r := range strings.ToLower(t) {
-			if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '-' || r == ':' {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-' || r == ':' {
 				if gap && b.Len() > 0 {
 					b.WriteByte('_')
 				}
@@ -323,10 +324,7 @@ func NormalizeTags(raw []string) []string {
 				gap = true
 			}
 		}
-		tag := strings.Trim(b.String(), "_")
-		if len(tag) > MaxTagLen {
-			tag = strings.TrimRight(tag[:MaxTagLen], "_")
-		}
+		tag := strings.TrimRight(cutRunes(strings.Trim(b.String(), "_"), MaxTagLen), "_")
 		if tag != "" && !slices.Contains(out, tag) {
 			out = append(out, tag)
 			if len(out) == MaxTransferTags {

@@ -107,24 +107,31 @@ func (d *DB) Connections(ctx context.Context) ([]*connections.Connection, error)
 	return list, nil
 }
 
-// UpdateConnection replaces the stored Sealed, Public, ExpiresAt, Refusal
-// and UpdatedAt (now, when zero) of the connection named c.Name; every
-// other field stays. Returns ENOTFOUND.
+// UpdateConnection replaces the stored Sealed, Public, ExpiresAt and
+// UpdatedAt (now, when zero) of the connection named c.Name; every other
+// field stays. UpdatedAt is the credentials' version: when it changes the
+// stored Refusal (of other credentials) is cleared, else it is kept as
+// stored, whatever c holds, so a refusal recorded meanwhile is not lost.
+// Returns ENOTFOUND.
 func (d *DB) UpdateConnection(ctx context.Context, c *connections.Connection) error {
 	updated := orNow(c.UpdatedAt, d.now())
+	var refusal *connections.Refusal
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		rec, err := getConnection(tx, c.Name)
 		if err != nil {
 			return err
 		}
-		rec.Sealed, rec.Public, rec.UpdatedAt = c.Sealed, c.Public, updated
-		rec.ExpiresAt, rec.Refusal = utcPtr(c.ExpiresAt), c.Refusal
+		if !rec.UpdatedAt.Equal(updated) {
+			rec.Refusal = nil
+		}
+		rec.Sealed, rec.Public, rec.UpdatedAt, rec.ExpiresAt = c.Sealed, c.Public, updated, utcPtr(c.ExpiresAt)
+		refusal = rec.Refusal
 		return putConnection(tx, rec)
 	})
 	if err != nil {
 		return storeErr("update connection", err)
 	}
-	c.UpdatedAt = updated
+	c.UpdatedAt, c.Refusal = updated, refusal
 	return nil
 }
 

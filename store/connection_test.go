@@ -218,6 +218,26 @@ func TestConnectionHealthFields(t *testing.T) {
 	}
 	wantCode(t, db.SetConnectionRefusal(ctx, "nope", got.UpdatedAt, r), flow.ENOTFOUND, "")
 
+	// An update made from a copy read before the refusal keeps it while
+	// the credentials' version stays (a new expiry date, a reseal), and
+	// clears it with a new version (new credentials).
+	stale := *got
+	later := exp.Add(time.Hour)
+	stale.ExpiresAt = &later
+	if err := db.UpdateConnection(ctx, &stale); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.Connection(ctx, "shop_api"); after.Refusal == nil || !after.ExpiresAt.Equal(later) || stale.Refusal == nil {
+		t.Fatalf("same version: refusal %+v (copy %+v), expires %v", after.Refusal, stale.Refusal, after.ExpiresAt)
+	}
+	stale.UpdatedAt = stale.UpdatedAt.Add(time.Minute)
+	if err := db.UpdateConnection(ctx, &stale); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.Connection(ctx, "shop_api"); after.Refusal != nil || stale.Refusal != nil {
+		t.Fatalf("new version: refusal %+v (copy %+v)", after.Refusal, stale.Refusal)
+	}
+
 	old := `{"id":"c1","name":"old_api","type":"bearer","allowed_domain":"old.example.com","allow_subdomains":false,"sealed":"AAE=","public":{},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","created_by":"admin"}`
 	if err := db.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketConnections).Put([]byte("old_api"), []byte(old)) }); err != nil {
 		t.Fatal(err)

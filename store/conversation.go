@@ -654,8 +654,8 @@ func unixNanos(t time.Time) uint64 {
 }
 
 // DeleteConversation removes one conversation and everything stored under
-// it: its state, token, transcript and execution log (for an erasure
-// request). Returns ENOTFOUND, or ECONFLICT while one of its turns is
+// it: its state, token, transcript and execution log, and hand-off notices
+// about it not yet delivered (for an erasure request). Returns ENOTFOUND, or ECONFLICT while one of its turns is
 // being stored (try again a moment later); a turn that is still running
 // is refused when it comes to be stored. Freed bbolt pages and reused
 // journal segments keep the bytes until they are written over.
@@ -676,8 +676,10 @@ func (d *DB) DeleteConversation(ctx context.Context, id string) error {
 		if claimed = d.turns.beginDelete([][]byte{[]byte(id)}); len(claimed) == 0 {
 			return flow.Errorf(flow.ECONFLICT, "a turn of conversation %s is running; try again in a moment", id)
 		}
-		_, err = deleteConversation(tx, []byte(id), updatedKey(h.updated, []byte(id)))
-		return err
+		if _, err = deleteConversation(tx, []byte(id), updatedKey(h.updated, []byte(id))); err != nil {
+			return err
+		}
+		return deleteConversationHandoffs(tx, id)
 	})
 	d.turns.endDelete(claimed)
 	return storeErr("delete conversation", err)

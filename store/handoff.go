@@ -84,3 +84,38 @@ func (d *DB) DeleteHandoff(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// HasHandoff reports whether the notice id is still in the outbox: it is
+// not once delivered, given up, or erased with its conversation.
+func (d *DB) HasHandoff(ctx context.Context, id string) (bool, error) {
+	return view(d, "read hand-off notice", func(tx *bolt.Tx) (bool, error) {
+		return tx.Bucket(bucketHandoffs).Get([]byte(id)) != nil, nil
+	})
+}
+
+// deleteConversationHandoffs removes from the outbox the notices about
+// conversation id, for its erasure: they hold its user and transcript.
+// The outbox holds only notices not yet delivered, so the walk is short.
+func deleteConversationHandoffs(tx *bolt.Tx, id string) error {
+	b := tx.Bucket(bucketHandoffs)
+	var doomed [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var rec handoffRecord
+		var n struct {
+			ConversationID string `json:"conversation_id"`
+		}
+		if json.Unmarshal(v, &rec) == nil && json.Unmarshal(rec.Body, &n) == nil && n.ConversationID == id {
+			doomed = append(doomed, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

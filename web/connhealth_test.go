@@ -122,6 +122,15 @@ func TestConnections_ExpiryAndHealth(t *testing.T) {
 		t.Error("/metrics shows an expiry date for a connection without one")
 	}
 
+	// New credentials with a date keep the date; with null, none.
+	r = e.do("PATCH", "/v1/connections/dated_api", adminToken, map[string]any{"credentials": map[string]any{"token": "t-2b"}, "expires_at": later})
+	if r.Code != 200 || r.m(t)["expires_at"] != later {
+		t.Fatalf("rotate with a date: %d %s", r.Code, r.Body)
+	}
+	r = e.do("PATCH", "/v1/connections/dated_api", adminToken, map[string]any{"credentials": map[string]any{"token": "t-2c"}, "expires_at": nil})
+	if _, has := r.m(t)["expires_at"]; r.Code != 200 || has {
+		t.Fatalf("rotate with null: %d %s", r.Code, r.Body)
+	}
 	// New credentials clear the refusal.
 	r = e.do("PATCH", "/v1/connections/shop_api", adminToken, map[string]any{"credentials": map[string]any{"token": "t-3"}})
 	if _, has := r.m(t)["last_refusal"]; r.Code != 200 || has || r.m(t)["status"] != "ok" {

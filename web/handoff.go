@@ -61,6 +61,9 @@ type Handoff struct {
 	// once the list is used up, until MaxAge after it was made. 0: the
 	// notice is given up when the list is.
 	MaxAge time.Duration
+	// SweepEvery is how often Start's sweeper looks in the outbox for
+	// notices no goroutine is sending; 0: a minute.
+	SweepEvery time.Duration
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -102,6 +105,9 @@ type HandoffOutbox interface {
 	Handoffs(ctx context.Context, fn func(id string, made time.Time, body []byte) bool) error
 	// DeleteHandoff removes a delivered or given-up notice.
 	DeleteHandoff(ctx context.Context, id string) error
+	// HasHandoff reports whether a notice is still stored: one erased
+	// with its conversation is not sent again.
+	HasHandoff(ctx context.Context, id string) (bool, error)
 }
 
 // DefaultHandoffBackoff is the wait before each retry of a notice when
@@ -111,13 +117,9 @@ var DefaultHandoffBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * t
 // maxHandoffsInFlight bounds the notices being sent or waiting to be
 // tried again, so a help desk that is down does not pile up goroutines.
 // Past it a notice waits in the outbox for a free place (the sweeper
-// looks every handoffSweep); without an outbox it is dropped (logged; the
+// looks every SweepEvery); without an outbox it is dropped (logged; the
 // conversation stays in the list as transferred).
 const maxHandoffsInFlight = 1000
-
-// handoffSweep is how often Start's sweeper looks for notices in the
-// outbox that no goroutine is sending.
-const handoffSweep = time.Minute
 
 // HandoffNotice is the JSON body of a hand-off notice.
 type HandoffNotice struct {
@@ -139,7 +141,12 @@ type HandoffNotice struct {
 // the turn's answer waits for that write) and sends it in the background;
 // it is flow.Runtime.OnTransfer.
 func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
-	n := HandoffNotice{Event: "conversation.transferred", ID: uuid.NewString(), At: conv.UpdatedAt.UTC(),
+	// A UUIDv7, so the outbox (ordered by id) is walked oldest first.
+	id, err := uuid.NewV7()
+	if err != nil {
+		id = uuid.New()
+	}
+	n := HandoffNotice{Event: "conversation.transferred", ID: id.String(), At: conv.UpdatedAt.UTC(),
 		BotID: conv.BotID, Version: conv.Version, ConversationID: conv.ID, User: conv.User}
 	for _, e := range t.Log {
 		if e.StepType == flow.TypeTransfer {
@@ -181,10 +188,24 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 // already or too many are; stored tells whether it is in the outbox.
 func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored bool) {
 	log := h.logger().With("event_id", id, "conversation_id", convID)
+	h.init()
 	h.mu.Lock()
 	if _, ok := h.active[id]; ok {
 		h.mu.Unlock()
 		return
+	}
+	select {
+	case <-h.stop:
+		// Closed: Close may have waited for the others already.
+		h.mu.Unlock()
+		if stored {
+			log.Warn("hand-off notice kept in the outbox: the server is stopping; it is sent after the restart")
+		} else {
+			h.dropped.Add(1)
+			log.Error("hand-off notice not sent: the server is stopping")
+		}
+		return
+	default:
 	}
 	if len(h.active) >= maxHandoffsInFlight {
 		h.mu.Unlock()
@@ -224,7 +245,11 @@ func (h *Handoff) Start() {
 	h.swept = make(chan struct{})
 	go func() {
 		defer close(h.swept)
-		t := time.NewTicker(handoffSweep)
+		every := h.SweepEvery
+		if every <= 0 {
+			every = time.Minute
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -303,13 +328,17 @@ func (h *Handoff) init() {
 // server calls it when it shuts down.
 func (h *Handoff) Close(ctx context.Context) error {
 	h.init()
+	// Under mu, so no launch is between its check of stop and wg.Add.
+	h.mu.Lock()
 	h.stopOnce.Do(func() { close(h.stop) })
+	h.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		h.wg.Wait()
+		// The sweeper first: it may be launching notices.
 		if h.swept != nil {
 			<-h.swept
 		}
+		h.wg.Wait()
 		close(done)
 	}()
 	select {
@@ -345,6 +374,17 @@ func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []by
 		backoff = DefaultHandoffBackoff
 	}
 	for attempt := 0; ; attempt++ {
+		if stored {
+			// Gone from the outbox: erased with its conversation, or
+			// delivered by a goroutine a sweep started just before.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			still, err := h.Outbox.HasHandoff(ctx, id)
+			cancel()
+			if err == nil && !still {
+				log.Info("hand-off notice not sent: it is no longer in the outbox (erased with its conversation, or delivered)", "attempts", attempt)
+				return
+			}
+		}
 		status, err := h.post(body)
 		if err == nil && status >= 200 && status < 300 {
 			h.delivered.Add(1)

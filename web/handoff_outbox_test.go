@@ -186,3 +186,105 @@ func TestHandoff_OutboxGivesUp(t *testing.T) {
 		t.Fatalf("old notice: %d calls; logs %s", calls.Load(), logs.Bytes())
 	}
 }
+
+// pausingOutbox is the real store, whose outbox walk waits, on its second
+// call, until released: a sweep caught in the middle.
+type pausingOutbox struct {
+	*store.DB
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *pausingOutbox) Handoffs(ctx context.Context, fn func(string, time.Time, []byte) bool) error {
+	if p.calls.Add(1) == 2 {
+		close(p.entered)
+		<-p.release
+	}
+	return p.DB.Handoffs(ctx, fn)
+}
+
+// TestHandoff_CloseDuringSweep: a sweep under way when Close is called
+// launches nothing after it; the notice it found stays in the outbox.
+func TestHandoff_CloseDuringSweep(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	e.trust(srv)
+	ob := &pausingOutbox{DB: e.db, entered: make(chan struct{}), release: make(chan struct{})}
+	h := &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+		Outbox: ob, SweepEvery: 10 * time.Millisecond}
+	h.Start() // the first walk: an empty outbox
+	if err := e.db.PutHandoff(context.Background(), "n1", time.Now(), []byte(`{"id":"n1","conversation_id":"c1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	<-ob.entered // the sweeper is walking the outbox
+	closed := make(chan error)
+	go func() { closed <- h.Close(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // Close has stopped the sweeper's loop and waits for it
+	close(ob.release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("%d notices sent after Close", n)
+	}
+	if ids := outboxIDs(t, e.db); len(ids) != 1 {
+		t.Fatalf("outbox after Close: %v", ids)
+	}
+}
+
+// TestHandoff_ErasedWithItsConversation: erasing a conversation removes
+// its notice from the outbox, and a notice waiting for its next try is not
+// sent again; another conversation's notice stays.
+func TestHandoff_ErasedWithItsConversation(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	var h *web.Handoff
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+			Outbox: e.db, Backoff: []time.Duration{300 * time.Millisecond, time.Hour}}
+		d.Runtime.OnTransfer = h.Notify
+	})
+	t.Cleanup(func() { h.Close(context.Background()) })
+	e.trust(srv)
+	bot := e.publishBot(transferBot)
+	gone := e.start(bot, map[string]any{"user": map[string]any{"name": "Ann"}})
+	kept := e.start(bot, map[string]any{"user": map[string]any{"name": "Bob"}})
+	if ids := outboxIDs(t, e.db); len(ids) != 2 {
+		t.Fatalf("outbox: %v", ids)
+	}
+	if r := e.do("DELETE", "/v1/conversations/"+gone.ID, adminToken, nil); r.Code != 204 {
+		t.Fatalf("erase: %d %s", r.Code, r.Body)
+	}
+	ids := outboxIDs(t, e.db)
+	if len(ids) != 1 {
+		t.Fatalf("outbox after the erasure: %v", ids)
+	}
+	var left web.HandoffNotice
+	e.db.Handoffs(context.Background(), func(_ string, _ time.Time, b []byte) bool { json.Unmarshal(b, &left); return false })
+	if left.ConversationID != kept.ID {
+		t.Fatalf("the notice left is about %s, want %s", left.ConversationID, kept.ID)
+	}
+	// Both were tried once (503); after the wait only the kept one again.
+	deadline := time.Now().Add(10 * time.Second)
+	for posts.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d posts", posts.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := posts.Load(); n != 3 {
+		t.Fatalf("%d posts; want 3 (two first tries, one retry of the kept notice)", n)
+	}
+}

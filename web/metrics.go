@@ -87,7 +87,9 @@ func (s *Server) registerMetrics() {
 			Name: "flowbot_handoff_in_flight", Help: "Hand-off notices being sent or waiting for their next try; more wait in the outbox past 1,000.",
 		}, func() float64 { return float64(h.Stats().InFlight) }))
 	}
-	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	// A collector that fails (the connections' store read) costs its own
+	// series, not the whole scrape.
+	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	s.handle("GET", "/metrics", Public, echo.WrapHandler(h))
 }
 

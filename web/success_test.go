@@ -34,7 +34,7 @@ func TestConversation_SuccessWhen(t *testing.T) {
 		t.Fatalf("order without a status: %+v", tr)
 	}
 	log := string(e.do("GET", "/v1/conversations/"+c.ID+"/log", adminToken, nil).Body)
-	if !strings.Contains(log, `"error":"success_condition_failed"`) || !strings.Contains(log, `success_when 0 did not hold: $.order.status has nothing, not exists`) {
+	if !strings.Contains(log, `"error":"success_condition_failed"`) || !strings.Contains(log, `success test 1 did not hold: $.order.status has nothing, not exists`) {
 		t.Fatalf("log: %s", log)
 	}
 

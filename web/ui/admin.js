@@ -41,7 +41,7 @@ export async function connectionsPage(main) {
   const type = select(TYPE_LABELS, 'bearer', { id: 'conn-type' });
   const domain = h('input', { type: 'text', id: 'conn-domain', required: true, autocomplete: 'off', spellcheck: false, placeholder: 'api.example.com' });
   const subs = h('input', { type: 'checkbox', id: 'conn-subdomains' });
-  const expires = h('input', { type: 'date', id: 'conn-expires' });
+  const expires = h('input', { type: 'date', id: 'conn-expires', min: tomorrow() });
   const creds = h('fieldset', { class: 'creds' });
   const showCreds = () => creds.replaceChildren(h('legend', null, 'Credentials'), ...credFields(type.value, 'conn-cred'));
   type.addEventListener('change', showCreds);
@@ -109,6 +109,11 @@ export async function connectionsPage(main) {
 const EXPIRY_HINT = 'The day the credentials stop working (from 00:00 UTC). flowbot warns 7 days before; it keeps sending them after, as the API decides.';
 const STATUS_LABELS = { ok: 'OK', expiring: 'Expires soon', refused: 'Refused', expired: 'Expired' };
 
+/** tomorrow is the first day an expiry date may be (it counts from 00:00 UTC, which today has passed). */
+function tomorrow() {
+  return new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+}
+
 /** expiryOf reads a date input as an expires_at value (start of that day, UTC); undefined when empty. */
 function expiryOf(input) {
   return input.value ? `${input.value}T00:00:00Z` : undefined;
@@ -125,8 +130,9 @@ function statusOf(c) {
 
 /** expiryForm changes or removes a connection's expiry date without new credentials. */
 function expiryForm(c, done) {
-  const date = h('input', { type: 'date', id: `exp-${c.name}`, value: c.expires_at ? c.expires_at.slice(0, 10) : '' });
-  const form = h('form', { class: 'inline-form expiry', autocomplete: 'off' },
+  const date = h('input', { type: 'date', id: `exp-${c.name}`, min: tomorrow(), value: c.expires_at ? c.expires_at.slice(0, 10) : '' });
+  // novalidate: the server's answer (at the field) says what is wrong; min only guides the picker.
+  const form = h('form', { class: 'inline-form expiry', autocomplete: 'off', novalidate: true },
     field(`Expiry date of ${c.name}`, date, { pointer: '/expires_at', hint: EXPIRY_HINT }),
     h('p', { class: 'form-error', hidden: true, role: 'alert' }),
     h('button', { type: 'submit', class: 'small', 'aria-label': `Save the expiry date of ${c.name}` }, 'Save date'),
@@ -144,7 +150,7 @@ function expiryForm(c, done) {
 }
 
 function rotateForm(c, done) {
-  const expires = h('input', { type: 'date', id: `rot-${c.name}-expires` });
+  const expires = h('input', { type: 'date', id: `rot-${c.name}-expires`, min: tomorrow() });
   const box = h('fieldset', { class: 'creds' }, h('legend', null, `New credentials for ${c.name}`), ...credFields(c.type === 'api_key' && c.credentials?.query ? 'api_key_query' : c.type, `rot-${c.name}`),
     field('New credentials expire (optional)', expires, { pointer: '/expires_at', hint: 'Leave empty if they do not: the old date goes with the old credentials.' }));
   const form = h('form', { class: 'inline-form rotate', autocomplete: 'off' }, box,

@@ -101,14 +101,15 @@ export function templateVars(...texts) {
   return out;
 }
 
+/** OPS are the tests of a branch condition and of an api_call's success_when, with their labels. */
+export const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['contains', 'contains'], ['exists', 'is set'],
+  ['not_exists', 'is not set'], ['greater_than', 'is greater than'], ['less_than', 'is less than']];
+
 /**
  * clean returns the step as the API takes it: only the fields its type
  * has, empty optional fields left out (the server refuses a field that
  * does not belong to the type, and an unknown field).
  */
-/** OPS are the tests of a branch condition and of an api_call's success_when, with their labels. */
-export const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['contains', 'contains'], ['exists', 'is set'],
-  ['not_exists', 'is not set'], ['greater_than', 'is greater than'], ['less_than', 'is less than']];
 
 export function clean(step) {
   const out = {};
