@@ -64,6 +64,9 @@ type Handoff struct {
 	// SweepEvery is how often Start's sweeper looks in the outbox for
 	// notices no goroutine is sending; 0: a minute.
 	SweepEvery time.Duration
+	// MaxInFlight bounds the notices being sent or waiting for their next
+	// try; 0: maxHandoffsInFlight.
+	MaxInFlight int
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -81,7 +84,7 @@ type Handoff struct {
 type HandoffStats struct {
 	// Delivered, GivenUp and Dropped count notices by how they ended:
 	// the help desk took them; they were refused, or tried past MaxAge
-	// or the backoff; or they were dropped past maxHandoffsInFlight
+	// or the backoff; or they were dropped past MaxInFlight
 	// without an outbox to wait in.
 	Delivered, GivenUp, Dropped uint64
 	// InFlight is how many are being sent or waiting for their next try.
@@ -114,8 +117,9 @@ type HandoffOutbox interface {
 // Handoff.Backoff is nil.
 var DefaultHandoffBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour}
 
-// maxHandoffsInFlight bounds the notices being sent or waiting to be
-// tried again, so a help desk that is down does not pile up goroutines.
+// maxHandoffsInFlight is the default bound on the notices being sent or
+// waiting to be tried again, so a help desk that is down does not pile up
+// goroutines.
 // Past it a notice waits in the outbox for a free place (the sweeper
 // looks every SweepEvery); without an outbox it is dropped (logged; the
 // conversation stays in the list as transferred).
@@ -207,7 +211,7 @@ func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored 
 		return
 	default:
 	}
-	if len(h.active) >= maxHandoffsInFlight {
+	if len(h.active) >= h.maxInFlight() {
 		h.mu.Unlock()
 		if stored {
 			log.Warn("hand-off notice waits in the outbox: too many in flight; is the help desk down?")
@@ -276,7 +280,7 @@ func (h *Handoff) resume() {
 	err := h.Outbox.Handoffs(ctx, func(id string, made time.Time, body []byte) bool {
 		h.mu.Lock()
 		_, busy := h.active[id]
-		room := maxHandoffsInFlight - len(h.active) - len(due)
+		room := h.maxInFlight() - len(h.active) - len(due)
 		h.mu.Unlock()
 		if room <= 0 {
 			return false
@@ -296,6 +300,13 @@ func (h *Handoff) resume() {
 	for _, p := range due {
 		h.launch(p.id, p.conv, p.made, p.body, true)
 	}
+}
+
+func (h *Handoff) maxInFlight() int {
+	if h.MaxInFlight > 0 {
+		return h.MaxInFlight
+	}
+	return maxHandoffsInFlight
 }
 
 func (h *Handoff) logger() *slog.Logger {

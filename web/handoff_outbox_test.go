@@ -288,3 +288,71 @@ func TestHandoff_ErasedWithItsConversation(t *testing.T) {
 		t.Fatalf("%d posts; want 3 (two first tries, one retry of the kept notice)", n)
 	}
 }
+
+// TestHandoff_OverflowWaitsInTheOutbox: past MaxInFlight a notice is not
+// dropped: it waits in the outbox and the sweeper sends it once there is
+// room. Without an outbox it is dropped, and counted.
+func TestHandoff_OverflowWaitsInTheOutbox(t *testing.T) {
+	for _, withOutbox := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Outbox", false: "MemoryOnly"}[withOutbox], func(t *testing.T) {
+			release := make(chan struct{})
+			var posts atomic.Int32
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if posts.Add(1) == 1 {
+					<-release // the first notice holds the only place
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			var h *web.Handoff
+			e := newEnv(t, func(d *web.Deps, e *env) {
+				h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+					MaxInFlight: 1, SweepEvery: 20 * time.Millisecond}
+				if withOutbox {
+					h.Outbox = e.db
+				}
+				d.Runtime.OnTransfer = h.Notify
+			})
+			e.trust(srv)
+			h.Start()
+			bot := e.publishBot(transferBot)
+			e.start(bot, nil)
+			deadline := time.Now().Add(10 * time.Second)
+			for posts.Load() < 1 {
+				if time.Now().After(deadline) {
+					close(release)
+					t.Fatal("the first notice was not sent")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			e.start(bot, nil) // no room
+			if withOutbox {
+				if ids := outboxIDs(t, e.db); len(ids) != 2 {
+					close(release)
+					t.Fatalf("outbox with one place taken: %v", ids)
+				}
+			} else if st := h.Stats(); st.Dropped != 1 || st.InFlight != 1 {
+				close(release)
+				t.Fatalf("stats %+v, want one dropped, one in flight", st)
+			}
+			close(release)
+			if withOutbox {
+				for len(outboxIDs(t, e.db)) != 0 {
+					if time.Now().After(deadline) {
+						t.Fatalf("the waiting notice was never sent: %d posts", posts.Load())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := h.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := map[bool]int32{true: 2, false: 1}[withOutbox]
+			if n := posts.Load(); n != want {
+				t.Fatalf("%d posts, want %d", n, want)
+			}
+		})
+	}
+}
