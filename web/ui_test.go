@@ -659,7 +659,7 @@ func TestUI_AdminPages(t *testing.T) {
 	b.shot("admin-connections")
 
 	// Rotate: a new secret, still never shown.
-	b.click(`button[aria-label="Rotate credentials of shop_api"]`)
+	b.click(`button[aria-label^="Rotate credentials of shop_api,"]`)
 	b.typeText("#rot-shop_api-token", secret+"-2")
 	b.do("save rotation", chromedp.SendKeys(chromedp.CSS("#rot-shop_api-token"), "\n"))
 	b.waitText("#toast", "rotated")
@@ -682,7 +682,7 @@ func TestUI_AdminPages(t *testing.T) {
 	if r := e.do("GET", "/v1/connections/maps_api", adminToken, nil); !strings.Contains(string(r.Body), `"type":"api_key"`) || !strings.Contains(string(r.Body), `"query":"key"`) {
 		t.Errorf("stored as %s", r.Body)
 	}
-	b.click(`button[aria-label="Rotate credentials of maps_api"]`)
+	b.click(`button[aria-label^="Rotate credentials of maps_api,"]`)
 	b.visible("#rot-maps_api-query")
 	if evalJS[bool](b, fmt.Sprintf(leak, secret, secret)) {
 		t.Errorf("a secret is in the page after creating the query key connection")

@@ -94,9 +94,9 @@ export async function connectionsPage(main) {
             h('td', null, fmtTime(c.updated_at)),
             h('td', { class: 'actions' },
               h('button', {
-                type: 'button', class: 'small', 'aria-label': `Rotate credentials of ${c.name}`, 'aria-expanded': 'false',
+                type: 'button', class: 'small', 'aria-label': `Rotate credentials of ${c.name}, or change their expiry date`, 'aria-expanded': 'false',
                 onClick: (e) => { rotateRow.hidden = !rotateRow.hidden; e.currentTarget.setAttribute('aria-expanded', String(!rotateRow.hidden)); if (!rotateRow.hidden) rotateRow.querySelector('input')?.focus(); },
-              }, 'Rotate'),
+              }, 'Rotate / expiry'),
               twoStep('Delete', `Delete ${c.name}`, async () => {
                 await api('DELETE', `/v1/connections/${encodeURIComponent(c.name)}`); announce(`Connection ${c.name} deleted.`); load();
               }))), rotateRow];
