@@ -319,9 +319,14 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		if resp.Request != nil {
 			host = resp.Request.URL.Hostname() // after any redirect, the host that answered
 		}
-		// Once the answer is read: a write it may cost is not counted
-		// against reading it within the timeout.
-		defer x.Connections.NoteAnswer(ctx, conn, host, resp.StatusCode)
+		// Once the answer is read (and its body closed, so the pooled
+		// connection is free): a write it may cost is not counted against
+		// reading it within the timeout.
+		status := resp.StatusCode
+		defer func() {
+			resp.Body.Close()
+			x.Connections.NoteAnswer(ctx, conn, host, status)
+		}()
 	}
 	secrets := connections.SecretsSent(req.Header, req.URL, conn)
 	if len(secrets) > 0 {

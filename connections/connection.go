@@ -54,7 +54,7 @@ type Connection struct {
 type Refusal struct {
 	At time.Time `json:"at"`
 	// Status is the HTTP status of the refusal: the API's 401 or 403, or
-	// the token endpoint's 4xx for an OAuth connection.
+	// the token endpoint's 400, 401 or 403 for an OAuth connection.
 	Status int `json:"status"`
 	// Host is the host that refused them.
 	Host string `json:"host"`
@@ -158,8 +158,10 @@ type Store interface {
 	// UpdateConnection replaces the stored Sealed, Public, ExpiresAt and
 	// UpdatedAt of the connection named c.Name, and sets c.Refusal to the
 	// stored one: kept while UpdatedAt (the credentials' version) stays,
-	// cleared when it changes. Returns ENOTFOUND.
-	UpdateConnection(ctx context.Context, c *Connection) error
+	// cleared when it changes. read is the UpdatedAt c was read with;
+	// when the stored one differs it writes nothing and returns
+	// ECONFLICT. Returns ENOTFOUND.
+	UpdateConnection(ctx context.Context, c *Connection, read time.Time) error
 	// SetConnectionRefusal sets (or, with nil, clears) the Refusal of the
 	// connection named name, only while its UpdatedAt is still version: a
 	// report about credentials since replaced is dropped. Returns

@@ -12,10 +12,12 @@ import (
 	"github.com/flowbot/flowbot/flow"
 )
 
-// refusalInterval bounds how often a connection's refusal is written (set
-// or cleared): a bot calling through dead credentials, or traffic mixing
-// 2xx and 403 answers, costs one write a minute, not one per call. A
-// change seen within it is written by the first call after it.
+// refusalInterval bounds how often a connection's refusal is written: a
+// refusal is not recorded within a minute of the connection's last write
+// (of either kind), so a bot calling through dead credentials, or traffic
+// mixing 2xx and 403 answers, costs at most two writes a minute, not one
+// per call. Clearing is never held back, so a connection that works again
+// shows so at its first 2xx.
 const refusalInterval = time.Minute
 
 // refusalWriteTimeout bounds one refusal write, whoever waits for it.
@@ -32,10 +34,10 @@ func (s *Service) Health(c *Connection) (status, message string) {
 // the credentials of conn (as Apply returned it, with the stored state):
 // 401 or 403 marks them refused, a 2xx clears that. It writes only when
 // the stored state would change (or, while refusals go on, to record the
-// latest), at most once a minute per connection (refusalInterval) and
-// never two writes for one connection at a time. The write is made on the
-// caller's goroutine, so the one call that sees the change waits for it;
-// call it once the answer has been read.
+// latest), a refusal at most once a minute per connection
+// (refusalInterval), and never two writes for one connection at a time.
+// The write is made on the caller's goroutine, so the one call that sees
+// the change waits for it; call it once the answer has been read.
 func (s *Service) NoteAnswer(ctx context.Context, conn *Connection, host string, status int) {
 	switch {
 	case status >= 200 && status <= 299:
@@ -71,15 +73,15 @@ func (s *Service) noteTokenError(ctx context.Context, conn *Connection, tokenURL
 }
 
 // setRefusal stores r (nil: clears the refusal) for conn, unless a write
-// for the same connection is under way or was made less than
-// refusalInterval ago.
+// for the same connection is under way, or r is a refusal and the last
+// write was less than refusalInterval ago.
 func (s *Service) setRefusal(ctx context.Context, conn *Connection, r *Refusal) {
 	now := s.now()
 	s.mu.Lock()
 	// The limit is per version of the credentials: a report about
 	// replaced ones (dropped by the store) does not hold up the new.
 	last, seen := s.noted[conn.Name]
-	if s.noting[conn.Name] || (seen && last.version.Equal(conn.UpdatedAt) && now.Sub(last.at) < refusalInterval) {
+	if s.noting[conn.Name] || (r != nil && seen && last.version.Equal(conn.UpdatedAt) && now.Sub(last.at) < refusalInterval) {
 		s.mu.Unlock()
 		return
 	}

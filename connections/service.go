@@ -134,6 +134,7 @@ func (s *Service) Update(ctx context.Context, name string, u Update) (*Connectio
 	if err != nil {
 		return nil, err
 	}
+	read := c.UpdatedAt
 	var ps flow.Problems
 	if u.Credentials != nil {
 		ps = ValidateCredentials(c.Type, *u.Credentials)
@@ -167,7 +168,7 @@ func (s *Service) Update(ctx context.Context, name string, u Update) (*Connectio
 	if u.ExpiresAt != nil {
 		c.ExpiresAt = expires
 	}
-	if err := s.Store.UpdateConnection(ctx, c); err != nil {
+	if err := s.Store.UpdateConnection(ctx, c, read); err != nil {
 		return nil, err
 	}
 	if u.Credentials != nil {
@@ -239,7 +240,7 @@ func (s *Service) Reseal(ctx context.Context) (int, error) {
 		if err := s.seal(c, creds); err != nil {
 			return n, err
 		}
-		if err := s.Store.UpdateConnection(ctx, c); err != nil {
+		if err := s.Store.UpdateConnection(ctx, c, c.UpdatedAt); err != nil {
 			return n, err
 		}
 		s.forget(c.Name)

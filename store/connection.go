@@ -112,14 +112,19 @@ func (d *DB) Connections(ctx context.Context) ([]*connections.Connection, error)
 // field stays. UpdatedAt is the credentials' version: when it changes the
 // stored Refusal (of other credentials) is cleared, else it is kept as
 // stored, whatever c holds, so a refusal recorded meanwhile is not lost.
+// read is the version c was read at: if the stored one is another (an
+// update in between), nothing is written and the error is ECONFLICT.
 // Returns ENOTFOUND.
-func (d *DB) UpdateConnection(ctx context.Context, c *connections.Connection) error {
+func (d *DB) UpdateConnection(ctx context.Context, c *connections.Connection, read time.Time) error {
 	updated := orNow(c.UpdatedAt, d.now())
 	var refusal *connections.Refusal
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		rec, err := getConnection(tx, c.Name)
 		if err != nil {
 			return err
+		}
+		if !rec.UpdatedAt.Equal(read) {
+			return flow.Errorf(flow.ECONFLICT, "connection %q changed meanwhile; read it again and retry", c.Name)
 		}
 		if !rec.UpdatedAt.Equal(updated) {
 			rec.Refusal = nil

@@ -113,7 +113,7 @@ func TestUpdateConnection(t *testing.T) {
 		// Only Sealed, Public and UpdatedAt may change.
 		rotated.Type, rotated.AllowedDomain, rotated.CreatedBy = connections.TypeBearer, "evil.example", "mallory"
 		rotated.Sealed, rotated.Public, rotated.UpdatedAt = []byte("new"), map[string]string{}, time.Time{}
-		if err := db.UpdateConnection(ctx, &rotated); err != nil {
+		if err := db.UpdateConnection(ctx, &rotated, c.UpdatedAt); err != nil {
 			t.Fatal(err)
 		}
 		if !rotated.UpdatedAt.After(c.UpdatedAt) {
@@ -129,7 +129,7 @@ func TestUpdateConnection(t *testing.T) {
 	})
 
 	t.Run("ErrNotFound", func(t *testing.T) {
-		wantCode(t, mustOpen(t).UpdateConnection(ctx, sampleConnection("nope")), flow.ENOTFOUND, "")
+		wantCode(t, mustOpen(t).UpdateConnection(ctx, sampleConnection("nope"), time.Time{}), flow.ENOTFOUND, "")
 	})
 }
 
@@ -224,14 +224,16 @@ func TestConnectionHealthFields(t *testing.T) {
 	stale := *got
 	later := exp.Add(time.Hour)
 	stale.ExpiresAt = &later
-	if err := db.UpdateConnection(ctx, &stale); err != nil {
+	if err := db.UpdateConnection(ctx, &stale, got.UpdatedAt); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := db.Connection(ctx, "shop_api"); after.Refusal == nil || !after.ExpiresAt.Equal(later) || stale.Refusal == nil {
 		t.Fatalf("same version: refusal %+v (copy %+v), expires %v", after.Refusal, stale.Refusal, after.ExpiresAt)
 	}
+	// Written from a copy of another version: refused, nothing written.
+	wantCode(t, db.UpdateConnection(ctx, &stale, got.UpdatedAt.Add(-time.Second)), flow.ECONFLICT, "")
 	stale.UpdatedAt = stale.UpdatedAt.Add(time.Minute)
-	if err := db.UpdateConnection(ctx, &stale); err != nil {
+	if err := db.UpdateConnection(ctx, &stale, got.UpdatedAt); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := db.Connection(ctx, "shop_api"); after.Refusal != nil || stale.Refusal != nil {

@@ -45,6 +45,7 @@ var (
 	bucketAudit          = []byte("audit")            // u64 seq -> auditRecord
 	bucketConnections    = []byte("connections")      // connection name -> connectionRecord
 	bucketHandoffs       = []byte("handoff_outbox")   // notice id -> handoffRecord: hand-off notices not yet delivered
+	bucketHandoffsByConv = []byte("handoff_by_conv")  // conversation id + 0x00 + notice id -> "": the outbox by conversation, for erasure
 
 	// Conversations: see conversation.go for the value layouts.
 	bucketConversations          = []byte("conversations")            // conversation id -> state header + conversationRecord
@@ -57,7 +58,7 @@ var (
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketBots, bucketBotsBySeq, bucketVersions, bucketConnectionBots,
-	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections, bucketHandoffs,
+	bucketAPIKeys, bucketAPIKeysByHash, bucketAudit, bucketConnections, bucketHandoffs, bucketHandoffsByConv,
 	bucketConversations, bucketConversationsByToken, bucketConversationsByUpdated,
 	bucketTurns, bucketTranscripts, bucketLogs,
 }

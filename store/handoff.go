@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,35 +12,55 @@ import (
 )
 
 // handoffRecord is a hand-off notice waiting to reach the help desk: the
-// body as it will be sent, and when it was made (a notice is given up a
-// while after that, however often the server restarted meanwhile).
+// body as it will be sent, the conversation it is about, and when it was
+// made (a notice is given up a while after that, however often the server
+// restarted meanwhile).
 type handoffRecord struct {
-	Made time.Time `json:"made"`
-	Body []byte    `json:"body"`
+	Made         time.Time `json:"made"`
+	Conversation string    `json:"conversation"`
+	Body         []byte    `json:"body"`
 }
 
-// PutHandoff stores the notice id (body as it will be sent, made at made)
-// in the outbox, on disk before it returns. Returns ECONFLICT if id is
-// there already.
-func (d *DB) PutHandoff(ctx context.Context, id string, made time.Time, body []byte) error {
-	if id == "" {
-		return flow.Errorf(flow.EINVALID, "hand-off notice has no id")
+// PutHandoff stores the notice id about conversation conv (body as it will
+// be sent, made at made) in the outbox, on disk before it returns. It
+// returns ENOTFOUND when conv is no longer stored (erased since its turn
+// was): the notice must not outlive it. ECONFLICT if id is there already.
+func (d *DB) PutHandoff(ctx context.Context, id, conv string, made time.Time, body []byte) error {
+	if id == "" || conv == "" {
+		return flow.Errorf(flow.EINVALID, "hand-off notice has no id or conversation")
 	}
-	v, err := json.Marshal(handoffRecord{Made: made.UTC(), Body: body})
+	v, err := json.Marshal(handoffRecord{Made: made.UTC(), Conversation: conv, Body: body})
 	if err != nil {
 		return internal("encode hand-off notice", err)
 	}
 	err = d.db.Update(func(tx *bolt.Tx) error {
+		// The conversation's latest turn may still be in the journal
+		// only. An erasure checkpoints first and then refuses its turns,
+		// so once erased it is in neither place.
+		if tx.Bucket(bucketConversations).Get([]byte(conv)) == nil && d.turns.overlayState(conv) == nil {
+			return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", conv)
+		}
 		b := tx.Bucket(bucketHandoffs)
 		if b.Get([]byte(id)) != nil {
 			return flow.Errorf(flow.ECONFLICT, "hand-off notice %q is already in the outbox", id)
 		}
-		return b.Put([]byte(id), v)
+		if err := b.Put([]byte(id), v); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketHandoffsByConv).Put(handoffConvKey(conv, id), nil)
 	})
 	if err != nil {
 		return storeErr("store hand-off notice", err)
 	}
 	return nil
+}
+
+// handoffConvKey is a notice's key in bucketHandoffsByConv.
+func handoffConvKey(conv, id string) []byte {
+	k := make([]byte, 0, len(conv)+1+len(id))
+	k = append(k, conv...)
+	k = append(k, 0)
+	return append(k, id...)
 }
 
 // Handoffs calls fn with the notices in the outbox, in id order, until fn
@@ -77,7 +98,16 @@ func (d *DB) Handoffs(ctx context.Context, fn func(id string, made time.Time, bo
 // or given up. Deleting one that is not there is not an error.
 func (d *DB) DeleteHandoff(ctx context.Context, id string) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHandoffs).Delete([]byte(id))
+		b := tx.Bucket(bucketHandoffs)
+		if v := b.Get([]byte(id)); v != nil {
+			var rec handoffRecord
+			if json.Unmarshal(v, &rec) == nil && rec.Conversation != "" {
+				if err := tx.Bucket(bucketHandoffsByConv).Delete(handoffConvKey(rec.Conversation, id)); err != nil {
+					return err
+				}
+			}
+		}
+		return b.Delete([]byte(id))
 	})
 	if err != nil {
 		return storeErr("delete hand-off notice", err)
@@ -95,25 +125,22 @@ func (d *DB) HasHandoff(ctx context.Context, id string) (bool, error) {
 
 // deleteConversationHandoffs removes from the outbox the notices about
 // conversation id, for its erasure: they hold its user and transcript.
-// The outbox holds only notices not yet delivered, so the walk is short.
+// The index by conversation makes it a short prefix walk, however full
+// the outbox is while a help desk is down.
 func deleteConversationHandoffs(tx *bolt.Tx, id string) error {
-	b := tx.Bucket(bucketHandoffs)
-	var doomed [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var rec handoffRecord
-		var n struct {
-			ConversationID string `json:"conversation_id"`
-		}
-		if json.Unmarshal(v, &rec) == nil && json.Unmarshal(rec.Body, &n) == nil && n.ConversationID == id {
-			doomed = append(doomed, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	idx := tx.Bucket(bucketHandoffsByConv)
+	prefix := append([]byte(id), 0)
+	var keys [][]byte
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
 	}
-	for _, k := range doomed {
-		if err := b.Delete(k); err != nil {
+	out := tx.Bucket(bucketHandoffs)
+	for _, k := range keys {
+		if err := out.Delete(k[len(prefix):]); err != nil {
+			return err
+		}
+		if err := idx.Delete(k); err != nil {
 			return err
 		}
 	}

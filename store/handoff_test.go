@@ -15,13 +15,15 @@ func TestHandoffOutbox(t *testing.T) {
 	path := t.TempDir() + "/flowbot.db"
 	db := mustOpenPath(t, path)
 	made := time.Date(2026, 11, 24, 2, 0, 0, 0, time.FixedZone("CET", 3600))
+	conv := mustSaveConversation(t, db)
 	for _, id := range []string{"b", "a", "c"} {
-		if err := db.PutHandoff(ctx, id, made, []byte(`{"id":"`+id+`"}`)); err != nil {
+		if err := db.PutHandoff(ctx, id, conv, made, []byte(`{"id":"`+id+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantCode(t, db.PutHandoff(ctx, "a", made, []byte("{}")), flow.ECONFLICT, "")
-	wantCode(t, db.PutHandoff(ctx, "", made, []byte("{}")), flow.EINVALID, "")
+	wantCode(t, db.PutHandoff(ctx, "a", conv, made, []byte("{}")), flow.ECONFLICT, "")
+	wantCode(t, db.PutHandoff(ctx, "", conv, made, []byte("{}")), flow.EINVALID, "")
+	wantCode(t, db.PutHandoff(ctx, "d", "no-such-conversation", made, []byte("{}")), flow.ENOTFOUND, "")
 	if err := db.DeleteHandoff(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
@@ -59,5 +61,48 @@ func TestHandoffOutbox(t *testing.T) {
 	err = db.Handoffs(ctx, func(id string, _ time.Time, _ []byte) bool { got = append(got, id); return true })
 	if err == nil || !strings.Contains(err.Error(), "0bad") || strings.Join(got, ",") != "a,b" {
 		t.Fatalf("with a bad record: %v, %v", got, err)
+	}
+}
+
+// mustSaveConversation stores a conversation with one turn (in the
+// journal; a checkpoint moves it later) and returns its id.
+func mustSaveConversation(t *testing.T, db *DB) string {
+	t.Helper()
+	id := "0190a6b6-0000-7000-8000-0000000000c1"
+	mustSaveTurn(t, db, nextTurn(sampleConversation(id, "tok-c1", convEpoch)))
+	return id
+}
+
+// TestHandoffErasure: erasing a conversation removes its notices through
+// the index, and leaves the others; a notice about an erased conversation
+// is refused.
+func TestHandoffErasure(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	gone := mustSaveConversation(t, db)
+	kept := "0190a6b6-0000-7000-8000-0000000000c2"
+	mustSaveTurn(t, db, nextTurn(sampleConversation(kept, "tok-c2", convEpoch)))
+	for _, n := range []struct{ id, conv string }{{"n1", gone}, {"n2", kept}, {"n3", gone}} {
+		if err := db.PutHandoff(ctx, n.id, n.conv, time.Now(), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteConversation(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	db.Handoffs(ctx, func(id string, _ time.Time, _ []byte) bool { ids = append(ids, id); return true })
+	if strings.Join(ids, ",") != "n2" {
+		t.Fatalf("outbox after the erasure: %v", ids)
+	}
+	wantCode(t, db.PutHandoff(ctx, "n4", gone, time.Now(), []byte(`{}`)), flow.ENOTFOUND, "")
+	// Delivered notices leave the index too.
+	if err := db.DeleteHandoff(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
+	if n != 0 {
+		t.Fatalf("%d index entries left", n)
 	}
 }

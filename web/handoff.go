@@ -101,8 +101,9 @@ func (h *Handoff) Stats() HandoffStats {
 
 // HandoffOutbox keeps hand-off notices on disk (store.DB is one).
 type HandoffOutbox interface {
-	// PutHandoff stores a notice, on disk before it returns.
-	PutHandoff(ctx context.Context, id string, made time.Time, body []byte) error
+	// PutHandoff stores a notice about a conversation, on disk before it
+	// returns; ENOTFOUND when the conversation was erased meanwhile.
+	PutHandoff(ctx context.Context, id, conversationID string, made time.Time, body []byte) error
 	// Handoffs calls fn with stored notices until it returns false; fn
 	// must not write to the store.
 	Handoffs(ctx context.Context, fn func(id string, made time.Time, body []byte) bool) error
@@ -164,7 +165,10 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tr, err := h.Transcript(ctx, n.ConversationID)
-	if err != nil {
+	if flow.ErrorCode(err) == flow.ENOTFOUND {
+		log.Info("hand-off notice not sent: the conversation was erased")
+		return
+	} else if err != nil {
 		log.Warn("hand-off notice: transcript not read; sent without it", "err", err.Error())
 	}
 	if len(tr) > handoffTranscript {
@@ -179,7 +183,12 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 	made := time.Now()
 	stored := false
 	if h.Outbox != nil {
-		if err := h.Outbox.PutHandoff(ctx, n.ID, made, body); err != nil {
+		if err := h.Outbox.PutHandoff(ctx, n.ID, n.ConversationID, made, body); flow.ErrorCode(err) == flow.ENOTFOUND {
+			// Erased between its turn and here: the notice, with its
+			// user and transcript, must not outlive it.
+			log.Info("hand-off notice not sent: the conversation was erased")
+			return
+		} else if err != nil {
 			log.Error("hand-off notice: not stored in the outbox; sending it from memory only", "err", err.Error())
 		} else {
 			stored = true

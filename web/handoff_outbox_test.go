@@ -11,12 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/store"
 	"github.com/flowbot/flowbot/web"
 )
 
 // transferBot hands every conversation over at once.
 const transferBot = `{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`
+
+// waitingConversation starts a conversation that waits for input (so no
+// notice is made) and returns its id: one a test's own notice can be about.
+func waitingConversation(e *env) string {
+	e.t.Helper()
+	bot := e.publishBot(`{"start":"a","steps":[{"id":"a","type":"ask","text":"Yes?","variable":"x","next":"b"},{"id":"b","type":"end","text":"Bye"}]}`)
+	return e.start(bot, nil).ID
+}
 
 // outboxIDs lists the notice ids in db's hand-off outbox.
 func outboxIDs(t *testing.T, db *store.DB) []string {
@@ -170,7 +179,7 @@ func TestHandoff_OutboxGivesUp(t *testing.T) {
 
 	// Found at start already older than MaxAge: given up unsent.
 	calls.Store(0)
-	if err := e.db.PutHandoff(context.Background(), "old-notice", time.Now().Add(-time.Second), []byte(`{"id":"old-notice"}`)); err != nil {
+	if err := e.db.PutHandoff(context.Background(), "old-notice", waitingConversation(e), time.Now().Add(-time.Second), []byte(`{"id":"old-notice"}`)); err != nil {
 		t.Fatal(err)
 	}
 	h.Start()
@@ -218,8 +227,9 @@ func TestHandoff_CloseDuringSweep(t *testing.T) {
 	ob := &pausingOutbox{DB: e.db, entered: make(chan struct{}), release: make(chan struct{})}
 	h := &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
 		Outbox: ob, SweepEvery: 10 * time.Millisecond}
+	conv := waitingConversation(e)
 	h.Start() // the first walk: an empty outbox
-	if err := e.db.PutHandoff(context.Background(), "n1", time.Now(), []byte(`{"id":"n1","conversation_id":"c1"}`)); err != nil {
+	if err := e.db.PutHandoff(context.Background(), "n1", conv, time.Now(), []byte(`{"id":"n1","conversation_id":"`+conv+`"}`)); err != nil {
 		t.Fatal(err)
 	}
 	<-ob.entered // the sweeper is walking the outbox
@@ -354,5 +364,41 @@ func TestHandoff_OverflowWaitsInTheOutbox(t *testing.T) {
 				t.Fatalf("%d posts, want %d", n, want)
 			}
 		})
+	}
+}
+
+// TestHandoff_NoNoticeForAnErasedConversation: a conversation erased
+// between its transfer turn and its notice gets none: neither when the
+// erasure came before the transcript read, nor when it came between that
+// read and the outbox write.
+func TestHandoff_NoNoticeForAnErasedConversation(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	e.trust(srv)
+	for _, readFirst := range []bool{false, true} {
+		conv := waitingConversation(e)
+		transcript := e.db.Transcript
+		if readFirst {
+			// The transcript was read before the erasure committed.
+			tr, err := e.db.Transcript(context.Background(), conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			transcript = func(context.Context, string) ([]flow.Entry, error) { return tr, nil }
+		}
+		if r := e.do("DELETE", "/v1/conversations/"+conv, adminToken, nil); r.Code != 204 {
+			t.Fatalf("erase: %d %s", r.Code, r.Body)
+		}
+		h := &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: transcript, Outbox: e.db}
+		h.Notify(&flow.Conversation{ID: conv, Status: flow.StatusTransferred, User: flow.User{Name: "Ann"}}, &flow.Turn{})
+		h.Wait()
+		if ids := outboxIDs(t, e.db); len(ids) != 0 || posts.Load() != 0 {
+			t.Fatalf("read first %v: outbox %v, %d posts", readFirst, ids, posts.Load())
+		}
 	}
 }

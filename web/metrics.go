@@ -79,7 +79,7 @@ func (s *Server) registerMetrics() {
 			{"dropped", func(st HandoffStats) uint64 { return st.Dropped }},
 		} {
 			s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "flowbot_handoff_notices_total", Help: "Hand-off notices by how they ended: delivered, given_up (refused, or tried too long) or dropped (too many in flight, no outbox).",
+				Name: "flowbot_handoff_notices_total", Help: "Hand-off notices by how they ended: delivered, given_up (refused, or tried too long) or dropped (no outbox to wait in: too many in flight, or the server stopping).",
 				ConstLabels: prometheus.Labels{"result": c.result},
 			}, func() float64 { return float64(c.get(h.Stats())) }))
 		}
@@ -152,7 +152,7 @@ var (
 	connExpiresDesc = prometheus.NewDesc("flowbot_connection_expires_timestamp_seconds",
 		"When a connection's credentials expire (Unix time); only connections with an expiry date.", []string{"connection"}, nil)
 	connRefusedDesc = prometheus.NewDesc("flowbot_connection_refused",
-		"1 while an API's latest verdict on a connection's credentials is a refusal (401 or 403, or the OAuth token endpoint's 4xx), else 0.", []string{"connection"}, nil)
+		"1 while an API's latest verdict on a connection's credentials is a refusal (401 or 403, or the OAuth token endpoint's 400, 401 or 403), else 0.", []string{"connection"}, nil)
 )
 
 func (c connectionCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -81,7 +81,7 @@ export async function connectionsPage(main) {
       const items = (await api('GET', '/v1/connections')).data.items;
       if (!items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No connections yet.')); return; }
       list.replaceChildren(h('table', { class: 'list' },
-        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Status', 'Updated', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Status', 'Credentials set', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...items.flatMap((c) => {
           const done = () => { rotateRow.hidden = true; load(); };
           const rotateRow = h('tr', { class: 'rotate-row', hidden: true }, h('td', { colspan: 7 }, rotateForm(c, done), expiryForm(c, done)));

@@ -110,7 +110,6 @@ export const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['co
  * has, empty optional fields left out (the server refuses a field that
  * does not belong to the type, and an unknown field).
  */
-
 export function clean(step) {
   const out = {};
   for (const [k, v] of Object.entries(step)) {
