@@ -201,6 +201,17 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 // already or too many are; stored tells whether it is in the outbox.
 func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored bool) {
 	log := h.logger().With("event_id", id, "conversation_id", convID)
+	// notNow: the notice waits in the outbox for later, or, without one, is
+	// dropped. Called with mu held.
+	notNow := func(why string) {
+		h.mu.Unlock()
+		if stored {
+			log.Warn("hand-off notice waits in the outbox: " + why)
+		} else {
+			h.dropped.Add(1)
+			log.Error("hand-off notice dropped: " + why)
+		}
+	}
 	h.init()
 	h.mu.Lock()
 	if _, ok := h.active[id]; ok {
@@ -210,24 +221,12 @@ func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored 
 	select {
 	case <-h.stop:
 		// Closed: Close may have waited for the others already.
-		h.mu.Unlock()
-		if stored {
-			log.Warn("hand-off notice kept in the outbox: the server is stopping; it is sent after the restart")
-		} else {
-			h.dropped.Add(1)
-			log.Error("hand-off notice not sent: the server is stopping")
-		}
+		notNow("the server is stopping; it is sent after the restart")
 		return
 	default:
 	}
 	if len(h.active) >= h.maxInFlight() {
-		h.mu.Unlock()
-		if stored {
-			log.Warn("hand-off notice waits in the outbox: too many in flight; is the help desk down?")
-		} else {
-			h.dropped.Add(1)
-			log.Error("hand-off notice dropped: too many in flight; is the help desk down?")
-		}
+		notNow("too many in flight; is the help desk down?")
 		return
 	}
 	if h.active == nil {

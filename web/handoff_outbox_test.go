@@ -27,6 +27,22 @@ func waitingConversation(e *env) string {
 	return e.start(bot, nil).ID
 }
 
+// waitFor polls cond every 10 ms until it holds, failing the test with
+// what (and cleanup, when set, run first) after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool, cleanup ...func()) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			for _, f := range cleanup {
+				f()
+			}
+			t.Fatal("timed out waiting: " + what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // outboxIDs lists the notice ids in db's hand-off outbox.
 func outboxIDs(t *testing.T, db *store.DB) []string {
 	t.Helper()
@@ -57,13 +73,7 @@ func TestHandoff_OutboxSurvivesRestart(t *testing.T) {
 	bot := e.publishBot(transferBot)
 	c := e.start(bot, map[string]any{"user": map[string]any{"name": "Ann"}})
 	// The 503 came, and the next try is an hour away.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(string(logs.Bytes()), "trying again") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no first attempt: %s", logs.Bytes())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "a first attempt", func() bool { return strings.Contains(string(logs.Bytes()), "trying again") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Close(ctx); err != nil {
@@ -184,13 +194,7 @@ func TestHandoff_OutboxGivesUp(t *testing.T) {
 	}
 	h.Start()
 	t.Cleanup(func() { h.Close(context.Background()) })
-	deadline := time.Now().Add(10 * time.Second)
-	for len(outboxIDs(t, e.db)) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the old notice stayed in the outbox")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the old notice to leave the outbox", func() bool { return len(outboxIDs(t, e.db)) == 0 })
 	if calls.Load() != 0 || !strings.Contains(string(logs.Bytes()), "older than the time it is tried for") {
 		t.Fatalf("old notice: %d calls; logs %s", calls.Load(), logs.Bytes())
 	}
@@ -286,13 +290,7 @@ func TestHandoff_ErasedWithItsConversation(t *testing.T) {
 		t.Fatalf("the notice left is about %s, want %s", left.ConversationID, kept.ID)
 	}
 	// Both were tried once (503); after the wait only the kept one again.
-	deadline := time.Now().Add(10 * time.Second)
-	for posts.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d posts", posts.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "three posts", func() bool { return posts.Load() >= 3 })
 	time.Sleep(300 * time.Millisecond)
 	if n := posts.Load(); n != 3 {
 		t.Fatalf("%d posts; want 3 (two first tries, one retry of the kept notice)", n)
@@ -327,14 +325,7 @@ func TestHandoff_OverflowWaitsInTheOutbox(t *testing.T) {
 			h.Start()
 			bot := e.publishBot(transferBot)
 			e.start(bot, nil)
-			deadline := time.Now().Add(10 * time.Second)
-			for posts.Load() < 1 {
-				if time.Now().After(deadline) {
-					close(release)
-					t.Fatal("the first notice was not sent")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			waitFor(t, "the first notice", func() bool { return posts.Load() >= 1 }, func() { close(release) })
 			e.start(bot, nil) // no room
 			if withOutbox {
 				if ids := outboxIDs(t, e.db); len(ids) != 2 {
@@ -347,12 +338,7 @@ func TestHandoff_OverflowWaitsInTheOutbox(t *testing.T) {
 			}
 			close(release)
 			if withOutbox {
-				for len(outboxIDs(t, e.db)) != 0 {
-					if time.Now().After(deadline) {
-						t.Fatalf("the waiting notice was never sent: %d posts", posts.Load())
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				waitFor(t, "the waiting notice to be sent", func() bool { return len(outboxIDs(t, e.db)) == 0 })
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -252,13 +252,7 @@ func TestHandoff_CloseStopsTheWaits(t *testing.T) {
 	e.trust(srv)
 	bot := e.publishBot(`{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
 	e.start(bot, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(string(logs.Bytes()), "trying again") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no first attempt: %s", string(logs.Bytes()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "a first attempt", func() bool { return strings.Contains(string(logs.Bytes()), "trying again") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Close(ctx); err != nil || calls.Load() != 1 || !strings.Contains(string(logs.Bytes()), "server stopped before the next try") {
