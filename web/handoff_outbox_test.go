@@ -43,6 +43,18 @@ func waitFor(t *testing.T, what string, cond func() bool, cleanup ...func()) {
 	}
 }
 
+// countingDesk is a help desk's webhook that answers every notice with
+// status and counts them.
+func countingDesk(t *testing.T, status int) (*httptest.Server, *atomic.Int32) {
+	posts := new(atomic.Int32)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, posts
+}
+
 // outboxIDs lists the notice ids in db's hand-off outbox.
 func outboxIDs(t *testing.T, db *store.DB) []string {
 	t.Helper()
@@ -220,12 +232,7 @@ func (p *pausingOutbox) Handoffs(ctx context.Context, fn func(string, time.Time,
 // TestHandoff_CloseDuringSweep: a sweep under way when Close is called
 // launches nothing after it; the notice it found stays in the outbox.
 func TestHandoff_CloseDuringSweep(t *testing.T) {
-	var posts atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts.Add(1)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
+	srv, posts := countingDesk(t, http.StatusNoContent)
 	e := newEnv(t)
 	e.trust(srv)
 	ob := &pausingOutbox{DB: e.db, entered: make(chan struct{}), release: make(chan struct{})}
@@ -257,12 +264,7 @@ func TestHandoff_CloseDuringSweep(t *testing.T) {
 // its notice from the outbox, and a notice waiting for its next try is not
 // sent again; another conversation's notice stays.
 func TestHandoff_ErasedWithItsConversation(t *testing.T) {
-	var posts atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts.Add(1)
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(srv.Close)
+	srv, posts := countingDesk(t, http.StatusServiceUnavailable)
 	var h *web.Handoff
 	e := newEnv(t, func(d *web.Deps, e *env) {
 		h = &web.Handoff{URL: srv.URL, Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
@@ -358,12 +360,7 @@ func TestHandoff_OverflowWaitsInTheOutbox(t *testing.T) {
 // erasure came before the transcript read, nor when it came between that
 // read and the outbox write.
 func TestHandoff_NoNoticeForAnErasedConversation(t *testing.T) {
-	var posts atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts.Add(1)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
+	srv, posts := countingDesk(t, http.StatusNoContent)
 	e := newEnv(t)
 	e.trust(srv)
 	for _, readFirst := range []bool{false, true} {
