@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 )
 
@@ -13,6 +15,16 @@ import (
 // field; "is set" needs no value.
 func TestUI_SuccessWhenEditor(t *testing.T) {
 	e := newEnv(t)
+	// A connection an API refused: the panel's picker says so.
+	e.mustConnection(connBody("shop_api", "bearer", map[string]any{"token": "t"}))
+	conn, err := e.conns.Get(t.Context(), "shop_api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetConnectionRefusal(t.Context(), "shop_api", conn.UpdatedAt,
+		&connections.Refusal{At: time.Now().UTC(), Status: 401, Host: "shop.example.com", Message: "no"}); err != nil {
+		t.Fatal(err)
+	}
 	id, _ := e.createBot(`{"start":"lookup","steps":[
  {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","on_success":"bye","on_failure":"bye"},
  {"id":"bye","type":"end","text":"Bye"}]}`)
@@ -34,6 +46,9 @@ func TestUI_SuccessWhenEditor(t *testing.T) {
 
 	b.click(`#canvas .node[data-step="lookup"] .node-title`)
 	b.waitText("#step-heading", "lookup")
+	if got := b.text(`#f-connection option[value="shop_api"]`); !strings.HasSuffix(got, "— refused") {
+		t.Errorf("connection picker shows %q; want it to end with the refusal", got)
+	}
 	b.click("#add-success-test")
 	b.typeText("#f-success_when-0-path", "$.ok")
 	b.typeText("#f-success_when-0-value", "true")

@@ -112,7 +112,10 @@ function successSection(step, ctx) {
 }
 
 function connectionPicker(step, ctx) {
-  const opts = [['', '— none —'], ...ctx.connections.map((c) => [c.name, `${c.name} (${c.type}, ${c.allowed_domain}${c.allow_subdomains ? ' and subdomains' : ''})`])];
+  // A connection that is not ok says so where it is picked: "— refused".
+  const health = { expiring: 'expires soon', refused: 'refused', expired: 'expired' };
+  const opts = [['', '— none —'], ...ctx.connections.map((c) => [c.name,
+    `${c.name} (${c.type}, ${c.allowed_domain}${c.allow_subdomains ? ' and subdomains' : ''})${health[c.status] ? ` — ${health[c.status]}` : ''}`])];
   if (step.connection && !ctx.connections.some((c) => c.name === step.connection)) opts.push([step.connection, `${step.connection} (missing)`]);
   return choice(ctx, step, 'connection', 'Connection (credentials)', opts, {
     hint: ctx.connections.length ? 'Its credential is added only to requests to its domain.' : 'No connections yet: an admin creates them.',
