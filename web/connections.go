@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -20,7 +21,26 @@ func (s *Server) registerConnections() {
 }
 
 // Read-only connection fields a client may send back; they are ignored.
-var connectionReadOnly = []string{"id", "created_at", "updated_at", "created_by", "status", "status_message", "last_refusal"}
+var connectionReadOnly = []string{"id", "created_at", "updated_at", "created_by", "status", "status_message", "last_refusal", "used_by"}
+
+// connectionView is a connection as the API shows it, with the bots whose
+// published version uses it: who is affected when it expires or is
+// refused, and what keeps it from being deleted.
+type connectionView struct {
+	connections.View
+	UsedBy []flow.BotRef `json:"used_by"`
+}
+
+func (s *Server) connectionView(ctx context.Context, conn *connections.Connection) (connectionView, error) {
+	bots, err := s.Bots.BotsUsingConnection(ctx, conn.Name)
+	if err != nil {
+		return connectionView{}, err
+	}
+	if bots == nil {
+		bots = []flow.BotRef{}
+	}
+	return connectionView{View: connections.NewView(conn, s.Now()), UsedBy: bots}, nil
+}
 
 func (s *Server) createConnection(c echo.Context) error {
 	var req connections.NewConnection
@@ -37,7 +57,7 @@ func (s *Server) createConnection(c echo.Context) error {
 	}
 	s.audit(c, flow.AuditConnectionCreated, conn.Name, detail)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/connections/"+conn.Name)
-	return c.JSON(http.StatusCreated, connections.NewView(conn, s.Now()))
+	return c.JSON(http.StatusCreated, connectionView{View: connections.NewView(conn, s.Now()), UsedBy: []flow.BotRef{}})
 }
 
 func (s *Server) listConnections(c echo.Context) error {
@@ -45,9 +65,13 @@ func (s *Server) listConnections(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]connections.View, 0, len(list))
+	items := make([]connectionView, 0, len(list))
 	for _, conn := range list {
-		items = append(items, connections.NewView(conn, s.Now()))
+		v, err := s.connectionView(c.Request().Context(), conn)
+		if err != nil {
+			return err
+		}
+		items = append(items, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
@@ -57,7 +81,11 @@ func (s *Server) getConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, connections.NewView(conn, s.Now()))
+	v, err := s.connectionView(c.Request().Context(), conn)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 // rotateRequest replaces a connection's credentials, or changes its
@@ -134,7 +162,11 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	} else {
 		s.audit(c, flow.AuditConnectionExpiryChanged, conn.Name, detail)
 	}
-	return c.JSON(http.StatusOK, connections.NewView(conn, s.Now()))
+	v, err := s.connectionView(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) deleteConnection(c echo.Context) error {

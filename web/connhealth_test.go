@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,12 +34,27 @@ func TestConnections_ExpiryAndHealth(t *testing.T) {
 	}
 
 	id, _ := e.createBot(botUsing("shop_api"))
+	if got := e.do("GET", "/v1/connections/shop_api", adminToken, nil).m(t)["used_by"]; !reflect.DeepEqual(got, []any{}) {
+		t.Fatalf("used_by before any publish: %v", got)
+	}
 	r := e.do("POST", "/v1/bots/"+id+"/validate", adminToken, nil)
 	if r.Code != 200 || !hasProblem(r.m(t)["problems"].([]any), "/steps/1/connection", "connection_expiring") {
 		t.Fatalf("validate: %d %s", r.Code, r.Body)
 	}
 	if r := e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil); r.Code != 201 {
 		t.Fatalf("a warning blocked the publish: %d %s", r.Code, r.Body)
+	}
+	// The connection now names the bot it affects, in the list too.
+	want := []any{map[string]any{"id": id, "name": "Test bot"}}
+	if got := e.do("GET", "/v1/connections/shop_api", e.designerToken(), nil).m(t)["used_by"]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("used_by after the publish: %v, want %v", got, want)
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	e.do("GET", "/v1/connections", adminToken, nil).json(t, &list)
+	if len(list.Items) != 1 || !reflect.DeepEqual(list.Items[0]["used_by"], want) {
+		t.Fatalf("list: %+v", list.Items)
 	}
 
 	// The date alone: moved, then cleared.

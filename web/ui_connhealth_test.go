@@ -29,6 +29,9 @@ func TestUI_ConnectionHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A published bot uses it: the row names the bot.
+	botID := e.publishBot(botUsing("crm_api"))
+
 	b.navigate(app.URL + "/")
 	b.signIn(adminToken)
 	b.click(`nav a[data-nav="connections"]`)
@@ -38,6 +41,9 @@ func TestUI_ConnectionHealth(t *testing.T) {
 	b.waitText(row, "Refused")
 	if got := b.text(row); !strings.Contains(got, "401 Unauthorized") || !strings.Contains(got, "rotates them") {
 		t.Errorf("refused status shown as %q", got)
+	}
+	if got := b.text(`tr[data-connection="crm_api"] .used-cell a[href="#/bots/` + botID + `"]`); got != "Test bot" {
+		t.Errorf("used-by cell links %q", got)
 	}
 
 	// Created with a date three days ahead: expires soon.

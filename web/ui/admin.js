@@ -81,7 +81,7 @@ export async function connectionsPage(main) {
       const items = (await api('GET', '/v1/connections')).data.items;
       if (!items.length) { list.replaceChildren(h('p', { class: 'empty' }, 'No connections yet.')); return; }
       list.replaceChildren(h('table', { class: 'list' },
-        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Status', 'Credentials set', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', null, h('tr', null, ...['Name', 'Type', 'Domain', 'Credentials', 'Status', 'Used by', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...items.flatMap((c) => {
           const done = () => { rotateRow.hidden = true; load(); };
           const rotateRow = h('tr', { class: 'rotate-row', hidden: true }, h('td', { colspan: 7 }, rotateForm(c, done), expiryForm(c, done)));
@@ -89,10 +89,13 @@ export async function connectionsPage(main) {
             h('th', { scope: 'row' }, h('code', null, c.name)),
             h('td', null, c.type),
             h('td', null, c.allowed_domain, c.allow_subdomains ? ' (and subdomains)' : ''),
-            h('td', { class: 'creds-cell' }, ...Object.entries(c.credentials || {}).map(([k, v]) => h('div', null, h('span', { class: 'k' }, `${k}: `), h('code', null, Array.isArray(v) ? v.join(' ') : String(v))))),
+            h('td', { class: 'creds-cell' }, ...Object.entries(c.credentials || {}).map(([k, v]) => h('div', null, h('span', { class: 'k' }, `${k}: `), h('code', null, Array.isArray(v) ? v.join(' ') : String(v)))),
+              h('div', { class: 'hint' }, `set ${fmtTime(c.updated_at)}`)),
             h('td', { class: 'status-cell' }, statusOf(c)),
-            h('td', null, fmtTime(c.updated_at)),
-            h('td', { class: 'actions' },
+            h('td', { class: 'used-cell' }, (c.used_by || []).length
+              ? (c.used_by || []).map((b) => h('div', null, h('a', { href: `#/bots/${encodeURIComponent(b.id)}` }, b.name)))
+              : h('span', { class: 'hint' }, 'no published bot')),
+            h('td', { class: 'actions stack' },
               h('button', {
                 type: 'button', class: 'small', 'aria-label': `Rotate credentials of ${c.name}, or change their expiry date`, 'aria-expanded': 'false',
                 onClick: (e) => { rotateRow.hidden = !rotateRow.hidden; e.currentTarget.setAttribute('aria-expanded', String(!rotateRow.hidden)); if (!rotateRow.hidden) rotateRow.querySelector('input')?.focus(); },
