@@ -68,7 +68,7 @@ func handoffConvKey(conv, id string) []byte {
 // the store (start the work elsewhere). body is a copy fn may keep. A
 // record that cannot be read is skipped and reported once all are seen:
 // one bad record must not hold the others back.
-func (d *DB) Handoffs(ctx context.Context, fn func(id string, made time.Time, body []byte) bool) error {
+func (d *DB) Handoffs(ctx context.Context, fn func(id, conversationID string, made time.Time, body []byte) bool) error {
 	var bad []string
 	err := d.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHandoffs).Cursor()
@@ -79,7 +79,7 @@ func (d *DB) Handoffs(ctx context.Context, fn func(id string, made time.Time, bo
 				bad = append(bad, string(k))
 				continue
 			}
-			if !fn(string(k), rec.Made, rec.Body) {
+			if !fn(string(k), rec.Conversation, rec.Made, rec.Body) {
 				return nil
 			}
 		}

@@ -37,7 +37,7 @@ func TestHandoffOutbox(t *testing.T) {
 	}
 	db = mustOpenPath(t, path)
 	var got []string
-	err := db.Handoffs(ctx, func(id string, m time.Time, body []byte) bool {
+	err := db.Handoffs(ctx, func(id, _ string, m time.Time, body []byte) bool {
 		if !m.Equal(made) || string(body) != `{"id":"`+id+`"}` {
 			t.Errorf("%s: made %v, body %s", id, m, body)
 		}
@@ -49,7 +49,7 @@ func TestHandoffOutbox(t *testing.T) {
 	}
 	// fn returning false stops the walk.
 	got = nil
-	db.Handoffs(ctx, func(id string, _ time.Time, _ []byte) bool { got = append(got, id); return false })
+	db.Handoffs(ctx, func(id, _ string, _ time.Time, _ []byte) bool { got = append(got, id); return false })
 	if len(got) != 1 {
 		t.Fatalf("walk did not stop: %v", got)
 	}
@@ -58,7 +58,7 @@ func TestHandoffOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = nil
-	err = db.Handoffs(ctx, func(id string, _ time.Time, _ []byte) bool { got = append(got, id); return true })
+	err = db.Handoffs(ctx, func(id, _ string, _ time.Time, _ []byte) bool { got = append(got, id); return true })
 	if err == nil || !strings.Contains(err.Error(), "0bad") || strings.Join(got, ",") != "a,b" {
 		t.Fatalf("with a bad record: %v, %v", got, err)
 	}
@@ -91,7 +91,7 @@ func TestHandoffErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []string
-	db.Handoffs(ctx, func(id string, _ time.Time, _ []byte) bool { ids = append(ids, id); return true })
+	db.Handoffs(ctx, func(id, _ string, _ time.Time, _ []byte) bool { ids = append(ids, id); return true })
 	if strings.Join(ids, ",") != "n2" {
 		t.Fatalf("outbox after the erasure: %v", ids)
 	}

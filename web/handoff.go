@@ -106,7 +106,7 @@ type HandoffOutbox interface {
 	PutHandoff(ctx context.Context, id, conversationID string, made time.Time, body []byte) error
 	// Handoffs calls fn with stored notices until it returns false; fn
 	// must not write to the store.
-	Handoffs(ctx context.Context, fn func(id string, made time.Time, body []byte) bool) error
+	Handoffs(ctx context.Context, fn func(id, conversationID string, made time.Time, body []byte) bool) error
 	// DeleteHandoff removes a delivered or given-up notice.
 	DeleteHandoff(ctx context.Context, id string) error
 	// HasHandoff reports whether a notice is still stored: one erased
@@ -285,7 +285,7 @@ func (h *Handoff) resume() {
 	var due []pending
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := h.Outbox.Handoffs(ctx, func(id string, made time.Time, body []byte) bool {
+	err := h.Outbox.Handoffs(ctx, func(id, conv string, made time.Time, body []byte) bool {
 		h.mu.Lock()
 		_, busy := h.active[id]
 		room := h.maxInFlight() - len(h.active) - len(due)
@@ -294,11 +294,7 @@ func (h *Handoff) resume() {
 			return false
 		}
 		if !busy {
-			var n struct {
-				ConversationID string `json:"conversation_id"`
-			}
-			_ = json.Unmarshal(body, &n)
-			due = append(due, pending{id, n.ConversationID, made, body})
+			due = append(due, pending{id, conv, made, body})
 		}
 		return true
 	})

@@ -59,7 +59,7 @@ func countingDesk(t *testing.T, status int) (*httptest.Server, *atomic.Int32) {
 func outboxIDs(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	var ids []string
-	if err := db.Handoffs(context.Background(), func(id string, _ time.Time, _ []byte) bool {
+	if err := db.Handoffs(context.Background(), func(id, _ string, _ time.Time, _ []byte) bool {
 		ids = append(ids, id)
 		return true
 	}); err != nil {
@@ -147,7 +147,7 @@ func TestHandoff_OutboxBeforeTheAnswer(t *testing.T) {
 		t.Fatalf("outbox at the answer: %v (desk answered %d)", ids, got.Load())
 	}
 	var body []byte
-	e.db.Handoffs(context.Background(), func(_ string, _ time.Time, b []byte) bool { body = b; return false })
+	e.db.Handoffs(context.Background(), func(_, _ string, _ time.Time, b []byte) bool { body = b; return false })
 	var n web.HandoffNotice
 	if err := json.Unmarshal(body, &n); err != nil || n.ID != ids[0] || n.Event != "conversation.transferred" {
 		t.Fatalf("stored notice %s: %v", body, err)
@@ -221,7 +221,7 @@ type pausingOutbox struct {
 	release chan struct{}
 }
 
-func (p *pausingOutbox) Handoffs(ctx context.Context, fn func(string, time.Time, []byte) bool) error {
+func (p *pausingOutbox) Handoffs(ctx context.Context, fn func(string, string, time.Time, []byte) bool) error {
 	if p.calls.Add(1) == 2 {
 		close(p.entered)
 		<-p.release
@@ -287,7 +287,7 @@ func TestHandoff_ErasedWithItsConversation(t *testing.T) {
 		t.Fatalf("outbox after the erasure: %v", ids)
 	}
 	var left web.HandoffNotice
-	e.db.Handoffs(context.Background(), func(_ string, _ time.Time, b []byte) bool { json.Unmarshal(b, &left); return false })
+	e.db.Handoffs(context.Background(), func(_, _ string, _ time.Time, b []byte) bool { json.Unmarshal(b, &left); return false })
 	if left.ConversationID != kept.ID {
 		t.Fatalf("the notice left is about %s, want %s", left.ConversationID, kept.ID)
 	}

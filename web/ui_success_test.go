@@ -28,20 +28,11 @@ func TestUI_SuccessWhenEditor(t *testing.T) {
 	id, _ := e.createBot(`{"start":"lookup","steps":[
  {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","on_success":"bye","on_failure":"bye"},
  {"id":"bye","type":"end","text":"Bye"}]}`)
-	app := uiServer(t, e)
-	b := newBrowser(t, 60*time.Second)
-	b.navigate(app.URL + "/")
-	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
-	b.visible("#canvas")
+	b := openEditor(t, e, id, 60*time.Second)
 	saved := func() []flow.SuccessCondition {
 		t.Helper()
-		b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
-		var bot struct {
-			Flow flow.Flow `json:"flow"`
-		}
-		e.do("GET", "/v1/bots/"+id, adminToken, nil).json(t, &bot)
-		return bot.Flow.Steps[0].SuccessWhen
+		b.waitSaved()
+		return e.draftStep(id, "lookup").SuccessWhen
 	}
 
 	b.click(`#canvas .node[data-step="lookup"] .node-title`)

@@ -296,6 +296,41 @@ func (b *browser) checkLabels(page string) {
 	}
 }
 
+// openEditor serves the UI for e, signs in as the bootstrap admin in a
+// new browser (limited to timeout) and opens bot id's editor.
+func openEditor(t *testing.T, e *env, id string, timeout time.Duration) *browser {
+	t.Helper()
+	app := uiServer(t, e)
+	b := newBrowser(t, timeout)
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	b.navigate(app.URL + "/#/bots/" + id)
+	b.visible("#canvas")
+	return b
+}
+
+// waitSaved waits until the editor's draft is saved.
+func (b *browser) waitSaved() {
+	b.t.Helper()
+	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+}
+
+// draftStep returns step sid of bot id's saved draft, as the API reads it.
+func (e *env) draftStep(id, sid string) *flow.Step {
+	e.t.Helper()
+	var saved struct {
+		Flow flow.Flow `json:"flow"`
+	}
+	e.do("GET", "/v1/bots/"+id, adminToken, nil).json(e.t, &saved)
+	for i := range saved.Flow.Steps {
+		if saved.Flow.Steps[i].ID == sid {
+			return &saved.Flow.Steps[i]
+		}
+	}
+	e.t.Fatalf("no step %s in the saved flow", sid)
+	return nil
+}
+
 // signIn signs in with a token, pressing Enter in the field.
 func (b *browser) signIn(token string) {
 	b.t.Helper()
@@ -446,7 +481,7 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 
 	// Save: the draft has no problems left.
 	b.click("#save")
-	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	b.waitSaved()
 	b.until("no problems", `document.querySelector('#problems-btn').dataset.errors === '0'`)
 	b.click("#zoom-fit")
 	b.do("show the response variables and the test call, hide the toast", chromedp.Evaluate[chromedp.Void](
@@ -1323,7 +1358,7 @@ func TestUI_BotsImportKeyboardDelete(t *testing.T) {
 	if got := evalJS[string](b, `document.querySelector('#canvas').dataset.zoom`); got == zoom {
 		t.Errorf("zoom in left the zoom at %s", got)
 	}
-	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	b.waitSaved()
 
 	// Back to the list: delete the imported bot (two clicks).
 	b.click("a.back")
@@ -1352,31 +1387,9 @@ func TestUI_RetryAndOptionsFromEditors(t *testing.T) {
  {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","timeout_ms":4000,"on_success":"pick","on_failure":"bye"},
  {"id":"pick","type":"options","text":"Which order?","options":[{"id":"a","label":"Apples","next":"bye"}]},
  {"id":"bye","type":"end","text":"Bye"}]}`)
-	app := uiServer(t, e)
-	b := newBrowser(t, 90*time.Second)
-	b.navigate(app.URL + "/")
-	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
-	b.visible("#canvas")
-
-	step := func(sid string) *flow.Step {
-		t.Helper()
-		var saved struct {
-			Flow flow.Flow `json:"flow"`
-		}
-		e.do("GET", "/v1/bots/"+id, adminToken, nil).json(t, &saved)
-		for i := range saved.Flow.Steps {
-			if saved.Flow.Steps[i].ID == sid {
-				return &saved.Flow.Steps[i]
-			}
-		}
-		t.Fatalf("no step %s in the saved flow", sid)
-		return nil
-	}
-	waitSaved := func() {
-		t.Helper()
-		b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
-	}
+	b := openEditor(t, e, id, 90*time.Second)
+	step := func(sid string) *flow.Step { return e.draftStep(id, sid) }
+	waitSaved := b.waitSaved
 
 	b.click(`#canvas .node[data-step="lookup"] .node-title`)
 	b.waitText("#step-heading", "lookup")
@@ -1532,7 +1545,7 @@ func TestUI_RestoreVersion(t *testing.T) {
 	}
 	b.click(`#versions tr[data-version="1"] button[data-restore]`)
 	b.waitText("#toast", "Version 1 is the draft now")
-	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
+	b.waitSaved()
 	got := read()
 	if got.Flow.Steps[0].Text != "good" || got.Revision != rev+1 || got.PublishedVersion != 2 {
 		t.Fatalf("after restoring: revision %d (want %d), published %d, %q", got.Revision, rev+1, got.PublishedVersion, got.Flow.Steps[0].Text)

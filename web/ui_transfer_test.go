@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/flowbot/flowbot/flow"
 )
 
 // TestUI_TransferRoutingFields: the transfer panel edits group, priority
@@ -13,12 +11,7 @@ import (
 func TestUI_TransferRoutingFields(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.createBot(`{"start":"t","steps":[{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
-	app := uiServer(t, e)
-	b := newBrowser(t, 60*time.Second)
-	b.navigate(app.URL + "/")
-	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
-	b.visible("#canvas")
+	b := openEditor(t, e, id, 60*time.Second)
 	b.click(`#canvas .node[data-step="t"] .node-title`)
 	b.waitText("#step-heading", "t")
 	b.typeText("#f-group", "{{team}}")
@@ -28,12 +21,8 @@ func TestUI_TransferRoutingFields(t *testing.T) {
 	b.typeText("#f-tags", "vip, vip_customer")
 	b.until("the problem gone", `document.querySelector('#f-tags-err').hidden`)
 	b.checkLabels("transfer fields")
-	b.until("saved", `document.querySelector('#save-state').dataset.state === 'saved'`)
-	var bot struct {
-		Flow flow.Flow `json:"flow"`
-	}
-	e.do("GET", "/v1/bots/"+id, adminToken, nil).json(t, &bot)
-	s := bot.Flow.Steps[0]
+	b.waitSaved()
+	s := e.draftStep(id, "t")
 	if s.Group != "{{team}}" || s.Priority != "urgent" || !reflect.DeepEqual(s.Tags, []string{"vip", "vip_customer"}) {
 		t.Fatalf("saved group %q priority %q tags %q", s.Group, s.Priority, s.Tags)
 	}
