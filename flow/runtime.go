@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,6 +32,33 @@ type Runtime struct {
 	locks    keyedMutex
 	mu       sync.Mutex
 	compiled map[versionKey]*Compiled
+	running  atomic.Int64 // turns between their start and their answer
+}
+
+// Drain waits until no turn is running, or ctx is done (its error then).
+// A server that stops calls it before closing the store: a turn whose API
+// call was sent must still be stored, or the widget's retry would make the
+// call again. Turns are bounded by TurnTimeout, so the wait is too.
+func (rt *Runtime) Drain(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for rt.running.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Running is how many turns are running now.
+func (rt *Runtime) Running() int { return int(rt.running.Load()) }
+
+// begin counts a turn as running until the returned func is called.
+func (rt *Runtime) begin() func() {
+	rt.running.Add(1)
+	return func() { rt.running.Add(-1) }
 }
 
 type versionKey struct {
@@ -52,14 +80,20 @@ func (e *TurnTimeoutError) Error() string {
 	return "a turn may take at most " + e.Limit.String()
 }
 
+// TurnLimit is how long one turn may take: TurnTimeout, or
+// DefaultTurnTimeout when that is 0.
+func (rt *Runtime) TurnLimit() time.Duration {
+	if rt.TurnTimeout > 0 {
+		return rt.TurnTimeout
+	}
+	return DefaultTurnTimeout
+}
+
 // turnContext bounds a turn's steps by the turn timeout. The turn is then
 // stored with the caller's context: a turn that ran out of time is still
 // stored, ended with status error.
 func (rt *Runtime) turnContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := rt.TurnTimeout
-	if d <= 0 {
-		d = DefaultTurnTimeout
-	}
+	d := rt.TurnLimit()
 	return context.WithTimeoutCause(ctx, d, &TurnTimeoutError{Limit: d})
 }
 
@@ -107,6 +141,7 @@ func ValidateStart(req *StartRequest) Problems {
 // runs it until it waits for input. Returns ENOTFOUND for an unknown bot or
 // one never published, EUNPROCESSABLE for bad start variables.
 func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*Conversation, *Turn, error) {
+	defer rt.begin()()
 	if p := ValidateStart(&req); len(p) > 0 {
 		return nil, nil, &Error{Code: EUNPROCESSABLE, Message: p[0].Message, Details: p}
 	}
@@ -147,6 +182,7 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 // KeptKeys keyed turns gets ECONFLICT. A turn that was not stored (its
 // save failed) left no key: a retry runs it again.
 func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversation, *Turn, error) {
+	defer rt.begin()()
 	unlock := rt.locks.lock(convID)
 	defer unlock()
 	conv, err := rt.Store.Conversation(ctx, convID)

@@ -166,8 +166,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("graceful shutdown did not finish: %w", err)
+	shutErr := httpSrv.Shutdown(sctx)
+	// Requests still running past the deadline may be turns waiting on an
+	// API call the API may already have acted on. The store stays open
+	// until each is stored (a turn is bounded by its own time limit), or
+	// the widget's retry would make the call again.
+	if n := runtime.Running(); n > 0 {
+		log.Warn("waiting for turns still running", "turns", n)
+		dctx, dcancel := context.WithTimeout(context.Background(), runtime.TurnLimit()+5*time.Second)
+		err := runtime.Drain(dctx)
+		dcancel()
+		if err != nil {
+			log.Error("turns still running when the store closes", "turns", runtime.Running(), "err", err.Error())
+		}
 	}
 	if handoff != nil {
 		// Hand-off notices being sent may finish; those waiting to be
@@ -175,6 +186,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		if err := handoff.Close(sctx); err != nil {
 			log.Warn("hand-off notices still being sent at shutdown", "err", err.Error())
 		}
+	}
+	if shutErr != nil {
+		return fmt.Errorf("graceful shutdown did not finish: %w", shutErr)
 	}
 	log.Info("stopped")
 	return nil

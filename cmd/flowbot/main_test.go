@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
 	"github.com/flowbot/flowbot/web"
 )
 
@@ -45,13 +51,15 @@ type running struct {
 
 var listenRE = regexp.MustCompile(`flowbot listening on (http://\S+)`)
 
-// start runs the service as main does, on a random port.
-func start(t *testing.T, dir string, env map[string]string) *running {
+// start runs the service as main does, on a random port, with any more
+// flags in args.
+func start(t *testing.T, dir string, env map[string]string, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
 	getenv := func(k string) string { return env[k] }
-	go func() { r.done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir}, getenv, r.out, r.errOut) }()
+	args = append([]string{"--addr", "127.0.0.1:0", "--data", dir}, args...)
+	go func() { r.done <- run(ctx, args, getenv, r.out, r.errOut) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(r.out.String()); m != nil {
@@ -408,5 +416,88 @@ func TestParseProxies(t *testing.T) {
 	}, io.Discard)
 	if err != nil || cfg.TrustedProxies != "10.0.0.0/8" {
 		t.Fatalf("from the environment: %q, %v", cfg.TrustedProxies, err)
+	}
+}
+
+// A SIGTERM while a turn waits on its API call: the shutdown deadline
+// passes, yet the store stays open until the turn is stored and answered.
+// Closing it under the turn would lose a turn whose call the API may have
+// acted on, and the widget's retry would make the call again.
+func TestRun_ShutdownWaitsForRunningTurn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts and never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	called := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			called <- struct{}{}
+			defer c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	const admin = "shutdown-admin-token-0123456789"
+	r := start(t, dir, map[string]string{"FLOWBOT_ADMIN_TOKEN": admin}, "--shutdown-timeout", "200ms", "--allow-private-networks")
+	code, body := post(t, r.url+"/v1/bots", admin, `{"name":"b","flow":{"start":"a","steps":[
+	 {"id":"a","type":"ask","text":"Order?","variable":"n","next":"c"},
+	 {"id":"c","type":"api_call","method":"POST","url":"https://`+ln.Addr().String()+`/orders","body":"{}","timeout_ms":2000,"on_success":"e","on_failure":"e"},
+	 {"id":"e","type":"end","text":"done"}]}}`)
+	var bot struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &bot); err != nil || code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body = post(t, r.url+"/v1/bots/"+bot.ID+"/publish", admin, ""); code != http.StatusCreated {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	code, body = post(t, r.url+"/v1/bots/"+bot.ID+"/conversations", "", "")
+	var conv struct{ ID, Token string }
+	if err := json.Unmarshal([]byte(body), &conv); err != nil || code != http.StatusCreated {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", r.url+"/v1/conversations/"+conv.ID+"/messages", strings.NewReader(`{"text":"42"}`))
+		req.Header.Set("Authorization", "Bearer "+conv.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- strconv.Itoa(resp.StatusCode) + " " + string(b)
+	}()
+	<-called // the API call is under way
+	if code := r.shutdown(t); code != 1 {
+		t.Errorf("exit code %d, want 1: the graceful shutdown did not finish within its deadline", code)
+	}
+	select {
+	case got := <-answered:
+		if !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `"ended"`) {
+			t.Errorf("the widget got %s, want the turn's answer", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the widget got no answer")
+	}
+	db, err := store.Open(filepath.Join(dir, "flowbot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Conversation(context.Background(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Turns != 1 || c.Status != flow.StatusEnded {
+		t.Errorf("after the restart the conversation has %d turns, status %s; want the running turn stored (1, ended)", c.Turns, c.Status)
+	}
+	if !strings.Contains(r.out.String(), "waiting for turns still running") {
+		t.Errorf("no log line says the shutdown waits for the turn:\n%s", r.out.String())
 	}
 }
