@@ -80,6 +80,15 @@ func (e *Engine) Reply(ctx context.Context, c *Compiled, conv *Conversation, in 
 		return nil, Errorf(EINTERNAL, "waiting step %q is not in version %d", conv.Waiting, conv.Version)
 	}
 	r := e.newRun(c, conv)
+	if conv.Turns >= MaxTurnsPerConversation {
+		// The reply is not taken: the conversation ends here, as at the
+		// step cap. Without a cap one token holder could grow a
+		// transcript (and every read of it) without end.
+		r.log(LogEntry{StepID: st.ID, StepType: st.Type, Outcome: OutcomeTurnLimit, Detail: map[string]string{
+			"message": "a conversation may have at most " + strconv.Itoa(MaxTurnsPerConversation) + " turns; start a new one"}})
+		r.finish(StatusError)
+		return r.t, nil
+	}
 	conv.Turns++
 	next, ok := r.answer(st, in)
 	if !ok {

@@ -339,3 +339,35 @@ func TestInputDigest(t *testing.T) {
 		t.Fatal("the key changed the digest")
 	}
 }
+
+// A conversation takes MaxTurnsPerConversation replies; the next one is
+// not taken and ends it with status error, logged as turn_limit, and
+// later messages are refused as for any ended conversation.
+func TestEngine_TurnCapEdge(t *testing.T) {
+	c := mustFlow(t, `{"start":"a","steps":[
+		{"id":"a","type":"ask","text":"Say something","variable":"x","next":"m"},
+		{"id":"m","type":"message","text":"You said {{x}}","next":"a"}]}`)
+	e := newEngine()
+	conv := &flow.Conversation{}
+	e.Start(context.Background(), c, conv)
+	conv.Turns = flow.MaxTurnsPerConversation - 1
+	tr, err := e.Reply(context.Background(), c, conv, flow.Input{Text: "last"})
+	if err != nil || conv.Status != flow.StatusActive || conv.Turns != flow.MaxTurnsPerConversation || texts(tr)[0] != "You said last" {
+		t.Fatalf("reply %d: err %v, status %s, turns %d, messages %q", flow.MaxTurnsPerConversation, err, conv.Status, conv.Turns, texts(tr))
+	}
+	tr, err = e.Reply(context.Background(), c, conv, flow.Input{Text: "one more"})
+	if err != nil || conv.Status != flow.StatusError || conv.Turns != flow.MaxTurnsPerConversation {
+		t.Fatalf("reply %d: err %v, status %s, turns %d", flow.MaxTurnsPerConversation+1, err, conv.Status, conv.Turns)
+	}
+	if len(tr.Log) != 1 || tr.Log[0].Outcome != flow.OutcomeTurnLimit || tr.Log[0].StepID != "a" || len(texts(tr)) != 0 {
+		t.Fatalf("log %+v, messages %q; want one turn_limit entry at the waiting step and no message", tr.Log, texts(tr))
+	}
+	for _, e := range tr.Transcript {
+		if e.Text == "one more" {
+			t.Fatal("the refused reply is in the transcript")
+		}
+	}
+	if _, err := e.Reply(context.Background(), c, conv, flow.Input{Text: "again"}); flow.ErrorCode(err) != flow.ECONFLICT {
+		t.Fatalf("after the cap: %v, want ECONFLICT", err)
+	}
+}

@@ -197,27 +197,31 @@ const (
 
 // Limits of SPEC §2 and §3.
 const (
-	MaxDescriptionLen    = 1000
-	MaxOptions           = 10
-	MaxHeaders           = 20
-	MaxHeaderValueLen    = 256
-	MaxResponseVars      = 8
-	MaxBodyBytes         = 64 << 10
-	MinTimeoutMS         = 1000
-	MaxTimeoutMS         = 30000
-	DefaultTimeoutMS     = 10000
-	MaxResponseBytes     = 1 << 20
-	MaxRedirects         = 3
-	MaxStepsPerTurn      = 100
-	MaxRetryAttempts     = 5
-	MaxRetryBackoffMS    = 10000
-	MaxTextLen           = 4096
-	MaxStepsPerFlow      = 20000
-	MaxConditionsPerStep = 20
-	MaxSuccessConditions = 5
-	MaxTransferTags      = 10
-	MaxTagLen            = 50
-	MaxGroupLen          = 200
+	MaxDescriptionLen = 1000
+	MaxOptions        = 10
+	MaxHeaders        = 20
+	MaxHeaderValueLen = 256
+	MaxResponseVars   = 8
+	MaxBodyBytes      = 64 << 10
+	MinTimeoutMS      = 1000
+	MaxTimeoutMS      = 30000
+	DefaultTimeoutMS  = 10000
+	MaxResponseBytes  = 1 << 20
+	MaxRedirects      = 3
+	MaxStepsPerTurn   = 100
+	// MaxTurnsPerConversation bounds a conversation's replies: past it the
+	// conversation ends with status error. Its transcript, log and every
+	// read of them stay bounded.
+	MaxTurnsPerConversation = 1000
+	MaxRetryAttempts        = 5
+	MaxRetryBackoffMS       = 10000
+	MaxTextLen              = 4096
+	MaxStepsPerFlow         = 20000
+	MaxConditionsPerStep    = 20
+	MaxSuccessConditions    = 5
+	MaxTransferTags         = 10
+	MaxTagLen               = 50
+	MaxGroupLen             = 200
 )
 
 // TransferPriorities are the priorities a transfer may give, lowest first.

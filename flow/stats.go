@@ -16,6 +16,7 @@ const (
 	OutcomeInvalidChoice = "invalid_choice" // an options step refused the reply and asks again
 	OutcomeStepLimit     = "step_limit"     // the turn stopped at the step cap before this step
 	OutcomeTimeLimit     = "time_limit"     // the turn ran out of time before this step
+	OutcomeTurnLimit     = "turn_limit"     // the conversation had its most turns; this step's reply was not taken
 	OutcomeUnknownStep   = "unknown_step"   // the flow pointed at a step that does not exist
 )
 
@@ -115,7 +116,7 @@ func (b *BotStats) Add(c *Conversation, log []LogEntry) {
 // the step (which the entry names) ran.
 func stoppedBefore(outcome string) bool {
 	switch outcome {
-	case OutcomeStepLimit, OutcomeTimeLimit, OutcomeUnknownStep:
+	case OutcomeStepLimit, OutcomeTimeLimit, OutcomeUnknownStep, OutcomeTurnLimit:
 		return true
 	}
 	return false
