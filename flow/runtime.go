@@ -25,8 +25,12 @@ type Runtime struct {
 	// calls together; 0 means DefaultTurnTimeout.
 	TurnTimeout time.Duration
 	// OnTransfer, when set, is called after a turn that handed the
-	// conversation to a human (a transfer step) is stored; never for a
-	// replayed answer. It must not block: the caller is waiting.
+	// conversation to a human (a transfer step) is stored, and again when
+	// that turn's answer is replayed (t.Replayed, with the turn's log
+	// entries): a notice lost to a crash between the turn and the
+	// notice's write is made then, when the widget that got no answer
+	// sends its message again. It must make one notice per conversation
+	// and not block: the caller is waiting.
 	OnTransfer func(conv *Conversation, t *Turn)
 
 	locks    keyedMutex
@@ -268,6 +272,18 @@ func (rt *Runtime) replay(ctx context.Context, conv *Conversation, in Input) (*C
 		if e.Seq > conv.Last.Seq && e.From == "bot" {
 			t.Messages = append(t.Messages, Message{StepID: e.StepID, Text: e.Text})
 		}
+	}
+	if conv.Status == StatusTransferred && rt.OnTransfer != nil {
+		log, err := rt.Store.Log(ctx, conv.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range log {
+			if e.Seq > conv.Last.Seq {
+				t.Log = append(t.Log, e)
+			}
+		}
+		rt.OnTransfer(conv, t)
 	}
 	return conv, t, nil
 }

@@ -465,6 +465,10 @@ func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64, claim func(ids [][]byt
 		if err != nil {
 			return n, false, err
 		}
+		// Its hand-off marks go with it (a notice is long given up by now).
+		if err := deleteConversationHandoffs(tx, string(k[8:])); err != nil {
+			return n, false, err
+		}
 		keys += deleted
 		n++
 	}

@@ -45,7 +45,7 @@ var (
 	bucketAudit          = []byte("audit")            // u64 seq -> auditRecord
 	bucketConnections    = []byte("connections")      // connection name -> connectionRecord
 	bucketHandoffs       = []byte("handoff_outbox")   // notice id -> handoffRecord: hand-off notices not yet delivered
-	bucketHandoffsByConv = []byte("handoff_by_conv")  // conversation id + 0x00 + notice id -> "": the outbox by conversation, for erasure
+	bucketHandoffsByConv = []byte("handoff_by_conv")  // conversation id + 0x00 + notice id -> "" (in the outbox) or "done": notices by conversation, for erasure and HandoffMade
 
 	// Conversations: see conversation.go for the value layouts.
 	bucketConversations          = []byte("conversations")            // conversation id -> state header + conversationRecord

@@ -94,15 +94,21 @@ func (d *DB) Handoffs(ctx context.Context, fn func(id, conversationID string, ma
 	return nil
 }
 
+// handoffDone marks, in bucketHandoffsByConv, a notice no longer in the
+// outbox (delivered or given up): the conversation had its notice.
+var handoffDone = []byte("done")
+
 // DeleteHandoff removes the notice id from the outbox: it was delivered
-// or given up. Deleting one that is not there is not an error.
+// or given up. Its conversation keeps the mark that it had a notice
+// (HandoffMade) until the conversation is erased or expires. Deleting one
+// that is not there is not an error.
 func (d *DB) DeleteHandoff(ctx context.Context, id string) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHandoffs)
 		if v := b.Get([]byte(id)); v != nil {
 			var rec handoffRecord
 			if json.Unmarshal(v, &rec) == nil && rec.Conversation != "" {
-				if err := tx.Bucket(bucketHandoffsByConv).Delete(handoffConvKey(rec.Conversation, id)); err != nil {
+				if err := tx.Bucket(bucketHandoffsByConv).Put(handoffConvKey(rec.Conversation, id), handoffDone); err != nil {
 					return err
 				}
 			}
@@ -123,8 +129,20 @@ func (d *DB) HasHandoff(ctx context.Context, id string) (bool, error) {
 	})
 }
 
+// HandoffMade reports whether a hand-off notice about conversation conv
+// was ever stored: it is in the outbox, or was delivered or given up.
+// A notice lost to a crash between its turn and its write is not.
+func (d *DB) HandoffMade(ctx context.Context, conv string) (bool, error) {
+	return view(d, "read hand-off notices", func(tx *bolt.Tx) (bool, error) {
+		prefix := append([]byte(conv), 0)
+		k, _ := tx.Bucket(bucketHandoffsByConv).Cursor().Seek(prefix)
+		return k != nil && bytes.HasPrefix(k, prefix), nil
+	})
+}
+
 // deleteConversationHandoffs removes from the outbox the notices about
-// conversation id, for its erasure: they hold its user and transcript.
+// conversation id, for its erasure (they hold its user and transcript),
+// and the marks of those delivered or given up.
 // The index by conversation makes it a short prefix walk, however full
 // the outbox is while a help desk is down.
 func deleteConversationHandoffs(tx *bolt.Tx, id string) error {

@@ -96,13 +96,72 @@ func TestHandoffErasure(t *testing.T) {
 		t.Fatalf("outbox after the erasure: %v", ids)
 	}
 	wantCode(t, db.PutHandoff(ctx, "n4", gone, time.Now(), []byte(`{}`)), flow.ENOTFOUND, "")
-	// Delivered notices leave the index too.
+	// A delivered notice leaves the outbox; its conversation keeps the
+	// mark that it had one, until the conversation expires.
 	if err := db.DeleteHandoff(ctx, "n2"); err != nil {
 		t.Fatal(err)
 	}
+	wantMade := func(conv string, want bool) {
+		t.Helper()
+		if made, err := db.HandoffMade(ctx, conv); err != nil || made != want {
+			t.Fatalf("HandoffMade(%s) = %v, %v; want %v", conv, made, err, want)
+		}
+	}
+	wantMade(kept, true)
+	wantMade(gone, false)
+	if ids := outboxIDsOf(t, db); len(ids) != 0 {
+		t.Fatalf("outbox after delivery: %v", ids)
+	}
+	if n, err := db.DeleteConversationsBefore(ctx, convEpoch.Add(24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("retention removed %d, %v; want 1", n, err)
+	}
+	wantMade(kept, false)
 	n := 0
 	db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
 	if n != 0 {
-		t.Fatalf("%d index entries left", n)
+		t.Fatalf("%d index entries left after retention", n)
 	}
+}
+
+// TestHandoffMade: a conversation had a notice from the moment it is
+// stored, through delivery, until the conversation is erased.
+func TestHandoffMade(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	conv := mustSaveConversation(t, db)
+	other := "0190a6b6-0000-7000-8000-0000000000c3"
+	mustSaveTurn(t, db, nextTurn(sampleConversation(other, "tok-c3", convEpoch)))
+	check := func(when string, want bool) {
+		t.Helper()
+		if made, err := db.HandoffMade(ctx, conv); err != nil || made != want {
+			t.Fatalf("%s: HandoffMade = %v, %v; want %v", when, made, err, want)
+		}
+	}
+	check("no notice yet", false)
+	// Another conversation's notice is not this one's.
+	if err := db.PutHandoff(ctx, "n0", other, time.Now(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	check("a notice about another conversation", false)
+	if err := db.PutHandoff(ctx, "n1", conv, time.Now(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	check("in the outbox", true)
+	if err := db.DeleteHandoff(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	check("delivered", true)
+	if err := db.DeleteConversation(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	check("erased", false)
+}
+
+func outboxIDsOf(t *testing.T, db *DB) []string {
+	t.Helper()
+	var ids []string
+	if err := db.Handoffs(context.Background(), func(id, _ string, _ time.Time, _ []byte) bool { ids = append(ids, id); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

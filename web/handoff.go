@@ -112,6 +112,9 @@ type HandoffOutbox interface {
 	// HasHandoff reports whether a notice is still stored: one erased
 	// with its conversation is not sent again.
 	HasHandoff(ctx context.Context, id string) (bool, error)
+	// HandoffMade reports whether a notice about a conversation was ever
+	// stored (it may be delivered or given up since).
+	HandoffMade(ctx context.Context, conversationID string) (bool, error)
 }
 
 // DefaultHandoffBackoff is the wait before each retry of a notice when
@@ -144,8 +147,27 @@ type HandoffNotice struct {
 
 // Notify makes the notice of conv's hand-off, stores it in the outbox (so
 // the turn's answer waits for that write) and sends it in the background;
-// it is flow.Runtime.OnTransfer.
+// it is flow.Runtime.OnTransfer. For a replayed answer it makes the
+// notice only when none was ever stored for conv (one lost to a crash
+// between the turn and its write); without an outbox it cannot tell, and
+// makes none.
 func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
+	if t.Replayed {
+		if h.Outbox == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		made, err := h.Outbox.HandoffMade(ctx, conv.ID)
+		cancel()
+		if err != nil {
+			h.logger().Error("hand-off notice: outbox not read; a notice lost to a crash is not made again", "conversation_id", conv.ID, "err", err.Error())
+			return
+		}
+		if made {
+			return
+		}
+		h.logger().Warn("hand-off notice made again: the conversation was transferred, but its notice was never stored", "conversation_id", conv.ID)
+	}
 	// A UUIDv7, so the outbox (ordered by id) is walked oldest first.
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -385,3 +385,53 @@ func TestHandoff_NoNoticeForAnErasedConversation(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoff_LostNoticeMadeOnRetry: a crash between storing a transfer
+// turn and storing its notice (here: the turn runs with no hand-off hook)
+// leaves a transferred conversation that no help desk heard of. The
+// widget got no answer and sends its message again with the same
+// Idempotency-Key: the replayed answer makes the notice, once, with the
+// transfer step's details from the turn's log.
+func TestHandoff_LostNoticeMadeOnRetry(t *testing.T) {
+	dk := newDesk(t)
+	var h *web.Handoff
+	var rt *flow.Runtime
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: dk.srv.URL + "/hook", Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript, Outbox: e.db}
+		rt = d.Runtime // the hook is set after the "crash"
+	})
+	e.trust(dk.srv)
+	h.Start()
+	t.Cleanup(func() { h.Close(context.Background()) })
+	bot := e.publishBot(`{"start":"a","steps":[{"id":"a","type":"ask","text":"What do you need?","variable":"q","next":"t"},
+		{"id":"t","type":"transfer","text":"A person will help.","reason":"asked","group":"billing"}]}`)
+	c := e.start(bot, nil)
+	const key = "5f0c3c1e-8f4e-4d55-9a4b-0c6f4c1d2e3f"
+	if r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": "a human please"}); r.Code != 200 || !strings.Contains(string(r.Body), "transferred") {
+		t.Fatalf("the transfer turn: %d %s", r.Code, r.Body)
+	}
+	if made, err := e.db.HandoffMade(context.Background(), c.ID); err != nil || made {
+		t.Fatalf("before the retry HandoffMade = %v, %v; want false (the notice was lost)", made, err)
+	}
+
+	rt.OnTransfer = h.Notify // the restarted server
+	for i := range 2 {
+		r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": "a human please"})
+		if r.Code != 200 || r.Header.Get("Idempotent-Replayed") != "true" || !strings.Contains(string(r.Body), "A person will help.") {
+			t.Fatalf("retry %d: %d %v %s", i+1, r.Code, r.Header, r.Body)
+		}
+		h.Wait()
+	}
+	n := dk.next(t)
+	if n.ConversationID != c.ID || n.Reason != "asked" || n.Group != "billing" || len(n.Transcript) == 0 {
+		t.Fatalf("notice made on the retry: %+v", n)
+	}
+	select {
+	case n := <-dk.got:
+		t.Fatalf("a second notice for the second retry: %+v", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if made, err := e.db.HandoffMade(context.Background(), c.ID); err != nil || !made {
+		t.Fatalf("after delivery HandoffMade = %v, %v; want true", made, err)
+	}
+}
