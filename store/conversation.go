@@ -465,8 +465,8 @@ func deleteConversationsChunk(tx *bolt.Tx, cutoff uint64, claim func(ids [][]byt
 		if err != nil {
 			return n, false, err
 		}
-		// Its hand-off marks go with it (a notice is long given up by now).
-		if err := deleteConversationHandoffs(tx, string(k[8:])); err != nil {
+		// The marks of its delivered notices go with it.
+		if err := deleteConversationHandoffs(tx, string(k[8:]), false); err != nil {
 			return n, false, err
 		}
 		keys += deleted
@@ -683,7 +683,7 @@ func (d *DB) DeleteConversation(ctx context.Context, id string) error {
 		if _, err = deleteConversation(tx, []byte(id), updatedKey(h.updated, []byte(id))); err != nil {
 			return err
 		}
-		return deleteConversationHandoffs(tx, id)
+		return deleteConversationHandoffs(tx, id, true)
 	})
 	d.turns.endDelete(claimed)
 	return storeErr("delete conversation", err)

@@ -37,7 +37,7 @@ func (d *DB) PutHandoff(ctx context.Context, id, conv string, made time.Time, bo
 		// The conversation's latest turn may still be in the journal
 		// only. An erasure checkpoints first and then refuses its turns,
 		// so once erased it is in neither place.
-		if tx.Bucket(bucketConversations).Get([]byte(conv)) == nil && d.turns.overlayState(conv) == nil {
+		if !d.conversationStored(tx, conv) {
 			return flow.Errorf(flow.ENOTFOUND, "conversation %s not found", conv)
 		}
 		b := tx.Bucket(bucketHandoffs)
@@ -53,6 +53,12 @@ func (d *DB) PutHandoff(ctx context.Context, id, conv string, made time.Time, bo
 		return storeErr("store hand-off notice", err)
 	}
 	return nil
+}
+
+// conversationStored reports whether conversation conv is stored, in
+// bbolt or, its latest turn still only in the journal, in the overlay.
+func (d *DB) conversationStored(tx *bolt.Tx, conv string) bool {
+	return tx.Bucket(bucketConversations).Get([]byte(conv)) != nil || d.turns.overlayState(conv) != nil
 }
 
 // handoffConvKey is a notice's key in bucketHandoffsByConv.
@@ -108,7 +114,14 @@ func (d *DB) DeleteHandoff(ctx context.Context, id string) error {
 		if v := b.Get([]byte(id)); v != nil {
 			var rec handoffRecord
 			if json.Unmarshal(v, &rec) == nil && rec.Conversation != "" {
-				if err := tx.Bucket(bucketHandoffsByConv).Put(handoffConvKey(rec.Conversation, id), handoffDone); err != nil {
+				idx, k := tx.Bucket(bucketHandoffsByConv), handoffConvKey(rec.Conversation, id)
+				var err error
+				if d.conversationStored(tx, rec.Conversation) {
+					err = idx.Put(k, handoffDone)
+				} else { // expired meanwhile: nothing is left to mark
+					err = idx.Delete(k)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -140,18 +153,21 @@ func (d *DB) HandoffMade(ctx context.Context, conv string) (bool, error) {
 	})
 }
 
-// deleteConversationHandoffs removes from the outbox the notices about
-// conversation id, for its erasure (they hold its user and transcript),
-// and the marks of those delivered or given up.
-// The index by conversation makes it a short prefix walk, however full
-// the outbox is while a help desk is down.
-func deleteConversationHandoffs(tx *bolt.Tx, id string) error {
+// deleteConversationHandoffs removes the marks of conversation id's
+// notices delivered or given up, and, when pending is set (an erasure:
+// they hold its user and transcript), its notices still in the outbox.
+// Retention leaves those to be delivered or given up (DeleteHandoff then
+// drops their marks). The index by conversation makes it a short prefix
+// walk, however full the outbox is while a help desk is down.
+func deleteConversationHandoffs(tx *bolt.Tx, id string, pending bool) error {
 	idx := tx.Bucket(bucketHandoffsByConv)
 	prefix := append([]byte(id), 0)
 	var keys [][]byte
 	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if pending || bytes.Equal(v, handoffDone) {
+			keys = append(keys, append([]byte(nil), k...))
+		}
 	}
 	out := tx.Bucket(bucketHandoffs)
 	for _, k := range keys {

@@ -165,3 +165,42 @@ func outboxIDsOf(t *testing.T, db *DB) []string {
 	}
 	return ids
 }
+
+// TestHandoffRetention: retention removes an expired conversation's marks
+// of delivered notices, and leaves a pending notice to be delivered or
+// given up; once it is, no mark is left for the conversation gone.
+func TestHandoffRetention(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	sent := mustSaveConversation(t, db)
+	pending := "0190a6b6-0000-7000-8000-0000000000c4"
+	mustSaveTurn(t, db, nextTurn(sampleConversation(pending, "tok-c4", convEpoch)))
+	for _, n := range []struct{ id, conv string }{{"n1", sent}, {"n2", pending}} {
+		if err := db.PutHandoff(ctx, n.id, n.conv, time.Now(), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteHandoff(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteConversationsBefore(ctx, convEpoch.Add(24*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("retention removed %d, %v; want 2", n, err)
+	}
+	if ids := outboxIDsOf(t, db); strings.Join(ids, ",") != "n2" {
+		t.Fatalf("outbox after retention: %v; want the pending n2", ids)
+	}
+	indexKeys := func() int {
+		n := 0
+		db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
+		return n
+	}
+	if n := indexKeys(); n != 1 {
+		t.Fatalf("%d index entries after retention; want the pending notice's", n)
+	}
+	if err := db.DeleteHandoff(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexKeys(); n != 0 {
+		t.Fatalf("%d index entries after the last delivery", n)
+	}
+}
