@@ -1,9 +1,12 @@
 package connections
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +34,9 @@ const DefaultKeyVersion byte = 1
 type Keyring struct {
 	current byte
 	keys    map[byte]cipher.AEAD
+	// subkeys derives keys for other purposes from the first key (the
+	// one NewKeyring got): HMAC-SHA256 keyed with it.
+	subkeys []byte
 }
 
 // NewKeyring returns a keyring whose current key is key, with the given
@@ -40,7 +46,17 @@ func NewKeyring(version byte, key []byte) (*Keyring, error) {
 	if err := k.Add(version, key); err != nil {
 		return nil, err
 	}
+	k.subkeys = bytes.Clone(key)
 	return k, nil
+}
+
+// Subkey returns a 32-byte key for purpose, derived from the current key
+// (HMAC-SHA256 of the purpose): another use of the secret never shares the
+// encryption key itself, and needs no key of its own in the data folder.
+func (k *Keyring) Subkey(purpose string) []byte {
+	mac := hmac.New(sha256.New, k.subkeys)
+	mac.Write([]byte("flowbot subkey\x00" + purpose))
+	return mac.Sum(nil)
 }
 
 // Add adds an older key that values may still be sealed with. It does not

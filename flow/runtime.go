@@ -2,6 +2,9 @@ package flow
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -110,6 +113,30 @@ type StartRequest struct {
 	Variables map[string]string
 	// TokenHash is the hash of the conversation token the caller issued.
 	TokenHash []byte
+	// Key is the start's Idempotency-Key, "" for none. With a key, the
+	// caller derives the token from the bot and the key, so a start sent
+	// again finds its conversation by TokenHash and gets the first answer
+	// (Turn.Replayed) instead of a second conversation.
+	Key string
+}
+
+// Digest identifies a start request's content (not its key or token), to
+// tell a retry from another start sent with the same key.
+func (req *StartRequest) Digest() string {
+	h := sha256.New()
+	field := func(s string) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	u := req.User
+	for _, s := range []string{u.ExternalID, u.Name, u.Email, strconv.FormatBool(u.Authenticated), u.Locale} {
+		field(s)
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.Variables)) {
+		field(k)
+		field(req.Variables[k])
+	}
+	return string(h.Sum(nil)[:16])
 }
 
 // Limits of a start request's variables.
@@ -149,6 +176,19 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 	if p := ValidateStart(&req); len(p) > 0 {
 		return nil, nil, &Error{Code: EUNPROCESSABLE, Message: p[0].Message, Details: p}
 	}
+	if req.Key != "" {
+		// Starts with one key (one token) run one after the other: a
+		// retry that comes while the first still runs waits for it, then
+		// gets its answer.
+		unlock := rt.locks.lock("start\x00" + string(req.TokenHash))
+		defer unlock()
+		id, err := rt.Store.ConversationIDByTokenHash(ctx, req.TokenHash)
+		if err == nil {
+			return rt.replayStart(ctx, id, botID, &req)
+		} else if ErrorCode(err) != ENOTFOUND {
+			return nil, nil, err
+		}
+	}
 	published, err := rt.Bots.PublishedVersion(ctx, botID)
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +204,9 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 	conv := &Conversation{
 		ID: uuid.NewString(), BotID: botID, Version: published, TokenHash: req.TokenHash,
 		Status: StatusActive, Vars: map[string]string{}, User: req.User, CreatedAt: now, UpdatedAt: now,
+	}
+	if req.Key != "" {
+		conv.Last = LastTurn{Key: req.Key, Input: req.Digest()}
 	}
 	for k, v := range req.Variables {
 		conv.Vars[k] = v
@@ -194,7 +237,7 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 		return nil, nil, err
 	}
 	if in.Key != "" && in.Key == conv.Last.Key {
-		return rt.replay(ctx, conv, in)
+		return rt.replay(ctx, conv, in.Digest())
 	}
 	if in.Key != "" && slices.Contains(conv.Last.Earlier, in.Key) {
 		return nil, nil, &Error{Code: ECONFLICT,
@@ -256,12 +299,12 @@ func (l LastTurn) earlier(keyed bool) []string {
 // the conversation's state, which is the state that turn left. The caller
 // holds the conversation's lock, so a retry that arrives while the first
 // request still runs waits for it and then gets its answer.
-func (rt *Runtime) replay(ctx context.Context, conv *Conversation, in Input) (*Conversation, *Turn, error) {
-	if in.Digest() != conv.Last.Input {
+func (rt *Runtime) replay(ctx context.Context, conv *Conversation, digest string) (*Conversation, *Turn, error) {
+	if digest != conv.Last.Input {
 		return nil, nil, &Error{Code: EUNPROCESSABLE,
-			Message: "this Idempotency-Key came with another message in this conversation's latest turn; send a new key with a new message",
+			Message: "this Idempotency-Key came with another request (another message, or a start with other values) in this conversation's latest turn; send a new key with a new request",
 			Details: []Problem{{Pointer: "/Idempotency-Key", Code: "key_reused", Severity: SeverityError,
-				Message: "the key was used for another message"}}}
+				Message: "the key was used for another request"}}}
 	}
 	tr, err := rt.Store.Transcript(ctx, conv.ID)
 	if err != nil {
@@ -286,6 +329,24 @@ func (rt *Runtime) replay(ctx context.Context, conv *Conversation, in Input) (*C
 		rt.OnTransfer(conv, t)
 	}
 	return conv, t, nil
+}
+
+// replayStart answers a start sent again with the Idempotency-Key that
+// started conversation id: the first turn's answer while it is still the
+// latest; ECONFLICT once messages followed it (its token is not handed out
+// again then); EUNPROCESSABLE when the key came with another start.
+func (rt *Runtime) replayStart(ctx context.Context, id, botID string, req *StartRequest) (*Conversation, *Turn, error) {
+	unlock := rt.locks.lock(id)
+	defer unlock()
+	conv, err := rt.Store.Conversation(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if conv.BotID != botID || conv.Last.Key != req.Key {
+		return nil, nil, &Error{Code: ECONFLICT,
+			Message: "the conversation this Idempotency-Key started has had messages since; start a new one with a new key"}
+	}
+	return rt.replay(ctx, conv, req.Digest())
 }
 
 // version returns a compiled published version, compiling it once.

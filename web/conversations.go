@@ -2,6 +2,10 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,6 +18,12 @@ import (
 
 func (s *Server) registerConversations() {
 	s.conversationPrincipal = s.conversationToken
+	if s.Connections != nil && s.Connections.Keyring != nil {
+		s.startKey = s.Connections.Keyring.Subkey("conversation start tokens")
+	} else { // no secret key: keyed starts are idempotent within this process only
+		s.startKey = make([]byte, 32)
+		_, _ = rand.Read(s.startKey)
+	}
 	s.handle(http.MethodPost, "/v1/bots/:id/conversations", Public, s.startConversation)
 	s.handle(http.MethodPost, "/v1/conversations/:id/messages", ConversationToken, s.sendMessage)
 	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
@@ -84,16 +94,49 @@ func (s *Server) startConversation(c echo.Context) error {
 	if err := s.identify(&req, &sr.User); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(c.Request().Header)
+	if err != nil {
+		return err
+	}
+	if key != "" && len(key) < minStartKey {
+		return paramError("Idempotency-Key", "Idempotency-Key header of a start must have at least "+strconv.Itoa(minStartKey)+
+			" characters (a random UUID): whoever sends the key again gets the conversation's token")
+	}
 	tok := NewToken(conversationPrefix)
+	if key != "" {
+		tok, sr.Key = s.startToken(c.Param("id"), key), key
+	}
 	sr.TokenHash = hashToken(tok)
 	began := time.Now()
 	conv, turn, err := s.Runtime.Start(turnContext(c), c.Param("id"), sr)
 	if err != nil {
 		return err
 	}
-	s.metrics.observeTurn("start", conv, turn, time.Since(began))
+	if turn.Replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.metrics.observeTurn("start", conv, turn, time.Since(began))
+	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/conversations/"+conv.ID)
 	return c.JSON(http.StatusCreated, turnResponse{ID: conv.ID, Token: tok, Status: conv.Status, Messages: messages(turn), Awaiting: conv.Awaiting})
+}
+
+// minStartKey is the shortest Idempotency-Key a start takes: the key
+// finds the conversation and its token again, so it must be as hard to
+// guess as a random UUID (22 characters hold 128 bits in base64).
+const minStartKey = 22
+
+// startToken is the token of a conversation started on bot with an
+// Idempotency-Key: derived from both with the server's secret, so a start
+// sent again computes the same token, finds its conversation by the
+// token's hash, and hands back the same token (which is stored only
+// hashed). Without the secret the key tells nothing of the token.
+func (s *Server) startToken(bot, key string) string {
+	mac := hmac.New(sha256.New, s.startKey)
+	mac.Write([]byte(bot))
+	mac.Write([]byte{0})
+	mac.Write([]byte(key))
+	return conversationPrefix + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // turnContext is the context a turn runs in: the request's, without its

@@ -80,6 +80,8 @@ type Server struct {
 	// conversationPrincipal resolves a conversation token (set by the
 	// conversation routes).
 	conversationPrincipal func(c echo.Context, tok string, hash []byte) (*Principal, error)
+	// startKey derives the token of a start sent with an Idempotency-Key.
+	startKey []byte
 }
 
 // Route describes one registered route and who may call it.

@@ -1187,6 +1187,61 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	}
 }
 
+// TestUI_WidgetRetriesALostStart: the answer to the widget's start is lost
+// after the conversation was made. The widget sends the start again with
+// the same Idempotency-Key and shows the same conversation, of which
+// there is one.
+func TestUI_WidgetRetriesALostStart(t *testing.T) {
+	e := newEnv(t)
+	botID := e.publishBot(echoFlow)
+	var cut atomic.Bool
+	cut.Store(true)
+	var keys sync.Map // the Idempotency-Keys starts came with
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/conversations") {
+			e.srv.ServeHTTP(w, r)
+			return
+		}
+		keys.Store(r.Header.Get("Idempotency-Key"), true)
+		if !cut.CompareAndSwap(true, false) {
+			e.srv.ServeHTTP(w, r)
+			return
+		}
+		e.srv.ServeHTTP(httptest.NewRecorder(), r) // the conversation is made and stored
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		buf.Flush()
+		conn.Close() // and its answer never comes
+	}))
+	t.Cleanup(app.Close)
+	b := newBrowser(t, 30*time.Second)
+	const root = `document.querySelector('.flowbot-widget').shadowRoot`
+	b.navigate(app.URL + "/demo?bot=" + botID)
+	b.until("widget mounted", root+`.querySelector('.launcher') !== null`)
+	b.do("open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
+	b.until("the bot asks", root+`.querySelector('.log').textContent.includes('Say something')`)
+	if cut.Load() {
+		t.Fatal("the start's answer was not cut: the test did not test anything")
+	}
+	if n := evalJS[int](b, root+`.querySelectorAll('.msg.error').length`); n != 0 {
+		t.Fatalf("%d error lines shown", n)
+	}
+	b.do("send", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#fb-input')`), "hello\n"))
+	b.until("the answer", root+`.querySelector('.log').textContent.includes('You said hello')`)
+	var ks []string
+	keys.Range(func(k, _ any) bool { ks = append(ks, k.(string)); return true })
+	if len(ks) != 1 || len(ks[0]) != 32 {
+		t.Errorf("the starts came with keys %q; want one 32-character key", ks)
+	}
+	r := e.do("GET", "/v1/bots/"+botID+"/conversations", adminToken, nil)
+	if n := strings.Count(string(r.Body), `"turns"`); n != 1 || !strings.Contains(string(r.Body), `"turns":1`) {
+		t.Errorf("the bot has %d conversations; want the one, with the message: %s", n, r.Body)
+	}
+}
+
 // TestUI_AssetsAndHeaders: the builder, its assets, the widget and the
 // demo page are served from the binary with a strict CSP and nosniff.
 func TestUI_AssetsAndHeaders(t *testing.T) {

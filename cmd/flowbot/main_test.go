@@ -501,3 +501,44 @@ func TestRun_ShutdownWaitsForRunningTurn(t *testing.T) {
 		t.Errorf("no log line says the shutdown waits for the turn:\n%s", r.out.String())
 	}
 }
+
+// A start sent again with its Idempotency-Key after a restart finds its
+// conversation and token: the token is derived with the data folder's
+// secret key, and the conversation's token index is on disk.
+func TestRun_StartIdempotencyKeyAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	const admin = "restart-admin-token-0123456789"
+	env := map[string]string{"FLOWBOT_ADMIN_TOKEN": admin}
+	startKeyed := func(r *running, bot string) (int, string, string) {
+		req, _ := http.NewRequest("POST", r.url+"/v1/bots/"+bot+"/conversations", nil)
+		req.Header.Set("Idempotency-Key", "9c5b94b1-35ad-49bb-b118-8e8fc24abf80")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), string(b)
+	}
+	r := start(t, dir, env)
+	code, body := post(t, r.url+"/v1/bots", admin, `{"name":"b","flow":{"start":"a","steps":[
+	 {"id":"a","type":"ask","text":"Yes?","variable":"x","next":"e"},{"id":"e","type":"end","text":"Bye"}]}}`)
+	var bot struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &bot); err != nil || code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body = post(t, r.url+"/v1/bots/"+bot.ID+"/publish", admin, ""); code != http.StatusCreated {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	code, replayed, first := startKeyed(r, bot.ID)
+	if code != http.StatusCreated || replayed != "" {
+		t.Fatalf("first start: %d %q %s", code, replayed, first)
+	}
+	r.shutdown(t)
+
+	r2 := start(t, dir, env)
+	code, replayed, again := startKeyed(r2, bot.ID)
+	if code != http.StatusCreated || replayed != "true" || again != first {
+		t.Fatalf("after the restart: %d %q %s; want the first answer %s", code, replayed, again, first)
+	}
+}

@@ -160,14 +160,16 @@
     var body = { user: { locale: navigator.language } };
     var userToken = script.getAttribute('data-user-token');
     if (userToken) body.user_token = userToken;
-    call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, body)
-      .then(function (t) {
-        if (g !== gen) return;
+    // With a key, a start whose answer is lost is sent again and gets the
+    // same conversation (its first API calls are not made twice).
+    var key = newKey();
+    withRetry(g, function () { return call('POST', '/v1/bots/' + encodeURIComponent(bot) + '/conversations', null, body, key); },
+      function (t) {
         conv = { id: t.id, token: t.token, who: who() };
         try { sessionStorage.setItem(storeKey, JSON.stringify(conv)); } catch (e) { /* private mode */ }
         busy = false;
         showTurn(t);
-      }, function (err) { if (g === gen) fail(err); });
+      }, fail, 0);
   }
 
   // draw shows a stored conversation: its transcript and what it awaits.
@@ -183,43 +185,56 @@
       .then(function (c) { busy = false; draw(c); }, function () { busy = false; conv = null; start(); });
   }
 
-  // newKey makes a message's Idempotency-Key. crypto.randomUUID needs a
-  // secure context; getRandomValues works on plain-HTTP pages too.
+  // newKey makes a request's Idempotency-Key (32 hex digits, 128 bits).
+  // crypto.randomUUID needs a secure context; getRandomValues works on
+  // plain-HTTP pages too.
   function newKey() {
     var b = new Uint8Array(16);
     crypto.getRandomValues(b);
     return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
   }
 
-  // deliver sends a message and, when its answer is lost on the way (the
-  // connection dropped: no status; or a proxy's 502/503/504), sends it
-  // again with the same Idempotency-Key each second, for as long as a turn
-  // may take (60 s); after a 429 it waits as told. The server runs a
-  // message once: a retry of a turn that ran gets that turn's answer, one
-  // that arrives while it still runs waits for it, and one whose first try
-  // never arrived runs it now. A 409 means the conversation moved on (it
-  // ended, or another tab answered): it is drawn as the server has it.
-  function deliver(c, g, body, key, tries) {
-    call('POST', '/v1/conversations/' + encodeURIComponent(c.id) + '/messages', c.token, body, key)
-      .then(function (t) {
-        if (g !== gen) return;
-        status.textContent = ''; busy = false; showTurn(t);
-      }, function (err) {
-        if (g !== gen) return;
-        var lost = !err.status || err.status === 502 || err.status === 503 || err.status === 504;
-        if ((lost || err.status === 429) && tries < 65) {
-          status.textContent = 'Waiting for the answer…';
-          setTimeout(function () { if (g === gen) deliver(c, g, body, key, tries + 1); }, 1000 * (err.status === 429 ? Math.min(err.retryAfter, 30) : 1));
-          return;
-        }
-        status.textContent = '';
+  // withRetry calls send (a request with an Idempotency-Key) and, when its
+  // answer is lost on the way (the connection dropped: no status; or a
+  // proxy's 502/503/504), calls it again each second, for as long as a
+  // turn may take (60 s); after a 429 it waits as told. The server runs a
+  // keyed request once: a retry of one that ran gets its answer, one that
+  // arrives while it still runs waits for it, and one whose first try
+  // never arrived runs it now. done gets the answer, failed the error
+  // that ended the tries; neither is called once the widget started over
+  // (g is no longer gen).
+  function withRetry(g, send, done, failed, tries) {
+    send().then(function (t) {
+      if (g !== gen) return;
+      status.textContent = '';
+      done(t);
+    }, function (err) {
+      if (g !== gen) return;
+      var lost = !err.status || err.status === 502 || err.status === 503 || err.status === 504;
+      if ((lost || err.status === 429) && tries < 65) {
+        status.textContent = 'Waiting for the answer…';
+        setTimeout(function () { if (g === gen) withRetry(g, send, done, failed, tries + 1); }, 1000 * (err.status === 429 ? Math.min(err.retryAfter, 30) : 1));
+        return;
+      }
+      status.textContent = '';
+      failed(err);
+    });
+  }
+
+  // deliver sends a message, again while its answer is lost (withRetry).
+  // A 409 means the conversation moved on (it ended, or another tab
+  // answered): it is drawn as the server has it.
+  function deliver(c, g, body, key) {
+    withRetry(g, function () { return call('POST', '/v1/conversations/' + encodeURIComponent(c.id) + '/messages', c.token, body, key); },
+      function (t) { busy = false; showTurn(t); },
+      function (err) {
         if (err.status === 409) {
           call('GET', '/v1/conversations/' + encodeURIComponent(c.id), c.token)
             .then(function (v) { if (g === gen) { busy = false; draw(v); } }, function () { if (g === gen) giveUp(err); });
           return;
         }
         giveUp(err);
-      });
+      }, 0);
   }
 
   // giveUp reports a message that could not be delivered and offers again
@@ -236,7 +251,7 @@
     while (options.firstChild) options.removeChild(options.firstChild);
     input.value = '';
     input.disabled = send.disabled = true;
-    deliver(conv, gen, body, newKey(), 0);
+    deliver(conv, gen, body, newKey());
   }
 
   function toggle(open) {
