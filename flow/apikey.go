@@ -71,6 +71,7 @@ const (
 	AuditBotPublished            = "bot.published"
 	AuditBackupDownloaded        = "backup.downloaded"
 	AuditConversationDeleted     = "conversation.deleted"
+	AuditConversationsExported   = "conversations.exported"
 )
 
 // AuditStore keeps audit events.

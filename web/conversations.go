@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -29,6 +30,7 @@ func (s *Server) registerConversations() {
 	s.handle(http.MethodGet, "/v1/conversations/:id", ConversationHolder, s.getConversation)
 	s.handle(http.MethodGet, "/v1/conversations/:id/log", Designer, s.conversationLog)
 	s.handle(http.MethodGet, "/v1/bots/:id/conversations", Designer, s.recentConversations)
+	s.handle(http.MethodGet, "/v1/bots/:id/conversations/export", Designer, s.exportConversations)
 	s.handle(http.MethodGet, "/v1/bots/:id/stats", Designer, s.botStats)
 	s.handle(http.MethodDelete, "/v1/conversations/:id", Admin, s.deleteConversation)
 }
@@ -246,18 +248,31 @@ func (s *Server) getConversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p := principalOf(c); p != nil && p.Kind != "conversation" {
+		return c.JSON(http.StatusOK, designerView(conv, tr))
+	}
+	return c.JSON(http.StatusOK, holderView(conv, tr))
+}
+
+// holderView is a conversation as its token holder sees it: no
+// variables, no user fields.
+func holderView(conv *flow.Conversation, tr []flow.Entry) conversationView {
 	if tr == nil {
 		tr = []flow.Entry{}
 	}
-	v := conversationView{ID: conv.ID, BotID: conv.BotID, Version: conv.Version, Status: conv.Status, Awaiting: conv.Awaiting,
+	return conversationView{ID: conv.ID, BotID: conv.BotID, Version: conv.Version, Status: conv.Status, Awaiting: conv.Awaiting,
 		Transcript: tr, CreatedAt: conv.CreatedAt.UTC().Format(timeFormat), UpdatedAt: conv.UpdatedAt.UTC().Format(timeFormat)}
-	if p := principalOf(c); p != nil && p.Kind != "conversation" {
-		v.Variables, v.User = conv.Vars, &conv.User
-		if v.Variables == nil {
-			v.Variables = map[string]string{}
-		}
+}
+
+// designerView is a conversation as designers see it: with its
+// variables and user.
+func designerView(conv *flow.Conversation, tr []flow.Entry) conversationView {
+	v := holderView(conv, tr)
+	v.Variables, v.User = conv.Vars, &conv.User
+	if v.Variables == nil {
+		v.Variables = map[string]string{}
 	}
-	return c.JSON(http.StatusOK, v)
+	return v
 }
 
 // conversationSummary is one line of a bot's conversation list.
@@ -285,11 +300,9 @@ func (s *Server) recentConversations(c echo.Context) error {
 	if _, err := s.Bots.PublishedVersion(ctx, c.Param("id")); err != nil {
 		return err
 	}
-	status := c.QueryParam("status")
-	switch status {
-	case "", flow.StatusActive, flow.StatusEnded, flow.StatusTransferred, flow.StatusError:
-	default:
-		return paramError("status", fmt.Sprintf("status must be active, ended, transferred or error, got %q", status))
+	status, err := statusParam(c)
+	if err != nil {
+		return err
 	}
 	convs, next, err := s.Conversations.RecentConversations(ctx, c.Param("id"), flow.ConversationFilter{Status: status}, c.QueryParam("cursor"), limit)
 	if err != nil {
@@ -305,6 +318,99 @@ func (s *Server) recentConversations(c echo.Context) error {
 		out["next_cursor"] = next
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// statusParam reads the ?status= filter of a conversation list: "" for
+// all.
+func statusParam(c echo.Context) (string, error) {
+	status := c.QueryParam("status")
+	switch status {
+	case "", flow.StatusActive, flow.StatusEnded, flow.StatusTransferred, flow.StatusError:
+		return status, nil
+	}
+	return "", paramError("status", fmt.Sprintf("status must be active, ended, transferred or error, got %q", status))
+}
+
+// Bounds of one conversation export.
+const (
+	defaultExportConversations = 10_000
+	maxExportConversations     = 100_000
+)
+
+// exportConversations streams a bot's conversations, most recently
+// updated first, as JSON lines: each one as GET /v1/conversations/{id}
+// shows it to a designer (transcript, variables, user). ?status= as the
+// list; ?since= (RFC 3339) stops at conversations last updated before it;
+// ?limit=1..100000 (default 10000). Each export is audited: it carries
+// personal data. A failure once lines were sent ends the stream with one
+// line {"error": {...}}.
+func (s *Server) exportConversations(c echo.Context) error {
+	ctx := c.Request().Context()
+	bot := c.Param("id")
+	if _, err := s.Bots.PublishedVersion(ctx, bot); err != nil {
+		return err
+	}
+	status, err := statusParam(c)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(c, "limit", defaultExportConversations, 1, maxExportConversations)
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	if v := c.QueryParam("since"); v != "" {
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			return paramError("since", fmt.Sprintf("since must be an RFC 3339 time such as 2026-11-01T00:00:00Z, got %q", v))
+		}
+	}
+	// Like a backup, a large export over a slow link outlasts the
+	// server's write timeout for API answers.
+	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(backupWriteTimeout))
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+	w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="flowbot-conversations-`+s.Now().UTC().Format("20060102T150405Z")+`.jsonl"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	n, cursor := 0, ""
+	err = func() error {
+		for n < limit {
+			convs, next, err := s.Conversations.RecentConversations(ctx, bot, flow.ConversationFilter{Status: status}, cursor, min(100, limit-n))
+			if err != nil {
+				return err
+			}
+			for _, cv := range convs {
+				if !since.IsZero() && cv.UpdatedAt.Before(since) {
+					return nil
+				}
+				tr, err := s.Conversations.Transcript(ctx, cv.ID)
+				if flow.ErrorCode(err) == flow.ENOTFOUND {
+					continue // erased meanwhile
+				} else if err != nil {
+					return err
+				}
+				if err := enc.Encode(designerView(cv, tr)); err != nil {
+					return err
+				}
+				n++
+			}
+			w.Flush()
+			if next == "" {
+				return nil
+			}
+			cursor = next
+		}
+		return nil
+	}()
+	complete := err == nil
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("conversation export cut short", "bot_id", bot, "err", err.Error(), "request_id", requestID(c))
+		_ = enc.Encode(map[string]any{"error": map[string]string{"code": "internal", "message": "the export stopped early; the lines before this one are whole"}})
+	}
+	s.audit(c, flow.AuditConversationsExported, bot, map[string]string{"conversations": strconv.Itoa(n), "status": status,
+		"since": c.QueryParam("since"), "complete": strconv.FormatBool(complete)})
+	return nil
 }
 
 // botStatsView is GET /v1/bots/{id}/stats.

@@ -587,6 +587,13 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	b.choose("#conv-status", "")
 	b.until("two conversations again", `document.querySelectorAll('#conv-list tbody tr').length === 2`)
 	b.shot("conversations-list")
+	// Export downloads them all as JSON lines; the export is audited.
+	b.click("#conv-export")
+	b.waitText("#toast", "Conversations exported")
+	if events, _ := e.auditLog(); findAudit(events, "conversations.exported", botID) == nil ||
+		findAudit(events, "conversations.exported", botID).Detail["conversations"] != "2" {
+		t.Errorf("no audit event for the export of 2 conversations: %+v", findAudit(events, "conversations.exported", botID))
+	}
 
 	// Stats on the canvas: how those two conversations went, step by step.
 	b.click("#stats-toggle")

@@ -2,7 +2,7 @@
 // first, a page at a time; opening one shows its transcript and its
 // execution log, as its users and the engine saw them.
 
-import { api } from './api.js';
+import { api, download } from './api.js';
 import { announce, fmtTime, h, select, twoStep } from './dom.js';
 import { logTable } from './preview.js';
 
@@ -15,6 +15,7 @@ export function conversations(botId, canErase) {
   const list = h('div', { id: 'conv-list' });
   const refreshBtn = h('button', { type: 'button', id: 'conv-refresh' }, 'Refresh');
   const olderBtn = h('button', { type: 'button', id: 'conv-older', hidden: true }, 'Older →');
+  const exportBtn = h('button', { type: 'button', id: 'conv-export', title: 'Every conversation shown by the status filter, with transcripts, variables and users, one JSON document per line' }, 'Export');
   const detail = h('div', { id: 'conv-detail', tabindex: -1 });
   const statusSel = select([['', 'All'], ['active', 'Active'], ['ended', 'Ended'], ['transferred', 'Transferred'], ['error', 'Error']], '', { id: 'conv-status' });
 
@@ -85,8 +86,18 @@ export function conversations(botId, canErase) {
   refreshBtn.addEventListener('click', () => load(false));
   statusSel.addEventListener('change', () => { cursor = ''; olderBtn.hidden = true; load(false); });
   olderBtn.addEventListener('click', () => load(true));
+  // Export downloads the conversations the status filter shows, all of
+  // them (up to 10,000), not only the pages loaded. It is audited.
+  exportBtn.addEventListener('click', async () => {
+    exportBtn.disabled = true;
+    try {
+      const status = statusSel.value;
+      const size = await download(`/v1/bots/${encodeURIComponent(botId)}/conversations/export${status ? `?status=${encodeURIComponent(status)}` : ''}`, 'flowbot-conversations.jsonl');
+      announce(`Conversations exported (${Math.ceil(size / 1024)} KiB, JSON lines).`);
+    } catch (err) { announce(err.message, 'error'); } finally { exportBtn.disabled = false; }
+  });
   const el = h('section', { class: 'conversations', 'aria-labelledby': 'conv-h' },
-    h('div', { class: 'preview-head' }, h('h2', { id: 'conv-h' }, 'Conversations'), refreshBtn),
+    h('div', { class: 'preview-head' }, h('h2', { id: 'conv-h' }, 'Conversations'), h('span', null, exportBtn, ' ', refreshBtn)),
     h('p', { class: 'hint' }, 'Real conversations with this bot, most recent first.'),
     h('div', { class: 'field inline' }, h('label', { for: 'conv-status' }, 'Status'), statusSel), list, olderBtn, detail);
   return { el, refresh: () => load(false) };
