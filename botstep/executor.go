@@ -355,7 +355,7 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		o.Success = true
 		return false
 	}
-	msg := "the API answered " + resp.Status
+	msg := "the API answered " + statusText(resp.StatusCode)
 	if conn != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		// The likely cause, when the admin said so.
 		if status, why := x.Connections.Health(conn); status == connections.StatusExpired {
@@ -367,6 +367,17 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 	// after its Retry-After may succeed.
 	o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+}
+
+// statusText is code with its standard reason phrase ("404 Not Found").
+// The phrase the API sent is never shown: it is free text, and an API may
+// put in it what it was sent ("401 Unknown key <key>"), which would reach
+// the test call and the execution log unredacted.
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return strconv.Itoa(code) + " " + t
+	}
+	return strconv.Itoa(code)
 }
 
 // parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds,

@@ -1682,6 +1682,40 @@ func TestExecuteEchoedCredentialRedacted(t *testing.T) {
 	}
 }
 
+// An API's reason phrase is free text that may quote what it was sent
+// ("401 Unknown key <key>"): the error shows the code with its standard
+// phrase instead, in the test call and in the execution log.
+func TestExecuteStatusReasonNotShown(t *testing.T) {
+	t.Parallel()
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{
+		exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+			c, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			code := "401"
+			if r.URL.Path == "/odd" {
+				code = "599" // no standard phrase
+			}
+			fmt.Fprintf(buf, "HTTP/1.1 %s Unknown key %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", code, r.Header.Get("X-Shop-Key"))
+			buf.Flush()
+		},
+	}})
+	for _, tc := range []struct{ path, want string }{
+		{"/key", "the API answered 401 Unauthorized"},
+		{"/odd", "the API answered 599"},
+	} {
+		s := exStep("GET", "https://"+exAPIHost+tc.path, withConnection("key_api"))
+		tcall := e.x.Test(context.Background(), s, nil)
+		res := e.x.Call(context.Background(), s, exLookup(nil))
+		if tcall.Error == nil || tcall.Error.Message != tc.want || res.Log.ErrorMsg != tc.want {
+			t.Errorf("%s: test call error %+v, log error %q; want %q", tc.path, tcall.Error, res.Log.ErrorMsg, tc.want)
+		}
+	}
+}
+
 // TestClipBody: the execution log keeps 2,048 bytes of a body, cut before
 // a character, as valid UTF-8.
 func TestClipBody(t *testing.T) {
