@@ -130,8 +130,11 @@ type Outcome struct {
 	ErrorMessage  string
 	// data is the parsed JSON body (nil when empty or not JSON), once
 	// parsed is set.
-	data      any
-	parsed    bool
+	data   any
+	parsed bool
+	// tooDeep: the body nests deeper than maxAnswerDepth and was not
+	// parsed.
+	tooDeep   bool
 	refreshed bool
 	// retryAfter is the last answer's Retry-After (0: none).
 	retryAfter time.Duration
@@ -231,8 +234,12 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
 		}
 	}
-	if o.Success && len(s.SuccessWhen) > 0 {
-		o.checkSuccess(s, p, vars)
+	if o.Success {
+		if o.parse(); o.tooDeep {
+			o.fail(ErrCodeTooDeep, "the answer's JSON is nested more than "+strconv.Itoa(maxAnswerDepth)+" levels deep; it was not read")
+		} else if len(s.SuccessWhen) > 0 {
+			o.checkSuccess(s, p, vars)
+		}
 	}
 	if o.Success || o.ErrorCode == ErrCodeHTTPStatus || o.ErrorCode == ErrCodeSuccessCondition {
 		// A 4xx/5xx answer read whole fills the variables its JSON has
@@ -248,7 +255,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // attempt sends the request once and fills o; it reports whether a retry
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
-	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, 0
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.tooDeep, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, false, 0
 	// ctx is bounded by the whole call's timeout (Execute); an attempt
 	// timeout bounds this attempt within it.
 	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {

@@ -24,17 +24,56 @@ func (o *Outcome) save(s *flow.Step, p *prepared) {
 	}
 }
 
-// parse sets o.data from a JSON body, once.
+// maxAnswerDepth bounds how deeply a JSON answer may nest arrays and
+// objects. Reading a path, listing a test call's paths and saving an
+// object all walk the answer; bounded depth keeps each walk, a recursive
+// descent's above all, in proportion to the answer's size. Real APIs
+// nest a dozen levels at most.
+const maxAnswerDepth = 64
+
+// parse sets o.data from a JSON body, once. A body nested deeper than
+// maxAnswerDepth is not parsed: o.tooDeep is set instead.
 func (o *Outcome) parse() {
 	if o.parsed {
 		return
 	}
 	o.parsed = true
 	if len(bytes.TrimSpace(o.Body)) > 0 {
+		if o.tooDeep = nestedOver(o.Body, maxAnswerDepth); o.tooDeep {
+			return
+		}
 		if v, err := oj.Parse(o.Body); err == nil {
 			o.data = v
 		}
 	}
+}
+
+// nestedOver reports whether the JSON text b nests arrays and objects
+// more than max levels deep. It counts brackets outside strings, so b
+// need not be valid JSON.
+func nestedOver(b []byte, max int) bool {
+	if len(b) <= 2*max {
+		return false // each level takes two bytes
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Skip the string: to its closing quote, past escaped ones.
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			if depth++; depth > max {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // valueOf reads rp in the answer as a variable would be saved from it;
