@@ -19,7 +19,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -155,13 +154,7 @@ func (x *Executor) Call(ctx context.Context, s *flow.Step, vars flow.Lookup) flo
 // flow.MaxLoggedBody bytes, cut before a character, as valid UTF-8.
 func clipBody(b []byte) (string, bool) {
 	cut := len(b) > flow.MaxLoggedBody
-	if cut {
-		n := flow.MaxLoggedBody
-		for n > 0 && !utf8.RuneStart(b[n]) {
-			n--
-		}
-		b = b[:n]
-	}
+	b = b[:cutAt(b, flow.MaxLoggedBody)]
 	return strings.ToValidUTF8(string(b), "\uFFFD"), cut
 }
 

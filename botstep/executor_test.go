@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -1543,6 +1544,66 @@ func TestExecutorTestCall(t *testing.T) {
 			t.Error("variables and paths must be empty, not null, in JSON")
 		}
 	})
+}
+
+// TestExecutorTestCallPathsCost: listing the paths of a large nested
+// answer costs about what reading it does, not its size once per level
+// (a 200 KB answer nested 60 deep allocated 77 MiB: each level's sample
+// wrote its whole subtree and turned it into runes). Paths stop at 32
+// levels. Not parallel: it measures the process's allocations.
+func TestExecutorTestCallPathsCost(t *testing.T) {
+	const levels, size = 60, 200 << 10
+	inner := "[" + strings.Repeat(`"abcdefgh",`, size/11) + `"last"]`
+	nested := strings.Repeat(`{"k":[`, levels/2-1) + inner + strings.Repeat("]}", levels/2-1)
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: jsonAnswer(200, nested)}})
+	s := exStep("GET", "https://"+exAPIHost+"/x")
+	e.x.Test(context.Background(), s, nil) // open the connection
+	var tc *TestCall
+	total, _ := allocDuring(func() { tc = e.x.Test(context.Background(), s, nil) })
+	t.Logf("%d-byte answer: %d paths, %d KiB allocated", len(nested), len(tc.Paths), total>>10)
+	if tc.Branch != "success" || len(tc.Paths) == 0 {
+		t.Fatalf("branch %s, %d paths", tc.Branch, len(tc.Paths))
+	}
+	if total > 12<<20 {
+		t.Errorf("allocated %d KiB for the test call of a %d KiB answer; want under 12 MiB", total>>10, len(nested)>>10)
+	}
+	last := tc.Paths[len(tc.Paths)-1]
+	if depth := strings.Count(last.Path, "."); depth > maxPathDepth/2 || len(tc.Paths) != maxPathDepth {
+		t.Errorf("%d paths, the last %s; want paths down to level %d", len(tc.Paths), last.Path, maxPathDepth)
+	}
+	for _, p := range tc.Paths {
+		if n := utf8.RuneCountInString(p.Sample); n > maxSampleLen+1 || !strings.HasSuffix(p.Sample, "…") {
+			t.Fatalf("sample of %s is %d characters: %q", p.Path, n, p.Sample)
+		}
+	}
+}
+
+// TestSampleIsStartOfText: a sample is the start of what a variable
+// saves (textOf), cut at 120 characters with "…", whatever the value.
+func TestSampleIsStartOfText(t *testing.T) {
+	long := strings.Repeat(`é<&>\"x`, 100)
+	values := []string{
+		`"short"`, `""`, `1.5`, `1e300`, `-0.000001`, `12345678901234`, `true`, `null`,
+		`{}`, `[]`, `{"b":1,"a":[1,2.5,"x"],"c":{"z":null,"y":false}}`,
+		`"` + long + `"`, `["` + long + `"]`, `{"` + long + `":1}`,
+		`[` + strings.Repeat(`{"é":"<tag>","n":1.25e-7},`, 30) + `0]`,
+		`"` + strings.Repeat("𝄞", 200) + `"`, `["` + strings.Repeat(`\u0001`, 50) + `"]`,
+		strings.Repeat("[", 60) + strings.Repeat("]", 60),
+	}
+	w := sampler{keys: map[uintptr][]string{}}
+	for _, doc := range values {
+		v, err := oj.ParseString(doc)
+		if err != nil {
+			t.Fatalf("%.40s: %v", doc, err)
+		}
+		want := textOf(v)
+		if r := []rune(want); len(r) > maxSampleLen {
+			want = string(r[:maxSampleLen]) + "…"
+		}
+		if got := w.sample(v); got != want {
+			t.Errorf("sample of %.40s:\n got %q\nwant %q", doc, got, want)
+		}
+	}
 }
 
 func TestExecutorCall(t *testing.T) {
