@@ -133,7 +133,10 @@ type Outcome struct {
 	parsed bool
 	// tooDeep: the body nests deeper than maxAnswerDepth and was not
 	// parsed.
-	tooDeep   bool
+	tooDeep bool
+	// secrets are the credential strings the request carried
+	// (connections.SecretsSent), redacted from the answer.
+	secrets   []string
 	refreshed bool
 	// retryAfter is the last answer's Retry-After (0: none).
 	retryAfter time.Duration
@@ -248,7 +251,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // attempt sends the request once and fills o; it reports whether a retry
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
-	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.tooDeep, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, false, 0
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.tooDeep, o.secrets, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, false, nil, 0
 	// ctx is bounded by the whole call's timeout (Execute); an attempt
 	// timeout bounds this attempt within it.
 	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {
@@ -328,9 +331,9 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 			x.Connections.NoteAnswer(ctx, conn, host, status)
 		}()
 	}
-	secrets := connections.SecretsSent(req.Header, req.URL, conn)
-	if len(secrets) > 0 {
-		connections.RedactSecretsInHeaders(o.Header, secrets)
+	o.secrets = connections.SecretsSent(req.Header, req.URL, conn)
+	if len(o.secrets) > 0 {
+		connections.RedactSecretsInHeaders(o.Header, o.secrets)
 	}
 	if resp.ContentLength > flow.MaxResponseBytes {
 		o.fail(ErrCodeTooLarge, "the response body is "+strconv.FormatInt(resp.ContentLength, 10)+" bytes, over 1 MiB; it was not read")
@@ -349,8 +352,9 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return false
 	}
 	// An API may echo the credential (an echo endpoint, an error page
-	// quoting the request): it goes no further than here.
-	o.Body = connections.RedactSecrets(body, secrets)
+	// quoting the request): it goes no further than here, and parse
+	// looks for it again in the parsed answer.
+	o.Body = connections.RedactSecrets(body, o.secrets)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Success = true
 		return false

@@ -1802,6 +1802,78 @@ func TestExecuteEchoedCredentialRedacted(t *testing.T) {
 	}
 }
 
+// An API that echoes the credential escaped (System.Text.Json writes "+"
+// as \u002B; an HTML error page writes &#43;) does not hand it to the
+// saved variables, the test call's variables, path samples and body, or
+// the execution log: each shows Redacted where the echo was.
+func TestExecuteEscapedEchoRedacted(t *testing.T) {
+	t.Parallel()
+	const secret = "sk+live/0123456789&abcdef"
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{
+		exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+			key := r.Header.Get("X-Token")
+			switch r.URL.Path {
+			case "/dotnet":
+				esc := strings.NewReplacer("+", `\u002B`, "&", `\u0026`).Replace(key)
+				jsonAnswer(200, `{"received":{"token":"`+esc+`"},"keys":{"`+esc+`":1},"list":["`+esc+`"]}`)(w, r)
+			case "/all":
+				var b strings.Builder
+				for _, c := range key {
+					fmt.Fprintf(&b, `\u%04x`, c)
+				}
+				jsonAnswer(200, `{"received":{"token":"`+b.String()+`"}}`)(w, r)
+			case "/page":
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(401)
+				fmt.Fprintf(w, "<p>Unknown key %s</p>", strings.NewReplacer("+", "&#43;", "/", "&#x2F;", "&", "&amp;").Replace(key))
+			}
+		},
+	}})
+	if _, err := e.conns.Create(context.Background(), "admin", connections.NewConnection{
+		Name: "net_api", Type: connections.TypeAPIKey, AllowedDomain: exAPIHost,
+		Credentials: connections.Credentials{Header: "X-Token", Value: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/dotnet", "/all", "/page"} {
+		t.Run(path[1:], func(t *testing.T) {
+			s := exStep("GET", "https://"+exAPIHost+path, withConnection("net_api"),
+				withVars("got", "$.received.token", "keys", "$.keys", "list", "$.list[0]", "body", "$body"))
+			tc := e.x.Test(context.Background(), s, nil)
+			res := e.x.Call(context.Background(), s, exLookup(nil))
+			if tc.Response == nil || !strings.Contains(tc.Response.Body, connections.Redacted) {
+				t.Fatalf("test call response %+v; want the echo redacted", tc.Response)
+			}
+			if path == "/dotnet" && (tc.Variables["got"] != connections.Redacted || tc.Variables["list"] != connections.Redacted ||
+				tc.Variables["keys"] != `{"`+connections.Redacted+`":1}`) {
+				t.Errorf("variables %v", tc.Variables)
+			}
+			all, _ := json.Marshal([]any{tc, res})
+			for _, form := range []string{"0123456789", `\u0030\u0031\u0032`} { // in clear, or as /all escapes it
+				if strings.Contains(string(all), form) {
+					t.Fatalf("the test call or the log holds %q: %s", form, all)
+				}
+			}
+		})
+	}
+}
+
+// TestRedactAnswer: the parsed answer's strings and keys are redacted
+// wherever they are, whatever reached them; other values are kept.
+func TestRedactAnswer(t *testing.T) {
+	secrets := []string{"sk+live/0123456789"}
+	data, err := oj.ParseString(`{"a":{"b":["x","sk+live/0123456789"],"sk+live/0123456789":"k"},"c":"id sk+live/0123456789 end","n":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := textOf(redactAnswer(data, secrets))
+	if want := `{"*****":"k","b":["x","*****"]}`; !strings.Contains(got, want) || !strings.Contains(got, `"c":"id ***** end","n":1`) {
+		t.Errorf("got %s", got)
+	}
+	if got := redactAnswer("sk+live/0123456789", secrets); got != connections.Redacted {
+		t.Errorf("a string answer came out as %v", got)
+	}
+}
+
 // An API's reason phrase is free text that may quote what it was sent
 // ("401 Unknown key <key>"): the error shows the code with its standard
 // phrase instead, in the test call and in the execution log.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/ohler55/ojg/jp"
 	"github.com/ohler55/ojg/oj"
@@ -44,8 +45,48 @@ func (o *Outcome) parse() {
 		}
 		if v, err := oj.Parse(o.Body); err == nil {
 			o.data = v
+			if len(o.secrets) > 0 {
+				o.data = redactAnswer(v, o.secrets)
+			}
 		}
 	}
+}
+
+// redactAnswer returns v, a parsed answer, with the secrets replaced in
+// every string and key, in place. The body was redacted before it was
+// parsed, escaped echoes included; this is the check on what the
+// variables, the test call's samples and success tests read, whatever
+// escape parsing decoded. Its depth is bounded by maxAnswerDepth.
+func redactAnswer(v any, secrets []string) any {
+	switch x := v.(type) {
+	case string:
+		return connections.RedactSecretsIn(x, secrets)
+	case []any:
+		for i, e := range x {
+			if s, ok := e.(string); ok {
+				if r := connections.RedactSecretsIn(s, secrets); r != s {
+					x[i] = r
+				}
+			} else {
+				redactAnswer(e, secrets)
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok {
+				if r := connections.RedactSecretsIn(s, secrets); r != s {
+					x[k] = r
+				}
+			} else {
+				redactAnswer(e, secrets)
+			}
+			if r := connections.RedactSecretsIn(k, secrets); r != k {
+				x[r] = x[k] // a key added while ranging may be visited again: redacting is idempotent
+				delete(x, k)
+			}
+		}
+	}
+	return v
 }
 
 // nestedOver reports whether the JSON text b nests arrays and objects
