@@ -121,7 +121,7 @@ func New(d Deps) *Server {
 		d.BodyLimit = DefaultBodyLimit
 	}
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator(), metrics: newMetrics(d.StoreStats)}
-	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit), newLimiters(d.ConversationRateLimit)
+	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit, addressBucket), newLimiters(d.ConversationRateLimit, nil)
 	if d.AdminToken != "" {
 		s.adminHash = hashToken(d.AdminToken)
 	}
