@@ -1865,12 +1865,13 @@ func TestRedactAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := textOf(redactAnswer(data, secrets))
+	redacted, _ := redactAnswer(data, secrets)
+	got := textOf(redacted)
 	if want := `{"*****":"k","b":["x","*****"]}`; !strings.Contains(got, want) || !strings.Contains(got, `"c":"id ***** end","n":1`) {
 		t.Errorf("got %s", got)
 	}
-	if got := redactAnswer("sk+live/0123456789", secrets); got != connections.Redacted {
-		t.Errorf("a string answer came out as %v", got)
+	if got, changed := redactAnswer("sk+live/0123456789", secrets); got != connections.Redacted || !changed {
+		t.Errorf("a string answer came out as %v (changed %v)", got, changed)
 	}
 }
 

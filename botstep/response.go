@@ -46,39 +46,34 @@ func (o *Outcome) parse() {
 		if v, err := oj.Parse(o.Body); err == nil {
 			o.data = v
 			if len(o.secrets) > 0 {
-				o.data = redactAnswer(v, o.secrets)
+				o.data, _ = redactAnswer(v, o.secrets)
 			}
 		}
 	}
 }
 
-// redactAnswer returns v, a parsed answer, with the secrets replaced in
-// every string and key, in place. The body was redacted before it was
+// redactAnswer replaces the secrets in every string and key of v, a
+// parsed answer, in place; a string v, which cannot change in place, is
+// returned changed, with true. The body was redacted before it was
 // parsed, escaped echoes included; this is the check on what the
 // variables, the test call's samples and success tests read, whatever
 // escape parsing decoded. Its depth is bounded by maxAnswerDepth.
-func redactAnswer(v any, secrets []string) any {
+func redactAnswer(v any, secrets []string) (any, bool) {
 	switch x := v.(type) {
 	case string:
-		return connections.RedactSecretsIn(x, secrets)
+		if r := connections.RedactSecretsIn(x, secrets); r != x {
+			return r, true
+		}
 	case []any:
 		for i, e := range x {
-			if s, ok := e.(string); ok {
-				if r := connections.RedactSecretsIn(s, secrets); r != s {
-					x[i] = r
-				}
-			} else {
-				redactAnswer(e, secrets)
+			if r, changed := redactAnswer(e, secrets); changed {
+				x[i] = r
 			}
 		}
 	case map[string]any:
 		for k, e := range x {
-			if s, ok := e.(string); ok {
-				if r := connections.RedactSecretsIn(s, secrets); r != s {
-					x[k] = r
-				}
-			} else {
-				redactAnswer(e, secrets)
+			if r, changed := redactAnswer(e, secrets); changed {
+				x[k] = r
 			}
 			if r := connections.RedactSecretsIn(k, secrets); r != k {
 				x[r] = x[k] // a key added while ranging may be visited again: redacting is idempotent
@@ -86,7 +81,7 @@ func redactAnswer(v any, secrets []string) any {
 			}
 		}
 	}
-	return v
+	return v, false
 }
 
 // nestedOver reports whether the JSON text b nests arrays and objects
