@@ -19,7 +19,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -130,8 +129,14 @@ type Outcome struct {
 	ErrorMessage  string
 	// data is the parsed JSON body (nil when empty or not JSON), once
 	// parsed is set.
-	data      any
-	parsed    bool
+	data   any
+	parsed bool
+	// tooDeep: the body nests deeper than maxAnswerDepth and was not
+	// parsed.
+	tooDeep bool
+	// secrets are the credential strings the request carried
+	// (connections.SecretsSent), redacted from the answer.
+	secrets   []string
 	refreshed bool
 	// retryAfter is the last answer's Retry-After (0: none).
 	retryAfter time.Duration
@@ -152,13 +157,7 @@ func (x *Executor) Call(ctx context.Context, s *flow.Step, vars flow.Lookup) flo
 // flow.MaxLoggedBody bytes, cut before a character, as valid UTF-8.
 func clipBody(b []byte) (string, bool) {
 	cut := len(b) > flow.MaxLoggedBody
-	if cut {
-		n := flow.MaxLoggedBody
-		for n > 0 && !utf8.RuneStart(b[n]) {
-			n--
-		}
-		b = b[:n]
-	}
+	b = b[:cutAt(b, flow.MaxLoggedBody)]
 	return strings.ToValidUTF8(string(b), "\uFFFD"), cut
 }
 
@@ -231,8 +230,12 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
 		}
 	}
-	if o.Success && len(s.SuccessWhen) > 0 {
-		o.checkSuccess(s, p, vars)
+	if o.Success {
+		if o.parse(); o.tooDeep {
+			o.fail(ErrCodeTooDeep, "the answer's JSON is nested more than "+strconv.Itoa(maxAnswerDepth)+" levels deep; it was not read")
+		} else if len(s.SuccessWhen) > 0 {
+			o.checkSuccess(s, p, vars)
+		}
 	}
 	if o.Success || o.ErrorCode == ErrCodeHTTPStatus || o.ErrorCode == ErrCodeSuccessCondition {
 		// A 4xx/5xx answer read whole fills the variables its JSON has
@@ -248,7 +251,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 // attempt sends the request once and fills o; it reports whether a retry
 // could help (5xx or timeout).
 func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, o *Outcome) (retry bool) {
-	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, 0
+	o.Status, o.Header, o.Body, o.Bytes, o.ErrorCode, o.ErrorMessage, o.data, o.parsed, o.tooDeep, o.secrets, o.retryAfter = 0, nil, nil, 0, "", "", nil, false, false, nil, 0
 	// ctx is bounded by the whole call's timeout (Execute); an attempt
 	// timeout bounds this attempt within it.
 	if s.Retry != nil && s.Retry.AttemptTimeoutMS > 0 {
@@ -328,9 +331,9 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 			x.Connections.NoteAnswer(ctx, conn, host, status)
 		}()
 	}
-	secrets := connections.SecretsSent(req.Header, req.URL, conn)
-	if len(secrets) > 0 {
-		connections.RedactSecretsInHeaders(o.Header, secrets)
+	o.secrets = connections.SecretsSent(req.Header, req.URL, conn)
+	if len(o.secrets) > 0 {
+		connections.RedactSecretsInHeaders(o.Header, o.secrets)
 	}
 	if resp.ContentLength > flow.MaxResponseBytes {
 		o.fail(ErrCodeTooLarge, "the response body is "+strconv.FormatInt(resp.ContentLength, 10)+" bytes, over 1 MiB; it was not read")
@@ -349,13 +352,14 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 		return false
 	}
 	// An API may echo the credential (an echo endpoint, an error page
-	// quoting the request): it goes no further than here.
-	o.Body = connections.RedactSecrets(body, secrets)
+	// quoting the request): it goes no further than here, and parse
+	// looks for it again in the parsed answer.
+	o.Body = connections.RedactSecrets(body, o.secrets)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Success = true
 		return false
 	}
-	msg := "the API answered " + resp.Status
+	msg := "the API answered " + statusText(resp.StatusCode)
 	if conn != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		// The likely cause, when the admin said so.
 		if status, why := x.Connections.Health(conn); status == connections.StatusExpired {
@@ -367,6 +371,17 @@ func (x *Executor) attempt(ctx context.Context, s *flow.Step, br *builtRequest, 
 	// after its Retry-After may succeed.
 	o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+}
+
+// statusText is code with its standard reason phrase ("404 Not Found").
+// The phrase the API sent is never shown: it is free text, and an API may
+// put in it what it was sent ("401 Unknown key <key>"), which would reach
+// the test call and the execution log unredacted.
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return strconv.Itoa(code) + " " + t
+	}
+	return strconv.Itoa(code)
 }
 
 // parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds,

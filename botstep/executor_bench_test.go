@@ -194,3 +194,32 @@ func BenchmarkExecuteParallel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExecuteConnection runs a GET whose 2 KB answer does not echo
+// the credential, without a connection and with a bearer one: the
+// difference is applying the credential and looking for it in the answer.
+func BenchmarkExecuteConnection(b *testing.B) {
+	answer, err := os.ReadFile("testdata/order_response.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newExEnv(b, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: jsonAnswer(200, string(answer))}})
+	ctx := context.Background()
+	for _, conn := range []string{"", "shop_api"} {
+		name := "None"
+		if conn != "" {
+			name = "Bearer"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := exStep("GET", "https://"+exAPIHost+"/orders/{{id}}", withConnection(conn), withVars("status", "$.order.status", "city", "$.order.shipping.address.city"))
+			vals := exLookup(map[string]string{"id": "12345"})
+			e.x.Execute(ctx, s, vals) // open the keep-alive connection
+			b.ReportAllocs()
+			for b.Loop() {
+				if o := e.x.Execute(ctx, s, vals); !o.Success || o.Saved["status"] != "shipped" {
+					b.Fatalf("outcome %+v", o)
+				}
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
@@ -1364,6 +1365,65 @@ func TestExecuteResponseLimits(t *testing.T) {
 	})
 }
 
+// TestExecuteResponseDepth: an answer whose JSON nests more than 64
+// levels is not parsed: a 2xx takes the failure branch as
+// response_too_deep, still saving $status; a 4xx/5xx stays http_status
+// with no body variables. Brackets inside strings do not count.
+func TestExecuteResponseDepth(t *testing.T) {
+	t.Parallel()
+	nested := func(levels int) string { // levels-1 arrays around {"a":1}
+		return strings.Repeat("[", levels-1) + `{"a":1}` + strings.Repeat("]", levels-1)
+	}
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("levels"))
+		status, _ := strconv.Atoi(r.URL.Query().Get("status"))
+		body := `{"a":1,"s":"` + strings.Repeat("[{", 100) + `\"[["}`
+		if n > 0 {
+			body = nested(n)
+		}
+		jsonAnswer(status, body)(w, r)
+	}}})
+	vars := withVars("a", "$..a", "code", "$status")
+	for _, tc := range []struct {
+		name, query, code, a string
+	}{
+		{"OK64Levels", "status=200&levels=64", "", "1"},
+		{"OKBracketsInAString", "status=200", "", "1"},
+		{"Err65Levels", "status=200&levels=65", ErrCodeTooDeep, ""},
+		{"ErrStatusOf65Levels", "status=502&levels=65", ErrCodeHTTPStatus, ""},
+		{"ErrStatusOf64Levels", "status=502&levels=64", ErrCodeHTTPStatus, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.run(t, exStep("GET", "https://"+exAPIHost+"/x?"+tc.query, vars), nil)
+			if tc.code == "" {
+				wantOK(t, o)
+			} else {
+				wantFail(t, o, tc.code)
+			}
+			if o.Saved["a"] != tc.a || o.Saved["code"] == "" {
+				t.Errorf("saved %v; want a=%q and the status", o.Saved, tc.a)
+			}
+			if tc.code == ErrCodeTooDeep && o.ErrorMessage != "the answer's JSON is nested more than 64 levels deep; it was not read" {
+				t.Errorf("message %q", o.ErrorMessage)
+			}
+		})
+	}
+}
+
+// A path of a flow stored before the accepted subset was narrowed
+// ($..*..[?(@.z == 1)] took seconds on a 24 KB answer) fails the call
+// before it is made.
+func TestExecuteRefusedPathNotEvaluated(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat(`{"b":`, 60) + "1" + strings.Repeat("}", 60)
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: jsonAnswer(200, body)}})
+	o := e.run(t, exStep("GET", "https://"+exAPIHost+"/x", withVars("v", "$..*..[?(@.z == 1)]")), nil)
+	wantFail(t, o, ErrCodeInvalidStep)
+	if !strings.Contains(o.ErrorMessage, "recursive descent (..) may be used once") || e.up[exAPIHost].hits() != 0 {
+		t.Errorf("message %q, %d calls made; want the path refused and no call", o.ErrorMessage, e.up[exAPIHost].hits())
+	}
+}
+
 func TestExecutorTestCall(t *testing.T) {
 	t.Parallel()
 	const order = `{"order":{"status":"shipped","items":[{"name":"Mug","qty":2},{"name":"Tea","qty":1}],"total":1.5,"gift":null},"a b":{"c":true},"it's":"x"}`
@@ -1486,6 +1546,66 @@ func TestExecutorTestCall(t *testing.T) {
 	})
 }
 
+// TestExecutorTestCallPathsCost: listing the paths of a large nested
+// answer costs about what reading it does, not its size once per level
+// (a 200 KB answer nested 60 deep allocated 77 MiB: each level's sample
+// wrote its whole subtree and turned it into runes). Paths stop at 32
+// levels. Not parallel: it measures the process's allocations.
+func TestExecutorTestCallPathsCost(t *testing.T) {
+	const levels, size = 60, 200 << 10
+	inner := "[" + strings.Repeat(`"abcdefgh",`, size/11) + `"last"]`
+	nested := strings.Repeat(`{"k":[`, levels/2-1) + inner + strings.Repeat("]}", levels/2-1)
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: jsonAnswer(200, nested)}})
+	s := exStep("GET", "https://"+exAPIHost+"/x")
+	e.x.Test(context.Background(), s, nil) // open the connection
+	var tc *TestCall
+	total, _ := allocDuring(func() { tc = e.x.Test(context.Background(), s, nil) })
+	t.Logf("%d-byte answer: %d paths, %d KiB allocated", len(nested), len(tc.Paths), total>>10)
+	if tc.Branch != "success" || len(tc.Paths) == 0 {
+		t.Fatalf("branch %s, %d paths", tc.Branch, len(tc.Paths))
+	}
+	if total > 12<<20 {
+		t.Errorf("allocated %d KiB for the test call of a %d KiB answer; want under 12 MiB", total>>10, len(nested)>>10)
+	}
+	last := tc.Paths[len(tc.Paths)-1]
+	if depth := strings.Count(last.Path, "."); depth > maxPathDepth/2 || len(tc.Paths) != maxPathDepth {
+		t.Errorf("%d paths, the last %s; want paths down to level %d", len(tc.Paths), last.Path, maxPathDepth)
+	}
+	for _, p := range tc.Paths {
+		if n := utf8.RuneCountInString(p.Sample); n > maxSampleLen+1 || !strings.HasSuffix(p.Sample, "…") {
+			t.Fatalf("sample of %s is %d characters: %q", p.Path, n, p.Sample)
+		}
+	}
+}
+
+// TestSampleIsStartOfText: a sample is the start of what a variable
+// saves (textOf), cut at 120 characters with "…", whatever the value.
+func TestSampleIsStartOfText(t *testing.T) {
+	long := strings.Repeat(`é<&>\"x`, 100)
+	values := []string{
+		`"short"`, `""`, `1.5`, `1e300`, `-0.000001`, `12345678901234`, `true`, `null`,
+		`{}`, `[]`, `{"b":1,"a":[1,2.5,"x"],"c":{"z":null,"y":false}}`,
+		`"` + long + `"`, `["` + long + `"]`, `{"` + long + `":1}`,
+		`[` + strings.Repeat(`{"é":"<tag>","n":1.25e-7},`, 30) + `0]`,
+		`"` + strings.Repeat("𝄞", 200) + `"`, `["` + strings.Repeat(`\u0001`, 50) + `"]`,
+		strings.Repeat("[", 60) + strings.Repeat("]", 60),
+	}
+	w := sampler{keys: map[uintptr][]string{}}
+	for _, doc := range values {
+		v, err := oj.ParseString(doc)
+		if err != nil {
+			t.Fatalf("%.40s: %v", doc, err)
+		}
+		want := textOf(v)
+		if r := []rune(want); len(r) > maxSampleLen {
+			want = string(r[:maxSampleLen]) + "…"
+		}
+		if got := w.sample(v); got != want {
+			t.Errorf("sample of %.40s:\n got %q\nwant %q", doc, got, want)
+		}
+	}
+}
+
 func TestExecutorCall(t *testing.T) {
 	t.Parallel()
 	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
@@ -1591,7 +1711,7 @@ func TestFirstOfMatchesJP(t *testing.T) {
 		"$.order.items[-1].name", "$.order.items[-3].name", "$.order.items[2].name", "$.order.items[0].tags[0]",
 		"$.order.gift", "$.order.gift.x", "$.order.n", "$.order.status.x", "$.order.status[0]", "$['order']['a b']['it\\'s']",
 		"$.nope", "$[0].name", "$[1][2][0]", "$[1][5]", "$[3]", "$[3].x", "$.0", "$['0']", "$.items.0", "$.items[0]",
-		"$.order.items[*].name", "$..name", "$.order.items[0,1].name", "$.order.items[?(@.name == 'Tea')].name", "$.order.items[1:].name",
+		"$.order.items[*].name", "$..name", "$.order.items[0,1].name", "$.order.items[1:].name",
 	}
 	for _, doc := range docs {
 		data, err := parseJSONForTest(doc)
@@ -1679,6 +1799,113 @@ func TestExecuteEchoedCredentialRedacted(t *testing.T) {
 				t.Fatalf("the test call shows the credential: %s", b)
 			}
 		})
+	}
+}
+
+// An API that echoes the credential escaped (System.Text.Json writes "+"
+// as \u002B; an HTML error page writes &#43;) does not hand it to the
+// saved variables, the test call's variables, path samples and body, or
+// the execution log: each shows Redacted where the echo was.
+func TestExecuteEscapedEchoRedacted(t *testing.T) {
+	t.Parallel()
+	const secret = "sk+live/0123456789&abcdef"
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{
+		exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+			key := r.Header.Get("X-Token")
+			switch r.URL.Path {
+			case "/dotnet":
+				esc := strings.NewReplacer("+", `\u002B`, "&", `\u0026`).Replace(key)
+				jsonAnswer(200, `{"received":{"token":"`+esc+`"},"keys":{"`+esc+`":1},"list":["`+esc+`"]}`)(w, r)
+			case "/all":
+				var b strings.Builder
+				for _, c := range key {
+					fmt.Fprintf(&b, `\u%04x`, c)
+				}
+				jsonAnswer(200, `{"received":{"token":"`+b.String()+`"}}`)(w, r)
+			case "/page":
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(401)
+				fmt.Fprintf(w, "<p>Unknown key %s</p>", strings.NewReplacer("+", "&#43;", "/", "&#x2F;", "&", "&amp;").Replace(key))
+			}
+		},
+	}})
+	if _, err := e.conns.Create(context.Background(), "admin", connections.NewConnection{
+		Name: "net_api", Type: connections.TypeAPIKey, AllowedDomain: exAPIHost,
+		Credentials: connections.Credentials{Header: "X-Token", Value: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/dotnet", "/all", "/page"} {
+		t.Run(path[1:], func(t *testing.T) {
+			s := exStep("GET", "https://"+exAPIHost+path, withConnection("net_api"),
+				withVars("got", "$.received.token", "keys", "$.keys", "list", "$.list[0]", "body", "$body"))
+			tc := e.x.Test(context.Background(), s, nil)
+			res := e.x.Call(context.Background(), s, exLookup(nil))
+			if tc.Response == nil || !strings.Contains(tc.Response.Body, connections.Redacted) {
+				t.Fatalf("test call response %+v; want the echo redacted", tc.Response)
+			}
+			if path == "/dotnet" && (tc.Variables["got"] != connections.Redacted || tc.Variables["list"] != connections.Redacted ||
+				tc.Variables["keys"] != `{"`+connections.Redacted+`":1}`) {
+				t.Errorf("variables %v", tc.Variables)
+			}
+			all, _ := json.Marshal([]any{tc, res})
+			for _, form := range []string{"0123456789", `\u0030\u0031\u0032`} { // in clear, or as /all escapes it
+				if strings.Contains(string(all), form) {
+					t.Fatalf("the test call or the log holds %q: %s", form, all)
+				}
+			}
+		})
+	}
+}
+
+// TestRedactAnswer: the parsed answer's strings and keys are redacted
+// wherever they are, whatever reached them; other values are kept.
+func TestRedactAnswer(t *testing.T) {
+	secrets := []string{"sk+live/0123456789"}
+	data, err := oj.ParseString(`{"a":{"b":["x","sk+live/0123456789"],"sk+live/0123456789":"k"},"c":"id sk+live/0123456789 end","n":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redacted, _ := redactAnswer(data, secrets)
+	got := textOf(redacted)
+	if want := `{"*****":"k","b":["x","*****"]}`; !strings.Contains(got, want) || !strings.Contains(got, `"c":"id ***** end","n":1`) {
+		t.Errorf("got %s", got)
+	}
+	if got, changed := redactAnswer("sk+live/0123456789", secrets); got != connections.Redacted || !changed {
+		t.Errorf("a string answer came out as %v (changed %v)", got, changed)
+	}
+}
+
+// An API's reason phrase is free text that may quote what it was sent
+// ("401 Unknown key <key>"): the error shows the code with its standard
+// phrase instead, in the test call and in the execution log.
+func TestExecuteStatusReasonNotShown(t *testing.T) {
+	t.Parallel()
+	e := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{
+		exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+			c, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			code := "401"
+			if r.URL.Path == "/odd" {
+				code = "599" // no standard phrase
+			}
+			fmt.Fprintf(buf, "HTTP/1.1 %s Unknown key %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", code, r.Header.Get("X-Shop-Key"))
+			buf.Flush()
+		},
+	}})
+	for _, tc := range []struct{ path, want string }{
+		{"/key", "the API answered 401 Unauthorized"},
+		{"/odd", "the API answered 599"},
+	} {
+		s := exStep("GET", "https://"+exAPIHost+tc.path, withConnection("key_api"))
+		tcall := e.x.Test(context.Background(), s, nil)
+		res := e.x.Call(context.Background(), s, exLookup(nil))
+		if tcall.Error == nil || tcall.Error.Message != tc.want || res.Log.ErrorMsg != tc.want {
+			t.Errorf("%s: test call error %+v, log error %q; want %q", tc.path, tcall.Error, res.Log.ErrorMsg, tc.want)
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ const (
 	ErrCodeNetwork           = "network_error"
 	ErrCodeTLS               = "tls_error"
 	ErrCodeTooLarge          = "response_too_large"
+	ErrCodeTooDeep           = "response_too_deep"
 	ErrCodeRedirect          = "redirect_refused"
 	ErrCodeBlocked           = "blocked_address"
 	ErrCodeHTTPStatus        = "http_status"

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/ohler55/ojg/jp"
 	"github.com/ohler55/ojg/oj"
@@ -24,17 +25,91 @@ func (o *Outcome) save(s *flow.Step, p *prepared) {
 	}
 }
 
-// parse sets o.data from a JSON body, once.
+// maxAnswerDepth bounds how deeply a JSON answer may nest arrays and
+// objects. Reading a path, listing a test call's paths and saving an
+// object all walk the answer; bounded depth keeps each walk, a recursive
+// descent's above all, in proportion to the answer's size. Real APIs
+// nest a dozen levels at most.
+const maxAnswerDepth = 64
+
+// parse sets o.data from a JSON body, once. A body nested deeper than
+// maxAnswerDepth is not parsed: o.tooDeep is set instead.
 func (o *Outcome) parse() {
 	if o.parsed {
 		return
 	}
 	o.parsed = true
 	if len(bytes.TrimSpace(o.Body)) > 0 {
+		if o.tooDeep = nestedOver(o.Body, maxAnswerDepth); o.tooDeep {
+			return
+		}
 		if v, err := oj.Parse(o.Body); err == nil {
 			o.data = v
+			if len(o.secrets) > 0 {
+				o.data, _ = redactAnswer(v, o.secrets)
+			}
 		}
 	}
+}
+
+// redactAnswer replaces the secrets in every string and key of v, a
+// parsed answer, in place; a string v, which cannot change in place, is
+// returned changed, with true. The body was redacted before it was
+// parsed, escaped echoes included; this is the check on what the
+// variables, the test call's samples and success tests read, whatever
+// escape parsing decoded. Its depth is bounded by maxAnswerDepth.
+func redactAnswer(v any, secrets []string) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		if r := connections.RedactSecretsIn(x, secrets); r != x {
+			return r, true
+		}
+	case []any:
+		for i, e := range x {
+			if r, changed := redactAnswer(e, secrets); changed {
+				x[i] = r
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if r, changed := redactAnswer(e, secrets); changed {
+				x[k] = r
+			}
+			if r := connections.RedactSecretsIn(k, secrets); r != k {
+				x[r] = x[k] // a key added while ranging may be visited again: redacting is idempotent
+				delete(x, k)
+			}
+		}
+	}
+	return v, false
+}
+
+// nestedOver reports whether the JSON text b nests arrays and objects
+// more than max levels deep. It counts brackets outside strings, so b
+// need not be valid JSON.
+func nestedOver(b []byte, max int) bool {
+	if len(b) <= 2*max {
+		return false // each level takes two bytes
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Skip the string: to its closing quote, past escaped ones.
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			if depth++; depth > max {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // valueOf reads rp in the answer as a variable would be saved from it;

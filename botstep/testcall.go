@@ -2,11 +2,14 @@ package botstep
 
 import (
 	"context"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ohler55/ojg"
 
 	"github.com/flowbot/flowbot/flow"
 )
@@ -121,51 +124,154 @@ func flatten(h map[string][]string) map[string]string {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// maxPathDepth bounds how deep pathsOf lists paths: an answer may nest up
+// to maxAnswerDepth levels, and a designer picks from the first few.
+const maxPathDepth = 32
+
 // pathsOf lists the JSONPaths of a parsed body, depth first, with the
-// first few elements of each array.
+// first few elements of each array, down to maxPathDepth levels.
 func pathsOf(v any) []PathSample {
 	out := []PathSample{}
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		if len(out) >= maxPaths {
-			return
-		}
+	w := sampler{keys: map[uintptr][]string{}}
+	var walk func(path string, v any, depth int)
+	walk = func(path string, v any, depth int) {
 		if path != "$" {
-			out = append(out, PathSample{Path: path, Sample: sample(v), Type: kind(v)})
+			out = append(out, PathSample{Path: path, Sample: w.sample(v), Type: kind(v)})
+		}
+		if depth >= maxPathDepth {
+			return
 		}
 		switch x := v.(type) {
 		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range w.sorted(x) {
+				if len(out) >= maxPaths {
+					return
+				}
 				if identRE.MatchString(k) {
-					walk(path+"."+k, x[k])
+					walk(path+"."+k, x[k], depth+1)
 				} else {
-					walk(path+"['"+strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), "'", `\'`)+"']", x[k])
+					walk(path+"['"+strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), "'", `\'`)+"']", x[k], depth+1)
 				}
 			}
 		case []any:
-			for i, e := range x {
-				if i >= maxArrayShown {
-					break
+			for i, e := range x[:min(len(x), maxArrayShown)] {
+				if len(out) >= maxPaths {
+					return
 				}
-				walk(path+"["+strconv.Itoa(i)+"]", e)
+				walk(path+"["+strconv.Itoa(i)+"]", e, depth+1)
 			}
 		}
 	}
-	walk("$", v)
+	walk("$", v, 0)
 	return out
 }
 
-func sample(v any) string {
-	s := textOf(v)
-	if utf8.RuneCountInString(s) > maxSampleLen {
-		s = string([]rune(s)[:maxSampleLen]) + "…"
+// sampler writes the samples of one answer's paths. A sample is the
+// start of the value's text as a variable would save it (textOf), at most
+// maxSampleLen characters and "…" when cut. Only that start is written:
+// writing each listed path's whole subtree to keep 120 characters cost
+// the answer's size once per level (a 1 MiB answer nested 500 deep took
+// a minute and 5 GB). keys holds each object's sorted keys, so an object
+// is sorted once however many samples show it.
+type sampler struct {
+	buf  []byte
+	keys map[uintptr][]string
+}
+
+// sampleBytes is how many bytes of text are written for a sample: a
+// character is at most 4 bytes, so more than that is more than
+// maxSampleLen characters. Strings are cut at sampleBytes+4 bytes, as
+// cutAt may step back over three bytes of a character.
+const sampleBytes = 4 * maxSampleLen
+
+// sample is v's sample.
+func (w *sampler) sample(v any) string {
+	w.buf = w.buf[:0]
+	switch x := v.(type) {
+	case string:
+		w.buf = append(w.buf, x[:cutAt(x, sampleBytes+4)]...) // saved as is, not as JSON
+	case map[string]any, []any:
+		w.write(v)
+	default:
+		w.buf = append(w.buf, textOf(v)...) // a number, boolean or null
 	}
-	return s
+	n := 0
+	for i := range string(w.buf) { // no copy: the compiler ranges over the bytes
+		if n == maxSampleLen {
+			return string(w.buf[:i]) + "…"
+		}
+		n++
+	}
+	return string(w.buf)
+}
+
+// write appends v as textOf writes it (oj's compact JSON, keys sorted,
+// HTML characters escaped) until the buffer holds more than sampleBytes.
+func (w *sampler) write(v any) {
+	if len(w.buf) > sampleBytes {
+		return
+	}
+	switch x := v.(type) {
+	case string:
+		w.buf = ojg.AppendJSONString(w.buf, x[:cutAt(x, sampleBytes+4)], true)
+	case map[string]any:
+		w.buf = append(w.buf, '{')
+		for i, k := range w.sorted(x) {
+			if len(w.buf) > sampleBytes {
+				return
+			}
+			if i > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			w.buf = ojg.AppendJSONString(w.buf, k[:cutAt(k, sampleBytes+4)], true)
+			w.buf = append(w.buf, ':')
+			w.write(x[k])
+		}
+		w.buf = append(w.buf, '}')
+	case []any:
+		w.buf = append(w.buf, '[')
+		for i, e := range x {
+			if len(w.buf) > sampleBytes {
+				return
+			}
+			if i > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			w.write(e)
+		}
+		w.buf = append(w.buf, ']')
+	case float64:
+		w.buf = strconv.AppendFloat(w.buf, x, 'g', -1, 64)
+	default:
+		w.buf = append(w.buf, textOf(v)...) // int64, bool, null
+	}
+}
+
+// sorted returns m's keys in order, sorting them once per object.
+func (w *sampler) sorted(m map[string]any) []string {
+	id := reflect.ValueOf(m).Pointer()
+	keys, ok := w.keys[id]
+	if !ok {
+		keys = make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w.keys[id] = keys
+	}
+	return keys
+}
+
+// cutAt is the length of the start of s that is at most n bytes, cut
+// before a character.
+func cutAt[T string | []byte](s T, n int) int {
+	if len(s) <= n {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 func kind(v any) string {

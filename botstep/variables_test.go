@@ -53,3 +53,44 @@ func TestParseResponsePath(t *testing.T) {
 		t.Errorf("$.a[0]: %+v %v", p, err)
 	}
 }
+
+// TestResponsePathCost: a path is read from an answer of up to 1 MiB after
+// the call, so only paths whose cost stays a small multiple of the
+// answer's size are accepted: at most 256 characters, one recursive
+// descent with at most one wildcard, slice or list after it, one list of
+// distinct entries, no filter. The limit is checked wherever a path is
+// written (a variable, a success test, an options step's label_path).
+func TestResponsePathCost(t *testing.T) {
+	atLimit := "$." + strings.Repeat("a", 254)
+	v := func(p string) flow.Step {
+		return apiStep(func(s *flow.Step) { s.Variables = []flow.ResponseVariable{{Name: "a", Path: p}} })
+	}
+	cases := []stepCase{{name: "OKAtLengthLimit", step: v(atLimit)}}
+	for _, p := range []string{
+		"$..id", "$..*", "$..*.id", "$..items[0].name", "$..[0:2].id", "$.a..b[1]",
+		"$.items[*].tags[*]", "$[*][*][*][*]", "$['a','b']..id", "$[0,-1].id", "$..['a','b']",
+	} {
+		cases = append(cases, stepCase{name: "OK_" + p, step: v(p)})
+	}
+	for _, tc := range []struct{ name, path, msg string }{
+		{"ErrOverLengthLimit", atLimit + "a", `path "$.aaaaaaaaaaaaaaaaaa…" is 257 characters; the limit is 256`},
+		{"ErrTwoDescents", "$..a..b", `path "$..a..b" cannot be used: recursive descent (..) may be used once in a path`},
+		{"ErrReviewPath", "$..*..[?(@.z == 1)]", `path "$..*..[?(@.z == 1)]" cannot be used: recursive descent (..) may be used once in a path`},
+		{"ErrTwoWildcardsAfterDescent", "$..*[*]", `path "$..*[*]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
+		{"ErrSliceAndListAfterDescent", "$..[0:][0,1]", `path "$..[0:][0,1]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
+		{"ErrTwoLists", "$[0,1][2,3]", `path "$[0,1][2,3]" cannot be used: a list of names or indexes ([0,2] or ['a','b']) may be used once in a path`},
+		{"ErrRepeatedEntry", "$[0,0,0]..id", `path "$[0,0,0]..id" cannot be used: a list of names or indexes may not repeat an entry`},
+		{"ErrFilter", "$.items[?(@.id == 1)].name", `path "$.items[?(@.id == 1)].name" cannot be used: filters ([?(...)]) are not supported; pick the element by its index ($.items[0].name), or save the list and test it in a branch step`},
+	} {
+		cases = append(cases, stepCase{name: tc.name, step: v(tc.path), want: []string{"/variables/0/path invalid_json_path"}, msg: tc.msg})
+	}
+	cases = append(cases,
+		stepCase{name: "ErrSuccessWhen", step: apiStep(func(s *flow.Step) {
+			s.SuccessWhen = []flow.SuccessCondition{{Path: "$..a..b", Op: flow.OpExists}}
+		}), want: []string{"/success_when/0/path invalid_json_path"}},
+		stepCase{name: "ErrLabelPath", step: flow.Step{ID: "o", Type: flow.TypeOptions, Text: "Pick one",
+			OptionsFrom: &flow.OptionsFrom{Variable: "orders", LabelPath: "$..a..b", ValueVariable: "order", Next: "n"}},
+			want: []string{"/options_from/label_path invalid_json_path"}},
+	)
+	runStepCases(t, cases)
+}

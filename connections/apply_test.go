@@ -286,6 +286,30 @@ func oauthSetup(t *testing.T) (*connections.Service, *clock, *tokenServer, *reco
 	return s, clk, ts, api, client
 }
 
+// TestHostAllowed: subdomains of a public suffix never get the
+// credential, even from a connection stored before validation refused
+// one; the port is not compared (RedirectPolicy keeps it).
+func TestHostAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		host, domain string
+		subdomains   bool
+		want         bool
+	}{
+		{"api.example.co.uk", "example.co.uk", true, true},
+		{"attacker.co.uk", "co.uk", true, false},
+		{"co.uk", "co.uk", true, true},
+		{"attacker.github.io", "github.io", true, false},
+		{"a.team.github.io", "team.github.io", true, true},
+		{"attacker.herokuapp.com", "herokuapp.com", true, false},
+		{"api.example.com:8443", "example.com", true, true},
+		{"api.example.com:8443", "api.example.com", false, true},
+	} {
+		if got := connections.HostAllowed(tc.host, tc.domain, tc.subdomains); got != tc.want {
+			t.Errorf("HostAllowed(%q, %q, %v) = %v; want %v", tc.host, tc.domain, tc.subdomains, got, tc.want)
+		}
+	}
+}
+
 func TestAuthorizeOAuth(t *testing.T) {
 	s, clk, ts, api, client := oauthSetup(t)
 	authorize := func(t *testing.T) string {

@@ -91,8 +91,9 @@ func validateDomain(ps *flow.Problems, domain string, subdomains bool) {
 		ps.Add("/allowed_domain", "invalid_domain", "allowed_domain must be a host name such as api.example.com, without scheme, port or path: "+err.Error())
 		return
 	}
-	if subdomains && !strings.Contains(h, ".") {
-		ps.Add("/allow_subdomains", "domain_too_broad", "allow_subdomains needs an allowed_domain of at least two labels (example.com, not com)")
+	if subdomains && isPublicSuffix(h) {
+		ps.Add("/allow_subdomains", "domain_too_broad", "allow_subdomains cannot be used with "+h+
+			": it is a public suffix (like com, co.uk or github.io), under which anyone can register a domain; use your API's own domain, such as example.co.uk")
 	}
 }
 

@@ -3,7 +3,6 @@ package connections
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,7 +49,7 @@ const minEchoedSecret = 8
 // parts of it an API could send back on their own (the token after
 // "Bearer ", the encoded pair after "Basic ", and the pair and password
 // inside it), longest first, each at least minEchoedSecret bytes. nil
-// when conn is nil.
+// when conn is nil. Escaped echoes of them are found by RedactSecrets.
 func SecretsSent(h http.Header, u *url.URL, conn *Connection) []string {
 	if conn == nil {
 		return nil
@@ -75,14 +74,11 @@ func SecretsSent(h http.Header, u *url.URL, conn *Connection) []string {
 		}
 	}
 	out = slices.DeleteFunc(out, func(s string) bool { return len(s) < minEchoedSecret })
-	// An echo may escape what it sends back: JSON encoders write "/" as
-	// "\/" (PHP) or "<>&" as \u003c... (Go), and a form or URL echo
-	// percent-encodes. Base64 tokens and pairs hold "/" and "+".
+	// A form or query string echo writes a space as "+", which no
+	// unescaping turns back (a "+" may be the secret's own).
 	for _, v := range out {
-		for _, e := range echoForms(v) {
-			if e != v {
-				out = append(out, e)
-			}
+		if strings.Contains(v, " ") {
+			out = append(out, strings.ReplaceAll(v, " ", "+"))
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int { // longest first, so a part never spoils a whole
@@ -92,21 +88,6 @@ func SecretsSent(h http.Header, u *url.URL, conn *Connection) []string {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(out)
-}
-
-// echoForms are the escaped forms in which an API may send v back.
-func echoForms(v string) []string {
-	var forms []string
-	for _, html := range []bool{true, false} {
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(html) // Go escapes <, > and &; most others do not
-		_ = enc.Encode(v)
-		inJSON := strings.TrimSuffix(b.String(), "\n")
-		inJSON = inJSON[1 : len(inJSON)-1]
-		forms = append(forms, inJSON, strings.ReplaceAll(inJSON, "/", `\/`)) // PHP writes / as \/
-	}
-	return append(forms, url.QueryEscape(v), url.PathEscape(v))
 }
 
 func cutScheme(v, scheme string) (string, bool) {
@@ -119,23 +100,96 @@ func cutScheme(v, scheme string) (string, bool) {
 // RedactSecrets replaces every occurrence of the secrets (SecretsSent) in
 // b with Redacted: an API that echoes the request, or puts the credential
 // in an error page, must not hand it to the designer's test call, a saved
-// variable or the execution log. b is returned as is when nothing matches.
+// variable or the execution log. A secret is found as sent and also
+// escaped, in any mix of JSON escapes (\/, \u002B as .NET writes "+",
+// \u0026 as Go writes "&"), HTML character references (&#43;, &#x2F;,
+// &amp;) and percent-encoding (%2B): the escaped text is replaced whole.
+// b is returned as is when nothing matches.
 func RedactSecrets(b []byte, secrets []string) []byte {
-	for _, s := range secrets {
-		if bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte(Redacted))
+	if len(secrets) == 0 {
+		return b
+	}
+	spans := secretSpans(b, secrets)
+	if len(spans) == 0 {
+		return b
+	}
+	return redactSpans(b, spans)
+}
+
+// RedactSecretsIn is RedactSecrets for a string.
+func RedactSecretsIn(s string, secrets []string) string {
+	if len(secrets) == 0 || !mayHoldSecret(s, secrets) {
+		return s // most strings: no copy
+	}
+	return string(RedactSecrets([]byte(s), secrets))
+}
+
+// mayHoldSecret reports whether s holds one of the secrets as sent, or an
+// escape that could hide one.
+func mayHoldSecret(s string, secrets []string) bool {
+	if strings.ContainsAny(s, escapeStarts) {
+		return true
+	}
+	for _, sec := range secrets {
+		if strings.Contains(s, sec) {
+			return true
 		}
 	}
-	return b
+	return false
 }
 
 // RedactSecretsInHeaders is RedactSecrets for every value of h, in place.
 func RedactSecretsInHeaders(h http.Header, secrets []string) {
 	for _, vs := range h {
 		for i := range vs {
-			for _, s := range secrets {
-				vs[i] = strings.ReplaceAll(vs[i], s, Redacted)
+			vs[i] = RedactSecretsIn(vs[i], secrets)
+		}
+	}
+}
+
+// span is a part of a text, from its byte from up to (not including) to.
+type span struct{ from, to int }
+
+// secretSpans returns where the secrets are in text, as sent or escaped,
+// in no particular order; spans may overlap.
+func secretSpans(text []byte, secrets []string) []span {
+	var spans []span
+	needles := make([][]byte, len(secrets)) // converted once for both passes
+	for i, s := range secrets {
+		needles[i] = []byte(s)
+	}
+	find := func(t []byte, add func(from, to int)) {
+		for _, s := range needles {
+			for i := 0; ; {
+				j := bytes.Index(t[i:], s)
+				if j < 0 {
+					break
+				}
+				add(i+j, i+j+len(s))
+				i += j + len(s)
 			}
 		}
 	}
+	find(text, func(from, to int) { spans = append(spans, span{from, to}) })
+	if u, ok := unescape(text); ok {
+		find(u.text, func(from, to int) { spans = append(spans, span{u.raw(from, false), u.raw(to, true)}) })
+	}
+	return spans
+}
+
+// redactSpans returns a copy of text with each span, merged with those it
+// overlaps or touches, replaced by Redacted.
+func redactSpans(text []byte, spans []span) []byte {
+	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	out := make([]byte, 0, len(text))
+	last := 0
+	for i := 0; i < len(spans); {
+		from, to := spans[i].from, spans[i].to
+		for i++; i < len(spans) && spans[i].from <= to; i++ {
+			to = max(to, spans[i].to)
+		}
+		out = append(append(out, text[last:from]...), Redacted...)
+		last = to
+	}
+	return append(out, text[last:]...)
 }

@@ -2,6 +2,7 @@ package connections
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -28,4 +29,31 @@ func BenchmarkRedactHeaders(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRedactSecrets looks for a bearer token in a 2 KB JSON answer
+// that does not echo it (with and without escapes that could hide one,
+// such as PHP's \/ and a query string's & and %), and in answers that
+// echo it as sent and \u-escaped.
+func BenchmarkRedactSecrets(b *testing.B) {
+	const tok = "sk+live/0123456789abcdefghijklmnopqrstuv"
+	secrets := SecretsSent(http.Header{"Authorization": {"Bearer " + tok}}, nil, &Connection{Type: TypeBearer})
+	item := `{"sku":"SKU-0001","name":"Tea","qty":2,"price":5.75,"tags":["kitchen","gift"]},`
+	plain := `{"order":{"id":"12345","status":"shipped","items":[` + strings.Repeat(item, 24) + `{}]}}`
+	escaped := strings.Replace(plain, `"gift"`, `"https:\/\/shop.example.com\/t?id=1&amp;x=%20"`, 1)
+	for _, bc := range []struct{ name, body string }{
+		{"Plain", plain},
+		{"Escapes", escaped},
+		{"Echo", strings.Replace(plain, `"gift"`, `"`+tok+`"`, 1)},
+		{"EscapedEcho", strings.Replace(plain, `"gift"`, `"`+strings.ReplaceAll(tok, "+", `\u002B`)+`"`, 1)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := []byte(bc.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				RedactSecrets(body, secrets)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package connections
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -37,8 +38,8 @@ func TestSecretsSent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := SecretsSent(tc.header, nil, tc.conn)
-			// The forms as sent, plus escaped forms of them (tested below),
-			// longest first, none short.
+			// The forms as sent (escaped echoes are found by
+			// RedactSecrets, tested below), longest first, none short.
 			for _, w := range tc.want {
 				if !slices.Contains(got, w) {
 					t.Fatalf("got %q; it lacks %q", got, w)
@@ -85,4 +86,107 @@ func TestRedactSecretsEscapedEchoes(t *testing.T) {
 			t.Errorf("%s came out as %s", echo, got)
 		}
 	}
+}
+
+// An echo escaped in any way an encoder or template may write it is
+// redacted whole: JSON \u escapes of any character (System.Text.Json
+// writes "+" as \u002B), HTML character references (an error page),
+// lower-case percent-encoding, and mixes of them. The text around it is
+// kept as it is, escapes included.
+func TestRedactSecretsAnyEscape(t *testing.T) {
+	const tok = "sk+live/0123456789&abc"
+	secrets := SecretsSent(http.Header{"Authorization": {"Bearer " + tok}}, nil, &Connection{Type: TypeBearer})
+	for _, tc := range []struct{ name, echo string }{
+		{"JSONPlusEscaped", `sk\u002Blive\/0123456789\u0026abc`},
+		{"JSONLowerHex", `sk\u002blive/0123456789\u0026abc`},
+		{"JSONEveryCharacter", `\u0073\u006B\u002B\u006C\u0069\u0076\u0065\u002F\u0030\u0031\u0032\u0033\u0034\u0035\u0036\u0037\u0038\u0039\u0026\u0061\u0062\u0063`},
+		{"HTMLDecimal", `sk&#43;live&#47;0123456789&#38;abc`},
+		{"HTMLHex", `sk&#x2B;live&#X2f;0123456789&amp;abc`},
+		{"HTMLNamed", `sk&plus;live&sol;0123456789&amp;abc`},
+		{"PercentLowerCase", `sk%2blive%2f0123456789%26abc`},
+		{"Mixed", `sk%2Blive&#x2F;0123456789\u0026abc`},
+		{"Bearer", `Bearer sk\u002Blive/0123456789&amp;abc`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, after := `{"note":"caf\u00e9 &amp; 100%25","got":"`, `","n":"\u002B1"}`
+			got := string(RedactSecrets([]byte(before+tc.echo+after), secrets))
+			if !strings.HasPrefix(got, before) || !strings.HasSuffix(got, after) || !strings.Contains(got, Redacted) {
+				t.Fatalf("came out as %s", got)
+			}
+			if u, _ := unescape([]byte(got)); strings.Contains(got, "0123456789") || strings.Contains(string(u.text), "0123456789") {
+				t.Fatalf("came out as %s (unescaped %s)", got, u.text)
+			}
+		})
+	}
+	t.Run("OKNothingToRedact", func(t *testing.T) {
+		in := []byte(`{"a":"\u002B \/ &#43; &amp; %2B \ud83d\ude00 \ud800 &bogus; &#; %zz \"sk+live"}`)
+		if got := RedactSecrets(in, secrets); &got[0] != &in[0] {
+			t.Fatalf("changed to %s; want the same slice", got)
+		}
+	})
+	t.Run("OKSurrogatePair", func(t *testing.T) {
+		secrets := SecretsSent(http.Header{"Authorization": {"Bearer tok-😀-123456"}}, nil, &Connection{Type: TypeBearer})
+		if got := string(RedactSecrets([]byte(`{"t":"tok-\ud83d\ude00-123456"}`), secrets)); got != `{"t":"`+Redacted+`"}` {
+			t.Fatalf("came out as %s", got)
+		}
+	})
+	t.Run("OKHeaders", func(t *testing.T) {
+		h := http.Header{"Location": {"https://x.example/?t=sk%2Blive%2F0123456789%26abc&y=1"}}
+		RedactSecretsInHeaders(h, secrets)
+		if got := h.Get("Location"); got != "https://x.example/?t="+Redacted+"&y=1" {
+			t.Fatalf("Location %s", got)
+		}
+	})
+}
+
+// FuzzRedactSecrets writes each character of a secret in a way chosen
+// by the fuzzer (as it is, \u, &#, &#x or % of each byte) between two texts of
+// letters and digits: what comes out never holds the secret, escaped or
+// not, and keeps the texts around it.
+func FuzzRedactSecrets(f *testing.F) {
+	f.Add("before ", " after", []byte{0, 1, 2, 3, 4, 5})
+	f.Add("", "", []byte{1})
+	f.Add("sk", "abc", []byte{4, 4, 2})
+	const tok = "sk+live/é0123&abc"
+	secrets := SecretsSent(http.Header{"Authorization": {"Bearer " + tok}}, nil, &Connection{Type: TypeBearer})
+	plain := func(s string) bool {
+		for _, c := range s {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == ' ') {
+				return false
+			}
+		}
+		return true
+	}
+	f.Fuzz(func(t *testing.T, before, after string, how []byte) {
+		if !plain(before) || !plain(after) {
+			t.Skip()
+		}
+		var echo strings.Builder
+		for i, c := range tok {
+			k := byte(0)
+			if len(how) > 0 {
+				k = how[i%len(how)] % 5
+			}
+			switch {
+			case k == 1:
+				fmt.Fprintf(&echo, `\u%04X`, c)
+			case k == 2:
+				fmt.Fprintf(&echo, "&#%d;", c)
+			case k == 3:
+				fmt.Fprintf(&echo, "&#x%x;", c)
+			case k == 4:
+				for _, b := range []byte(string(c)) {
+					fmt.Fprintf(&echo, "%%%02x", b)
+				}
+			default:
+				echo.WriteRune(c)
+			}
+		}
+		got := string(RedactSecrets([]byte(before+echo.String()+after), secrets))
+		u, _ := unescape([]byte(got))
+		if strings.Contains(got, "live/é0123") || strings.Contains(string(u.text), "live/é0123") ||
+			!strings.HasPrefix(got, before) || !strings.HasSuffix(got, after) {
+			t.Fatalf("%s%s%s came out as %s", before, echo.String(), after, got)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,9 @@ type RateLimit struct {
 // limiters keeps one token bucket per key (client address or conversation)
 // and forgets keys idle for longer than idleAfter.
 type limiters struct {
-	limit     RateLimit
+	limit RateLimit
+	// bucket maps a key to the key of its bucket; nil: the key itself.
+	bucket    func(string) string
 	mu        sync.Mutex
 	m         map[string]*limiterEntry
 	lastSweep time.Time
@@ -33,14 +36,36 @@ type limiterEntry struct {
 
 const idleAfter = 10 * time.Minute
 
-func newLimiters(l RateLimit) *limiters {
-	return &limiters{limit: l, m: map[string]*limiterEntry{}}
+func newLimiters(l RateLimit, bucket func(string) string) *limiters {
+	return &limiters{limit: l, bucket: bucket, m: map[string]*limiterEntry{}}
+}
+
+// addressBucket is the bucket of a client address: an IPv4 address (an
+// IPv4-mapped IPv6 one too) on its own, an IPv6 address by its /64. A
+// subscriber is given a whole /64 (often more), and a bucket per address
+// would give them 2^64 buckets. A key that is not an address is its own.
+func addressBucket(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 // allow takes a token for key, or returns a 429 error saying when to retry.
 func (ls *limiters) allow(key string, now time.Time, what string) error {
 	if ls == nil || ls.limit.PerSecond <= 0 {
 		return nil
+	}
+	if ls.bucket != nil {
+		key = ls.bucket(key)
 	}
 	ls.mu.Lock()
 	if now.Sub(ls.lastSweep) > idleAfter {

@@ -23,6 +23,12 @@ import (
 // typical steps is about 4 MiB (TestBots_LargestFlowFits).
 const DefaultBodyLimit = 8 << 20
 
+// WidgetBodyLimit caps the bodies of the routes called without an API key
+// (starting a conversation, sending a message): a widget sends a few
+// kilobytes, and anyone may send them. Under the flow documents' limit,
+// one anonymous 8 MiB body cost 338 MiB of allocation to decode.
+const WidgetBodyLimit = 64 << 10
+
 // Deps are what the server needs; cmd/flowbot wires them.
 type Deps struct {
 	Bots          flow.BotStore
@@ -117,7 +123,7 @@ func New(d Deps) *Server {
 		d.BodyLimit = DefaultBodyLimit
 	}
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger, validator: newValidator(), metrics: newMetrics(d.StoreStats)}
-	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit), newLimiters(d.ConversationRateLimit)
+	s.ipLimits, s.convLimits = newLimiters(d.IPRateLimit, addressBucket), newLimiters(d.ConversationRateLimit, nil)
 	if d.AdminToken != "" {
 		s.adminHash = hashToken(d.AdminToken)
 	}
@@ -129,7 +135,7 @@ func New(d Deps) *Server {
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: s.logPanic}))
 	e.Use(widgetCORS)
-	e.Use(s.limitBody)
+	e.Use(limitBody(d.BodyLimit))
 
 	s.registerOps()
 	s.registerMetrics()
@@ -160,8 +166,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHT
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 // handle registers a route behind the authentication its access needs.
+// A route that needs no API key takes at most WidgetBodyLimit.
 func (s *Server) handle(method, path string, access Access, h echo.HandlerFunc) {
 	s.routes = append(s.routes, Route{Method: method, Path: path, Access: access})
+	if access < Designer {
+		s.e.Add(method, path, h, limitBody(min(s.BodyLimit, WidgetBodyLimit)), s.authenticate(access))
+		return
+	}
 	s.e.Add(method, path, h, s.authenticate(access))
 }
 
@@ -185,16 +196,19 @@ func clientIP(trusted []netip.Prefix) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// limitBody caps request bodies; echo's BodyLimit answers 413 through the
-// error handler.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.ContentLength > s.BodyLimit {
-			return flow.Errorf(flow.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, s.BodyLimit)
+// limitBody caps request bodies at limit bytes: a declared length over it
+// is refused at once (413), and reading past it fails, which decodeJSON
+// answers with 413 too.
+func limitBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return flow.Errorf(flow.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, limit)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			return next(c)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.BodyLimit)
-		return next(c)
 	}
 }
 
