@@ -163,6 +163,35 @@ func TestBots_SaveDraftNeedsCurrentRevision(t *testing.T) {
 	}
 }
 
+// TestBots_SaveDraftRefusesANonObject: a flow document that is not an
+// object, null included (which Go's json would take as "no change" and
+// the save as an empty flow), is refused at the root, and the draft and
+// its revision stay as they were.
+func TestBots_SaveDraftRefusesANonObject(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	before := e.do("GET", "/v1/bots/"+id, adminToken, nil).m(t)
+	for _, tc := range []struct{ name, body string }{
+		{"ErrNull", "null"}, {"ErrNullSpaced", " null\n"}, {"ErrArray", "[]"}, {"ErrString", `"flow"`}, {"ErrNumber", "5"}, {"ErrBool", "true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, tc.body, "If-Match", "1")
+			var b web.ErrorBody
+			r.json(t, &b)
+			if r.Code != 400 || b.Error.Code != "invalid" || len(b.Error.Details) != 1 ||
+				b.Error.Details[0].Pointer != "" || b.Error.Details[0].Code != "wrong_type" {
+				t.Fatalf("got %d %s", r.Code, r.Body)
+			}
+			after := e.do("GET", "/v1/bots/"+id, adminToken, nil)
+			if m := after.m(t); m["revision"].(float64) != 1 || after.Header.Get("ETag") != `"1"` ||
+				fmt.Sprint(m["flow"]) != fmt.Sprint(before["flow"]) {
+				t.Fatalf("the draft changed: %s", after.Body)
+			}
+		})
+	}
+}
+
 func TestBots_PublishRefusesErrorsThenPublishesImmutableVersion(t *testing.T) {
 	e := newEnv(t)
 	broken := strings.Replace(validFlow, `https://shop.example.com`, `https://{{shop}}.example.com`, 1)

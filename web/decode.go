@@ -223,10 +223,17 @@ func cachedJSONType(t reflect.Type) jsonType {
 // (unknown_field) and every value of the wrong JSON type (wrong_type),
 // each at its JSON pointer, so that a client learns of every mistake at
 // once and where it is. A null member or element is accepted (Go's json
-// leaves it as it is).
+// leaves it as it is); a null document where an object is expected is
+// not.
 func checkShape(v any, jt jsonType) flow.Problems {
 	var out flow.Problems
 	if v == nil {
+		// A null document is no object at all: Go's json would leave the
+		// target as it is, and PUT /v1/bots/{id}/flow would save an
+		// empty flow over the draft.
+		if jt.shape == objectValue {
+			addWrongType(&out, "", "an object", v)
+		}
 		return out
 	}
 	checkValue(v, jt, "", &out)

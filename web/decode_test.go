@@ -62,6 +62,7 @@ func TestDecodeBytes_Shapes(t *testing.T) {
 			{"/name", "wrong_type", "/name must be a string, not false"}}},
 		{"ErrRootArray", `[1,2]`, []want{{"", "wrong_type", "the request body must be an object, not an array"}}},
 		{"ErrRootString", `"x"`, []want{{"", "wrong_type", "the request body must be an object, not a string"}}},
+		{"ErrRootNull", `null`, []want{{"", "wrong_type", "the request body must be an object, not null"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var v shapeSample
