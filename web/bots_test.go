@@ -78,6 +78,7 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 		{"ErrWrongType", `{"name":42}`, 400, "invalid", "/name"},
 		{"ErrNameMissing", `{"description":"x"}`, 422, "required", "/name"},
 		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, 422, "max", "/name"},
+		{"ErrNameOfSpaces", `{"name":"   "}`, 422, "required", "/name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
@@ -100,6 +101,13 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OKNameTrimmed", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/bots", adminToken, `{"name":" a "}`)
+		if r.Code != 201 || r.m(t)["name"] != "a" {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
 	t.Run("OKEdgeName200AndReadOnlyFieldsIgnored", func(t *testing.T) {
 		e := e.with(t)
 		r := e.do("POST", "/v1/bots", adminToken, `{"id":"mine","revision":99,"name":"`+strings.Repeat("n", 200)+`"}`)
@@ -238,6 +246,84 @@ func TestBots_PublishRefusesErrorsThenPublishesImmutableVersion(t *testing.T) {
 	}
 }
 
+// TestBots_Patch: PATCH renames and re-describes a bot. A flow sent with
+// it is accepted only as the client read it (the draft, however written);
+// any other is refused at /flow rather than silently dropped, and nothing
+// is changed. A name is trimmed, and one of spaces only is refused.
+func TestBots_Patch(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	path := "/v1/bots/" + id
+	draft := func(t *testing.T) (map[string]any, string) {
+		r := e.do("GET", path, adminToken, nil)
+		m := r.m(t)
+		return m, r.Header.Get("ETag")
+	}
+
+	t.Run("OKRenameTrimmed", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("PATCH", path, adminToken, map[string]any{"name": "  Orders  ", "description": "where is my order"})
+		if m := r.m(t); r.Code != 200 || m["name"] != "Orders" || m["description"] != "where is my order" || r.Header.Get("ETag") != `"1"` {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("OKSendBackWhatWasRead", func(t *testing.T) {
+		e := e.with(t)
+		read, _ := draft(t)
+		read["name"] = "Order status"
+		// Written differently, the same draft: an empty list the server
+		// leaves out is sent, and the document is re-indented.
+		read["flow"].(map[string]any)["steps"].([]any)[0].(map[string]any)["options"] = []any{}
+		body, _ := json.MarshalIndent(read, "", "    ")
+		r := e.do("PATCH", path, adminToken, string(body))
+		if r.Code != 200 || r.m(t)["name"] != "Order status" || r.m(t)["revision"].(float64) != 1 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("ErrFlowChanged", func(t *testing.T) {
+		e := e.with(t)
+		read, etag := draft(t)
+		sent := map[string]any{"name": "Renamed", "flow": read["flow"]}
+		sent["flow"].(map[string]any)["steps"].([]any)[2].(map[string]any)["text"] = "Changed here"
+		r := e.do("PATCH", path, adminToken, sent)
+		var b web.ErrorBody
+		r.json(t, &b)
+		if r.Code != 400 || len(b.Error.Details) != 1 || b.Error.Details[0].Pointer != "/flow" ||
+			b.Error.Details[0].Code != "read_only_field" || !strings.Contains(b.Error.Message, "PUT /v1/bots/{id}/flow") {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		after, afterTag := draft(t)
+		if after["name"] != read["name"] || afterTag != etag || strings.Contains(fmt.Sprint(after["flow"]), "Changed here") {
+			t.Fatalf("a refused PATCH changed the bot: %v", after)
+		}
+	})
+	for _, tc := range []struct{ name, body, pointer, code string }{
+		{"ErrBlankName", `{"name":"   "}`, "/name", "required"},
+		{"ErrEmptyName", `{"name":""}`, "/name", "required"},
+		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, "/name", "max"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("PATCH", path, adminToken, tc.body)
+			if r.Code != 422 || details(t, r)[tc.pointer] != tc.code {
+				t.Fatalf("%d %s", r.Code, r.Body)
+			}
+			if after, _ := draft(t); after["name"] != "Order status" {
+				t.Fatalf("a refused PATCH renamed the bot: %v", after["name"])
+			}
+		})
+	}
+	t.Run("ErrNotFound", func(t *testing.T) {
+		e := e.with(t)
+		if r := e.do("PATCH", "/v1/bots/nope", adminToken, `{"name":"x"}`); r.Code != 404 || r.errCode(t) != "not_found" {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		if r := e.do("PATCH", "/v1/bots/nope", adminToken, `{"name":"x","flow":{"start":"","steps":[]}}`); r.Code != 404 {
+			t.Fatalf("with a flow: %d %s", r.Code, r.Body)
+		}
+	})
+}
+
 func TestBots_ExportImportRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.createBot(validFlow)
@@ -268,6 +354,8 @@ func TestBots_ExportImportRoundTrip(t *testing.T) {
 			422, "/flow", "/flow is required"},
 		{"ErrUnknownField", `{"format":"flowbot.bot","format_version":1,"name":"x","flow":{"start":"","steps":[]},"extra":1}`,
 			400, "/extra", "extra"},
+		{"ErrBlankName", `{"format":"flowbot.bot","format_version":1,"name":" \t ","flow":{"start":"","steps":[]}}`,
+			422, "/name", "/name is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
