@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,11 +20,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// decodeJSON reads the request body into v strictly: malformed JSON, a
-// value of the wrong type and an unknown field are each a 400 naming the
-// field by JSON pointer. Fields listed in readOnly (top level only) are
-// accepted and ignored, so a client may send back what it read.
+// decodeJSON reads the request body into v strictly: a body sent as
+// another media type is a 415; malformed JSON, a value of the wrong type
+// and an unknown field are each a 400 naming the field by JSON pointer.
+// Fields listed in readOnly (top level only) are accepted and ignored, so
+// a client may send back what it read.
 func decodeJSON(c echo.Context, v any, readOnly ...string) error {
+	if err := checkContentType(c.Request()); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *echo.HTTPError
@@ -36,6 +41,33 @@ func decodeJSON(c echo.Context, v any, readOnly ...string) error {
 		return flow.Errorf(flow.EINVALID, "could not read the request body")
 	}
 	return decodeBytes(body, v, readOnly...)
+}
+
+// checkContentType refuses a body whose Content-Type says it is not JSON,
+// such as curl's default for -d (application/x-www-form-urlencoded) or
+// text/plain: reading it as JSON anyway would take a form for a document.
+// A body without a Content-Type is read as JSON, as it always was.
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get(echo.HeaderContentType)
+	if ct == "" || r.ContentLength == 0 || jsonMediaType(ct) {
+		return nil
+	}
+	return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+		fmt.Sprintf("Content-Type %q is not JSON: send the body as application/json (Content-Type: application/json)", ct))
+}
+
+// jsonMediaType reports whether a Content-Type names JSON:
+// application/json or application/<anything>+json (such as
+// application/merge-patch+json), with any parameters (charset=utf-8).
+func jsonMediaType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	const app, suffix = "application/", "+json"
+	if len(mt) <= len(app) || !strings.EqualFold(mt[:len(app)], app) {
+		return false
+	}
+	sub := mt[len(app):]
+	return strings.EqualFold(sub, "json") || len(sub) > len(suffix) && strings.EqualFold(sub[len(sub)-len(suffix):], suffix)
 }
 
 func decodeBytes(body []byte, v any, readOnly ...string) error {
