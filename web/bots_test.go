@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/web"
 )
@@ -375,6 +378,82 @@ func TestBots_BodyLimit(t *testing.T) {
 	r := e.do("POST", "/v1/bots", adminToken, big)
 	if r.Code != http.StatusRequestEntityTooLarge || r.errCode(t) != "too_large" {
 		t.Fatalf("%d %s", r.Code, truncate(r.Body))
+	}
+}
+
+// TestBots_SaveAndImportLimits: a draft save or an import over the body
+// limit is 413, and a draft of more than flow.MaxStepsPerFlow steps is
+// 422 too_many_steps at /steps; the draft stays as it was.
+func TestBots_SaveAndImportLimits(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) { d.BodyLimit = 64 << 10 })
+	id, _ := e.createBot(validFlow)
+	big := `{"start":"a","steps":[{"id":"a","type":"message","text":"` + strings.Repeat("a", 64<<10) + `"}]}`
+	if r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, big, "If-Match", "1"); r.Code != 413 || r.errCode(t) != "too_large" {
+		t.Fatalf("save: %d %s", r.Code, truncate(r.Body))
+	}
+	doc := `{"format":"flowbot.bot","format_version":1,"name":"big","flow":` + big + `}`
+	if r := e.do("POST", "/v1/bots/import", adminToken, doc); r.Code != 413 || r.errCode(t) != "too_large" {
+		t.Fatalf("import: %d %s", r.Code, truncate(r.Body))
+	}
+
+	e = newEnv(t)
+	id, _ = e.createBot(validFlow)
+	steps := make([]string, flow.MaxStepsPerFlow+1)
+	for i := range steps {
+		steps[i] = fmt.Sprintf(`{"id":"s%d","type":"end"}`, i)
+	}
+	r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, `{"start":"s0","steps":[`+strings.Join(steps, ",")+`]}`, "If-Match", "1")
+	if r.Code != 422 || details(t, r)["/steps"] != "too_many_steps" {
+		t.Fatalf("too many steps: %d %s", r.Code, truncate(r.Body))
+	}
+	if r := e.do("GET", "/v1/bots/"+id, adminToken, nil); r.Header.Get("ETag") != `"1"` {
+		t.Fatalf("a refused save changed the draft: ETag %s", r.Header.Get("ETag"))
+	}
+}
+
+// beforeListing is the real connection store, with a hook that runs (once)
+// the next time the connections are listed: every validation lists them,
+// so the hook runs between a handler's read of a bot and its write.
+type beforeListing struct {
+	connections.Store
+	hook *atomic.Pointer[func()]
+}
+
+func (b beforeListing) Connections(ctx context.Context) ([]*connections.Connection, error) {
+	if f := b.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return b.Store.Connections(ctx)
+}
+
+// TestBots_PublishRefusesADraftSavedMeanwhile: a publish publishes the
+// draft it validated; when a save comes between its validation and its
+// write, it is refused with 409 and publishes nothing, and a publish
+// after that publishes the new draft.
+func TestBots_PublishRefusesADraftSavedMeanwhile(t *testing.T) {
+	var hook atomic.Pointer[func()]
+	e := newEnv(t, func(_ *web.Deps, e *env) { e.conns.Store = beforeListing{Store: e.db, hook: &hook} })
+	id, _ := e.createBot(validFlow)
+	var changed flow.Flow
+	if err := json.Unmarshal([]byte(strings.Replace(validFlow, "Your order number?", "Order number, please?", 1)), &changed); err != nil {
+		t.Fatal(err)
+	}
+	save := func() {
+		if _, err := e.db.SaveDraft(context.Background(), id, changed, 1); err != nil {
+			t.Error(err)
+		}
+	}
+	hook.Store(&save)
+	r := e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if r.Code != 409 || r.errCode(t) != "conflict" || !strings.Contains(string(r.Body), "revision 2") {
+		t.Fatalf("publish across a save: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("GET", "/v1/bots/"+id+"/versions", adminToken, nil); len(r.m(t)["items"].([]any)) != 0 {
+		t.Fatalf("the refused publish made a version: %s", r.Body)
+	}
+	r = e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if m := r.m(t); r.Code != 201 || m["revision"].(float64) != 2 || !strings.Contains(string(r.Body), "Order number, please?") {
+		t.Fatalf("publish again: %d %s", r.Code, r.Body)
 	}
 }
 

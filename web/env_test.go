@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,6 +232,7 @@ func checkSpec(t testing.TB, method, path string, reqBody []byte, h http.Header,
 			t.Fatalf("%s %s → %d, but openapi.yaml calls the request invalid: %v\nrequest body: %s", method, path, r.Code, err, truncate(reqBody))
 		}
 	}
+	specSeen.add(route.Method, route.Path, r.Code)
 }
 
 // jsonBody reports whether the server reads a body with Content-Type ct
@@ -242,6 +244,24 @@ func jsonBody(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
+
+// specSeen records each documented (operation, status) pair checkSpec
+// validated in this run of the package's tests; TestMain then asks that
+// every one openapi.yaml documents was seen (specCoverage).
+var specSeen = &seenPairs{m: map[string]bool{}}
+
+type seenPairs struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (s *seenPairs) add(method, path string, status int) {
+	s.mu.Lock()
+	s.m[specPair(method, path, strconv.Itoa(status))] = true
+	s.mu.Unlock()
+}
+
+func specPair(method, path, status string) string { return method + " " + path + " " + status }
 
 func truncate(b []byte) string {
 	s := string(b)
