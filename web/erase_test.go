@@ -1,8 +1,7 @@
 package web_test
 
 import (
-	"fmt"
-	"net/http"
+	"context"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -63,11 +62,8 @@ func sendBackToBack(e *env, c turn) (stop func()) {
 		for n := 0; !done.Load(); n++ {
 			// Not e.do: that reports to e.t, which only the test's own
 			// goroutine may stop.
-			req := httptest.NewRequest("POST", "/v1/conversations/"+c.ID+"/messages", strings.NewReader(`{"text":"x"}`))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+c.Token)
 			rec := httptest.NewRecorder()
-			e.srv.ServeHTTP(rec, req)
+			e.srv.ServeHTTP(rec, newMessage(context.Background(), c, `{"text":"x"}`))
 			if rec.Code != 200 {
 				return
 			}
@@ -86,41 +82,18 @@ func sendBackToBack(e *env, c turn) (stop func()) {
 // 404 rather than bringing the conversation back.
 func TestConversation_EraseWhileATurnRuns(t *testing.T) {
 	e := newEnv(t)
-	arrived, release := make(chan struct{}), make(chan struct{})
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		<-release
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":"shipped"}`)
-	}))
-	t.Cleanup(up.Close)
-	e.trust(up)
-	bot := e.publishBot(`{"start":"ask","steps":[
- {"id":"ask","type":"ask","text":"Order?","variable":"n","input":"text","next":"call"},
- {"id":"call","type":"api_call","method":"GET","url":"` + up.URL + `/orders/{{n}}",
-  "variables":[{"name":"st","path":"$.status"}],"on_success":"ok","on_failure":"bad"},
- {"id":"ok","type":"end","text":"Order {{n}} is {{st}}."},
- {"id":"bad","type":"end","text":"That did not work."}]}`)
+	bot, arrived, release := newHeldBot(e)
 	c := e.start(bot, nil)
-
 	body := `{"text":"7"}`
-	req := httptest.NewRequest("POST", "/v1/conversations/"+c.ID+"/messages", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	rec := httptest.NewRecorder()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		e.srv.ServeHTTP(rec, req) // not e.do: see sendBackToBack
-	}()
+	wait := sendAsync(context.Background(), e, c, body)
 	<-arrived
 	if r := e.do("DELETE", "/v1/conversations/"+c.ID, adminToken, nil); r.Code != 204 {
 		t.Fatalf("erase while the turn runs: %d %s", r.Code, r.Body)
 	}
 	close(release)
-	<-served
+	req, rec := wait()
 	r := resp{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	checkSpec(t, "POST", "/v1/conversations/"+c.ID+"/messages", []byte(body), req.Header, r)
+	checkSpec(t, "POST", req.URL.Path, []byte(body), req.Header, r)
 	if r.Code != 404 || r.errCode(t) != "not_found" {
 		t.Fatalf("the turn of an erased conversation: %d %s", r.Code, r.Body)
 	}
