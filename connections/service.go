@@ -122,19 +122,29 @@ type Update struct {
 	// ExpiresAt, when set, is the new expiry date: an RFC 3339 time after
 	// now, or "" for none.
 	ExpiresAt *string
+	// Version, when set, is the UpdatedAt of the connection the change was
+	// made from (a client's earlier read): the change is refused when the
+	// connection has had new credentials since, so an expiry date meant
+	// for the old ones never lands on the new.
+	Version *time.Time
 }
 
 // Update applies u to the named connection. New credentials are a new
 // version (UpdatedAt): they drop its cached credentials and OAuth token and
 // clear its refusal. A new date alone keeps the version and the refusal. It returns
-// ENOTFOUND, or EUNPROCESSABLE with the problems as details when u is not
-// valid for the connection (or sets nothing).
+// ENOTFOUND, ECONFLICT when u.Version is set and is not the connection's
+// (or when another update comes between this one's read and write), or
+// EUNPROCESSABLE with the problems as details when u is not valid for the
+// connection (or sets nothing).
 func (s *Service) Update(ctx context.Context, name string, u Update) (*Connection, error) {
 	c, err := s.Store.Connection(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	read := c.UpdatedAt
+	if u.Version != nil && !u.Version.Equal(read) {
+		return nil, flow.Errorf(flow.ECONFLICT, "connection %q has had new credentials since the version the change was made from", name)
+	}
 	var ps flow.Problems
 	if u.Credentials != nil {
 		ps = ValidateCredentials(c.Type, *u.Credentials)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,7 +169,7 @@ func (d *DB) SaveDraft(ctx context.Context, id string, f flow.Flow, ifRevision i
 		if rec.Revision != ifRevision {
 			return flow.Errorf(flow.ECONFLICT, "draft is at revision %d; you sent %d: reload and retry", rec.Revision, ifRevision)
 		}
-		if same, err := sameFlow(&rec.Flow, &f); err != nil {
+		if same, err := flow.SameFlow(&rec.Flow, &f); err != nil {
 			return err
 		} else if same {
 			b = rec.bot()
@@ -190,20 +189,6 @@ func (d *DB) SaveDraft(ctx context.Context, id string, f flow.Flow, ifRevision i
 
 // errUnchanged rolls back a write transaction that found nothing to change.
 var errUnchanged = errors.New("unchanged")
-
-// sameFlow reports whether two flows have the same JSON form, the form
-// they are stored and served in.
-func sameFlow(a, b *flow.Flow) (bool, error) {
-	ja, err := json.Marshal(a)
-	if err != nil {
-		return false, err
-	}
-	jb, err := json.Marshal(b)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ja, jb), nil
-}
 
 // DeleteBot removes a bot with its versions and its entries in the
 // connection index. Returns ENOTFOUND.

@@ -36,8 +36,11 @@ type createBotRequest struct {
 }
 
 type patchBotRequest struct {
-	Name        *string `json:"name" validate:"omitempty,min=1,max=200"`
+	Name        *string `json:"name" validate:"omitnil,max=200"`
 	Description *string `json:"description" validate:"omitempty,max=2000"`
+	// Flow is taken only as a client sending back what it read: the draft
+	// is saved with PUT /v1/bots/{id}/flow, which checks its revision.
+	Flow *flow.Flow `json:"flow"`
 }
 
 // botResponse is a bot with the problems of its draft.
@@ -51,6 +54,7 @@ func (s *Server) createBot(c echo.Context) error {
 	if err := decodeJSON(c, &req, botReadOnly...); err != nil {
 		return err
 	}
+	req.Name = trimName(req.Name)
 	if err := s.validate(&req); err != nil {
 		return err
 	}
@@ -113,19 +117,61 @@ func (s *Server) getBot(c echo.Context) error {
 
 func (s *Server) patchBot(c echo.Context) error {
 	var req patchBotRequest
-	if err := decodeJSON(c, &req, append(botReadOnly, "flow")...); err != nil {
+	if err := decodeJSON(c, &req, botReadOnly...); err != nil {
 		return err
+	}
+	if req.Name != nil {
+		// The validator's "required" would look only at the pointer.
+		if *req.Name = trimName(*req.Name); *req.Name == "" {
+			return ruleError("/name", "required", "/name is required")
+		}
 	}
 	if err := s.validate(&req); err != nil {
 		return err
 	}
-	b, err := s.Bots.UpdateBot(c.Request().Context(), c.Param("id"), flow.BotUpdate{Name: req.Name, Description: req.Description})
+	ctx := c.Request().Context()
+	if req.Flow != nil {
+		if err := s.sameDraft(ctx, c.Param("id"), req.Flow); err != nil {
+			return err
+		}
+	}
+	b, err := s.Bots.UpdateBot(ctx, c.Param("id"), flow.BotUpdate{Name: req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
 	normalise(&b.Flow)
 	setETag(c, b.Revision)
 	return c.JSON(http.StatusOK, b)
+}
+
+// trimName removes the white space around a bot name, which no list
+// shows; a name of nothing else is then empty, and refused as missing
+// (its request type's "required"), since no list could tell it apart.
+func trimName(name string) string {
+	return strings.TrimSpace(name)
+}
+
+// sameDraft accepts a flow sent with PATCH /v1/bots/{id} only when it is
+// the bot's draft, as a client sending back the bot it read does; any
+// other is refused rather than dropped, so that no edit vanishes. Returns
+// ENOTFOUND.
+func (s *Server) sameDraft(ctx context.Context, id string, sent *flow.Flow) error {
+	b, err := s.Bots.Bot(ctx, id)
+	if err != nil {
+		return err
+	}
+	normalise(&b.Flow)
+	normalise(sent)
+	same, err := flow.SameFlow(&b.Flow, sent)
+	if err != nil {
+		return err
+	}
+	if !same {
+		msg := "flow is not changed by PATCH /v1/bots/{id}: save the flow with PUT /v1/bots/{id}/flow (it is sent back unchanged only as read)"
+		return &flow.Error{Code: flow.EINVALID, Message: msg,
+			Details: []flow.Problem{{Pointer: "/flow", Code: "read_only_field", Message: msg, Severity: flow.SeverityError}}}
+	}
+	return nil
 }
 
 func (s *Server) deleteBot(c echo.Context) error {

@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/flowbot/flowbot/connections"
 	"github.com/flowbot/flowbot/flow"
 	"github.com/flowbot/flowbot/web"
 )
@@ -78,6 +81,7 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 		{"ErrWrongType", `{"name":42}`, 400, "invalid", "/name"},
 		{"ErrNameMissing", `{"description":"x"}`, 422, "required", "/name"},
 		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, 422, "max", "/name"},
+		{"ErrNameOfSpaces", `{"name":"   "}`, 422, "required", "/name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
@@ -100,6 +104,13 @@ func TestBots_CreateRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OKNameTrimmed", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("POST", "/v1/bots", adminToken, `{"name":" a "}`)
+		if r.Code != 201 || r.m(t)["name"] != "a" {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
 	t.Run("OKEdgeName200AndReadOnlyFieldsIgnored", func(t *testing.T) {
 		e := e.with(t)
 		r := e.do("POST", "/v1/bots", adminToken, `{"id":"mine","revision":99,"name":"`+strings.Repeat("n", 200)+`"}`)
@@ -163,6 +174,35 @@ func TestBots_SaveDraftNeedsCurrentRevision(t *testing.T) {
 	}
 }
 
+// TestBots_SaveDraftRefusesANonObject: a flow document that is not an
+// object, null included (which Go's json would take as "no change" and
+// the save as an empty flow), is refused at the root, and the draft and
+// its revision stay as they were.
+func TestBots_SaveDraftRefusesANonObject(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	before := e.do("GET", "/v1/bots/"+id, adminToken, nil).m(t)
+	for _, tc := range []struct{ name, body string }{
+		{"ErrNull", "null"}, {"ErrNullSpaced", " null\n"}, {"ErrArray", "[]"}, {"ErrString", `"flow"`}, {"ErrNumber", "5"}, {"ErrBool", "true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, tc.body, "If-Match", "1")
+			var b web.ErrorBody
+			r.json(t, &b)
+			if r.Code != 400 || b.Error.Code != "invalid" || len(b.Error.Details) != 1 ||
+				b.Error.Details[0].Pointer != "" || b.Error.Details[0].Code != "wrong_type" {
+				t.Fatalf("got %d %s", r.Code, r.Body)
+			}
+			after := e.do("GET", "/v1/bots/"+id, adminToken, nil)
+			if m := after.m(t); m["revision"].(float64) != 1 || after.Header.Get("ETag") != `"1"` ||
+				fmt.Sprint(m["flow"]) != fmt.Sprint(before["flow"]) {
+				t.Fatalf("the draft changed: %s", after.Body)
+			}
+		})
+	}
+}
+
 func TestBots_PublishRefusesErrorsThenPublishesImmutableVersion(t *testing.T) {
 	e := newEnv(t)
 	broken := strings.Replace(validFlow, `https://shop.example.com`, `https://{{shop}}.example.com`, 1)
@@ -209,6 +249,84 @@ func TestBots_PublishRefusesErrorsThenPublishesImmutableVersion(t *testing.T) {
 	}
 }
 
+// TestBots_Patch: PATCH renames and re-describes a bot. A flow sent with
+// it is accepted only as the client read it (the draft, however written);
+// any other is refused at /flow rather than silently dropped, and nothing
+// is changed. A name is trimmed, and one of spaces only is refused.
+func TestBots_Patch(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(validFlow)
+	path := "/v1/bots/" + id
+	draft := func(t *testing.T) (map[string]any, string) {
+		r := e.do("GET", path, adminToken, nil)
+		m := r.m(t)
+		return m, r.Header.Get("ETag")
+	}
+
+	t.Run("OKRenameTrimmed", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("PATCH", path, adminToken, map[string]any{"name": "  Orders  ", "description": "where is my order"})
+		if m := r.m(t); r.Code != 200 || m["name"] != "Orders" || m["description"] != "where is my order" || r.Header.Get("ETag") != `"1"` {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("OKSendBackWhatWasRead", func(t *testing.T) {
+		e := e.with(t)
+		read, _ := draft(t)
+		read["name"] = "Order status"
+		// Written differently, the same draft: an empty list the server
+		// leaves out is sent, and the document is re-indented.
+		read["flow"].(map[string]any)["steps"].([]any)[0].(map[string]any)["options"] = []any{}
+		body, _ := json.MarshalIndent(read, "", "    ")
+		r := e.do("PATCH", path, adminToken, string(body))
+		if r.Code != 200 || r.m(t)["name"] != "Order status" || r.m(t)["revision"].(float64) != 1 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("ErrFlowChanged", func(t *testing.T) {
+		e := e.with(t)
+		read, etag := draft(t)
+		sent := map[string]any{"name": "Renamed", "flow": read["flow"]}
+		sent["flow"].(map[string]any)["steps"].([]any)[2].(map[string]any)["text"] = "Changed here"
+		r := e.do("PATCH", path, adminToken, sent)
+		var b web.ErrorBody
+		r.json(t, &b)
+		if r.Code != 400 || len(b.Error.Details) != 1 || b.Error.Details[0].Pointer != "/flow" ||
+			b.Error.Details[0].Code != "read_only_field" || !strings.Contains(b.Error.Message, "PUT /v1/bots/{id}/flow") {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		after, afterTag := draft(t)
+		if after["name"] != read["name"] || afterTag != etag || strings.Contains(fmt.Sprint(after["flow"]), "Changed here") {
+			t.Fatalf("a refused PATCH changed the bot: %v", after)
+		}
+	})
+	for _, tc := range []struct{ name, body, pointer, code string }{
+		{"ErrBlankName", `{"name":"   "}`, "/name", "required"},
+		{"ErrEmptyName", `{"name":""}`, "/name", "required"},
+		{"ErrNameTooLong", `{"name":"` + strings.Repeat("n", 201) + `"}`, "/name", "max"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("PATCH", path, adminToken, tc.body)
+			if r.Code != 422 || details(t, r)[tc.pointer] != tc.code {
+				t.Fatalf("%d %s", r.Code, r.Body)
+			}
+			if after, _ := draft(t); after["name"] != "Order status" {
+				t.Fatalf("a refused PATCH renamed the bot: %v", after["name"])
+			}
+		})
+	}
+	t.Run("ErrNotFound", func(t *testing.T) {
+		e := e.with(t)
+		if r := e.do("PATCH", "/v1/bots/nope", adminToken, `{"name":"x"}`); r.Code != 404 || r.errCode(t) != "not_found" {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		if r := e.do("PATCH", "/v1/bots/nope", adminToken, `{"name":"x","flow":{"start":"","steps":[]}}`); r.Code != 404 {
+			t.Fatalf("with a flow: %d %s", r.Code, r.Body)
+		}
+	})
+}
+
 func TestBots_ExportImportRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.createBot(validFlow)
@@ -239,6 +357,8 @@ func TestBots_ExportImportRoundTrip(t *testing.T) {
 			422, "/flow", "/flow is required"},
 		{"ErrUnknownField", `{"format":"flowbot.bot","format_version":1,"name":"x","flow":{"start":"","steps":[]},"extra":1}`,
 			400, "/extra", "extra"},
+		{"ErrBlankName", `{"format":"flowbot.bot","format_version":1,"name":" \t ","flow":{"start":"","steps":[]}}`,
+			422, "/name", "/name is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
@@ -258,6 +378,82 @@ func TestBots_BodyLimit(t *testing.T) {
 	r := e.do("POST", "/v1/bots", adminToken, big)
 	if r.Code != http.StatusRequestEntityTooLarge || r.errCode(t) != "too_large" {
 		t.Fatalf("%d %s", r.Code, truncate(r.Body))
+	}
+}
+
+// TestBots_SaveAndImportLimits: a draft save or an import over the body
+// limit is 413, and a draft of more than flow.MaxStepsPerFlow steps is
+// 422 too_many_steps at /steps; the draft stays as it was.
+func TestBots_SaveAndImportLimits(t *testing.T) {
+	e := newEnv(t, func(d *web.Deps, _ *env) { d.BodyLimit = 64 << 10 })
+	id, _ := e.createBot(validFlow)
+	big := `{"start":"a","steps":[{"id":"a","type":"message","text":"` + strings.Repeat("a", 64<<10) + `"}]}`
+	if r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, big, "If-Match", "1"); r.Code != 413 || r.errCode(t) != "too_large" {
+		t.Fatalf("save: %d %s", r.Code, truncate(r.Body))
+	}
+	doc := `{"format":"flowbot.bot","format_version":1,"name":"big","flow":` + big + `}`
+	if r := e.do("POST", "/v1/bots/import", adminToken, doc); r.Code != 413 || r.errCode(t) != "too_large" {
+		t.Fatalf("import: %d %s", r.Code, truncate(r.Body))
+	}
+
+	e = newEnv(t)
+	id, _ = e.createBot(validFlow)
+	steps := make([]string, flow.MaxStepsPerFlow+1)
+	for i := range steps {
+		steps[i] = fmt.Sprintf(`{"id":"s%d","type":"end"}`, i)
+	}
+	r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, `{"start":"s0","steps":[`+strings.Join(steps, ",")+`]}`, "If-Match", "1")
+	if r.Code != 422 || details(t, r)["/steps"] != "too_many_steps" {
+		t.Fatalf("too many steps: %d %s", r.Code, truncate(r.Body))
+	}
+	if r := e.do("GET", "/v1/bots/"+id, adminToken, nil); r.Header.Get("ETag") != `"1"` {
+		t.Fatalf("a refused save changed the draft: ETag %s", r.Header.Get("ETag"))
+	}
+}
+
+// beforeListing is the real connection store, with a hook that runs (once)
+// the next time the connections are listed: every validation lists them,
+// so the hook runs between a handler's read of a bot and its write.
+type beforeListing struct {
+	connections.Store
+	hook *atomic.Pointer[func()]
+}
+
+func (b beforeListing) Connections(ctx context.Context) ([]*connections.Connection, error) {
+	if f := b.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return b.Store.Connections(ctx)
+}
+
+// TestBots_PublishRefusesADraftSavedMeanwhile: a publish publishes the
+// draft it validated; when a save comes between its validation and its
+// write, it is refused with 409 and publishes nothing, and a publish
+// after that publishes the new draft.
+func TestBots_PublishRefusesADraftSavedMeanwhile(t *testing.T) {
+	var hook atomic.Pointer[func()]
+	e := newEnv(t, func(_ *web.Deps, e *env) { e.conns.Store = beforeListing{Store: e.db, hook: &hook} })
+	id, _ := e.createBot(validFlow)
+	var changed flow.Flow
+	if err := json.Unmarshal([]byte(strings.Replace(validFlow, "Your order number?", "Order number, please?", 1)), &changed); err != nil {
+		t.Fatal(err)
+	}
+	save := func() {
+		if _, err := e.db.SaveDraft(context.Background(), id, changed, 1); err != nil {
+			t.Error(err)
+		}
+	}
+	hook.Store(&save)
+	r := e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if r.Code != 409 || r.errCode(t) != "conflict" || !strings.Contains(string(r.Body), "revision 2") {
+		t.Fatalf("publish across a save: %d %s", r.Code, r.Body)
+	}
+	if r := e.do("GET", "/v1/bots/"+id+"/versions", adminToken, nil); len(r.m(t)["items"].([]any)) != 0 {
+		t.Fatalf("the refused publish made a version: %s", r.Body)
+	}
+	r = e.do("POST", "/v1/bots/"+id+"/publish", adminToken, nil)
+	if m := r.m(t); r.Code != 201 || m["revision"].(float64) != 2 || !strings.Contains(string(r.Body), "Order number, please?") {
+		t.Fatalf("publish again: %d %s", r.Code, r.Body)
 	}
 }
 

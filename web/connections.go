@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowbot/flowbot/connections"
@@ -57,6 +60,7 @@ func (s *Server) createConnection(c echo.Context) error {
 	}
 	s.audit(c, flow.AuditConnectionCreated, conn.Name, detail)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/connections/"+conn.Name)
+	c.Response().Header().Set("ETag", connectionETag(conn))
 	return c.JSON(http.StatusCreated, connectionView{View: connections.NewView(conn, s.Now()), UsedBy: []flow.BotRef{}})
 }
 
@@ -85,7 +89,39 @@ func (s *Server) getConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("ETag", connectionETag(conn))
 	return c.JSON(http.StatusOK, v)
+}
+
+// connectionETag is a connection's entity tag: its version, updated_at
+// (which only new credentials move), quoted, exactly as the JSON body
+// shows it, so a client that read the list has each item's tag too.
+func connectionETag(conn *connections.Connection) string {
+	return `"` + conn.UpdatedAt.UTC().Format(time.RFC3339Nano) + `"`
+}
+
+// connectionIfMatch reads the version a PATCH was made from, from
+// If-Match: nil when the header is absent (or "*"), and the change then
+// applies to whatever is stored, as it always has.
+func connectionIfMatch(c echo.Context) (*time.Time, error) {
+	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.Trim(h, `"`))
+	if err != nil {
+		return nil, paramError("If-Match", `If-Match must be the ETag of the connection you read, such as "2027-01-31T09:00:00.123456789Z" (its updated_at, quoted); got `+strconv.Quote(h))
+	}
+	return &t, nil
+}
+
+// staleConnection is the 409 for a PATCH made from a version of the
+// connection that new credentials have replaced since.
+func staleConnection(name string, sent time.Time) error {
+	msg := fmt.Sprintf("connection %s has had new credentials since the version you read (If-Match %q); read it again (GET /v1/connections/%s) and send its new ETag in If-Match",
+		name, sent.UTC().Format(time.RFC3339Nano), name)
+	return &flow.Error{Code: flow.ECONFLICT, Message: msg,
+		Details: []flow.Problem{{Pointer: "/If-Match", Code: "stale_version", Message: msg, Severity: flow.SeverityError}}}
 }
 
 // rotateRequest replaces a connection's credentials, or changes its
@@ -103,6 +139,10 @@ type rotateRequest struct {
 }
 
 func (s *Server) rotateConnection(c echo.Context) error {
+	version, err := connectionIfMatch(c)
+	if err != nil {
+		return err
+	}
 	var req rotateRequest
 	if err := decodeJSON(c, &req, connectionReadOnly...); err != nil {
 		return err
@@ -134,7 +174,7 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	if req.AllowSubdomains != nil && *req.AllowSubdomains != conn.AllowSubdomains {
 		p.Add("/allow_subdomains", "immutable_field", "allow_subdomains cannot change after a connection is created; create a new connection instead")
 	}
-	u := connections.Update{Credentials: req.Credentials}
+	u := connections.Update{Credentials: req.Credentials, Version: version}
 	switch v := bytes.TrimSpace(req.ExpiresAt); {
 	case len(v) == 0:
 	case string(v) == "null":
@@ -151,6 +191,9 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	}
 	conn, err = s.Connections.Update(ctx, name, u)
 	if err != nil {
+		if version != nil && flow.ErrorCode(err) == flow.ECONFLICT {
+			return staleConnection(name, *version)
+		}
 		return err
 	}
 	detail := map[string]string{"expires_at": "none"}
@@ -166,6 +209,7 @@ func (s *Server) rotateConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("ETag", connectionETag(conn))
 	return c.JSON(http.StatusOK, v)
 }
 

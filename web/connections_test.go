@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowbot/flowbot/web"
 )
@@ -302,6 +303,82 @@ func TestConnections_Rotate(t *testing.T) {
 		e := e.with(t)
 		r := e.do("PATCH", "/v1/connections/nope_api", adminToken, map[string]any{"credentials": map[string]any{"token": "t"}})
 		if r.Code != 404 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+}
+
+// TestConnections_PatchIfMatch: a connection's ETag is its updated_at,
+// quoted; a PATCH that sends it in If-Match is refused with 409 once new
+// credentials have replaced the version it was read from, so an expiry
+// date meant for the old credentials never lands on the new ones. Without
+// If-Match a PATCH applies to what is stored, as before.
+func TestConnections_PatchIfMatch(t *testing.T) {
+	e := newEnv(t)
+	path := "/v1/connections/shop_api"
+	created := e.do("POST", "/v1/connections", adminToken, connBody("shop_api", "bearer", map[string]any{"token": "old"}))
+	if created.Code != 201 || created.Header.Get("ETag") != `"`+created.m(t)["updated_at"].(string)+`"` {
+		t.Fatalf("create: %d ETag %q %s", created.Code, created.Header.Get("ETag"), created.Body)
+	}
+	read := e.do("GET", path, adminToken, nil)
+	etag := read.Header.Get("ETag")
+	if read.Code != 200 || etag != created.Header.Get("ETag") {
+		t.Fatalf("read: %d ETag %q, want the one created", read.Code, etag)
+	}
+	list := e.do("GET", "/v1/connections", adminToken, nil).m(t)["items"].([]any)
+	if item := list[0].(map[string]any); `"`+item["updated_at"].(string)+`"` != etag {
+		t.Fatalf("a list item's updated_at %v is not the ETag %s", item["updated_at"], etag)
+	}
+	expiry := time.Now().Add(60 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	expiryOnly := map[string]any{"expires_at": expiry}
+
+	// Another admin rotates the credentials meanwhile, from a fresh read.
+	rotated := e.do("PATCH", path, adminToken, map[string]any{"credentials": map[string]any{"token": "new"}}, "If-Match", etag)
+	newTag := rotated.Header.Get("ETag")
+	if rotated.Code != 200 || newTag == "" || newTag == etag || newTag != `"`+rotated.m(t)["updated_at"].(string)+`"` {
+		t.Fatalf("rotate: %d ETag %q (was %q) %s", rotated.Code, newTag, etag, rotated.Body)
+	}
+
+	t.Run("ErrStale", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("PATCH", path, adminToken, expiryOnly, "If-Match", etag)
+		if r.Code != 409 || r.errCode(t) != "conflict" || !strings.Contains(string(r.Body), "If-Match") || details(t, r)["/If-Match"] != "stale_version" {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		creds, c, err := e.conns.Credentials(context.Background(), "shop_api")
+		if err != nil || creds.Token != "new" || c.ExpiresAt != nil {
+			t.Fatalf("the stale PATCH changed the connection: %+v %v", c, err)
+		}
+	})
+	for _, bad := range []string{"yesterday", `W/` + etag, etag + ", " + newTag} {
+		t.Run("ErrMalformed", func(t *testing.T) {
+			e := e.with(t)
+			r := e.do("PATCH", path, adminToken, expiryOnly, "If-Match", bad)
+			if r.Code != 400 || details(t, r)["/If-Match"] != "invalid_parameter" {
+				t.Fatalf("If-Match %s: %d %s", bad, r.Code, r.Body)
+			}
+		})
+	}
+	t.Run("OKFresh", func(t *testing.T) {
+		e := e.with(t)
+		r := e.do("PATCH", path, adminToken, expiryOnly, "If-Match", newTag)
+		if r.Code != 200 || r.m(t)["expires_at"] != expiry {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		// A new date alone is no new version: the tag stays.
+		if r.Header.Get("ETag") != newTag {
+			t.Fatalf("ETag %q after a new date, want %q", r.Header.Get("ETag"), newTag)
+		}
+	})
+	t.Run("OKAbsent", func(t *testing.T) {
+		e := e.with(t)
+		if r := e.do("PATCH", path, adminToken, map[string]any{"expires_at": nil}); r.Code != 200 || r.m(t)["expires_at"] != nil {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+	})
+	t.Run("OKAny", func(t *testing.T) {
+		e := e.with(t)
+		if r := e.do("PATCH", path, adminToken, expiryOnly, "If-Match", "*"); r.Code != 200 {
 			t.Fatalf("%d %s", r.Code, r.Body)
 		}
 	})

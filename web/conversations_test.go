@@ -559,38 +559,16 @@ func TestConversation_TokenOpensOnlyItsOwnConversation(t *testing.T) {
 // the widget finds the answer in the transcript when it comes back.
 func TestConversation_TurnOutlivesItsClient(t *testing.T) {
 	e := newEnv(t)
-	arrived, release := make(chan struct{}), make(chan struct{})
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		<-release
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":"shipped"}`)
-	}))
-	t.Cleanup(up.Close)
-	e.trust(up)
-	bot := e.publishBot(`{"start":"ask","steps":[
- {"id":"ask","type":"ask","text":"Order?","variable":"n","input":"text","next":"call"},
- {"id":"call","type":"api_call","method":"POST","url":"` + up.URL + `/orders/{{n}}/cancel",
-  "variables":[{"name":"st","path":"$.status"}],"on_success":"ok","on_failure":"bad"},
- {"id":"ok","type":"end","text":"Order {{n}} is {{st}}."},
- {"id":"bad","type":"end","text":"That did not work."}]}`)
+	bot, arrived, release := newHeldBot(e)
 	c := e.start(bot, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	req := httptest.NewRequest("POST", "/v1/conversations/"+c.ID+"/messages", strings.NewReader(`{"text":"7"}`)).WithContext(ctx)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	rec := httptest.NewRecorder()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		e.srv.ServeHTTP(rec, req)
-	}()
+	wait := sendAsync(ctx, e, c, `{"text":"7"}`)
 	<-arrived
 	cancel() // the client is gone while the API works
 	time.Sleep(50 * time.Millisecond)
 	close(release)
-	<-served
+	_, rec := wait()
 
 	r := e.do("GET", "/v1/conversations/"+c.ID, c.Token, nil)
 	var v struct {

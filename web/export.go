@@ -45,6 +45,7 @@ func (s *Server) importBot(c echo.Context) error {
 	if err := decodeJSON(c, &doc); err != nil {
 		return err
 	}
+	doc.Name = trimName(doc.Name)
 	if err := s.validate(&doc); err != nil {
 		return err
 	}

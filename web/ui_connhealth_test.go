@@ -86,6 +86,21 @@ func TestUI_ConnectionHealth(t *testing.T) {
 	if _, has := r.m(t)["expires_at"]; has {
 		t.Fatalf("date not removed: %s", r.Body)
 	}
+
+	// Another admin rotates the credentials while this page shows the old
+	// ones: a date set here is refused rather than given to the new ones.
+	b.click(`button[aria-label^="Rotate credentials of shop_api,"]`)
+	b.visible("#exp-shop_api")
+	if r := e.do("PATCH", "/v1/connections/shop_api", adminToken, map[string]any{"credentials": map[string]any{"token": "t-new"}}); r.Code != 200 {
+		t.Fatalf("rotate: %d %s", r.Code, r.Body)
+	}
+	b.do("set a date", chromedp.SetValue(chromedp.CSS("#exp-shop_api"), day))
+	b.do("submit the date", chromedp.SendKeys(chromedp.CSS("#exp-shop_api"), "\n"))
+	b.waitText(`form.expiry:has(#exp-shop_api) .form-error`, "was given new credentials after this list was loaded")
+	r = e.do("GET", "/v1/connections/shop_api", adminToken, nil)
+	if _, has := r.m(t)["expires_at"]; has {
+		t.Fatalf("a date set on the old version reached the new credentials: %s", r.Body)
+	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}

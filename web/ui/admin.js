@@ -131,6 +131,21 @@ function statusOf(c) {
   ];
 }
 
+/**
+ * ifMatch names the version of c this page shows (its ETag is its updated_at, quoted), so a
+ * change made here after another admin gave it new credentials is refused (409), not applied
+ * to credentials nobody here has seen: an expiry date meant for the old ones, say.
+ */
+function ifMatch(c) {
+  return { 'If-Match': `"${c.updated_at}"` };
+}
+
+/** changeError says a refused change in this page's words: a 409 means the list is out of date. */
+function changeError(c, err) {
+  if (err.status !== 409) return err;
+  return { message: `Nothing was saved: ${c.name} was given new credentials after this list was loaded. Open Connections again to see them, then retry.` };
+}
+
 /** expiryForm changes or removes a connection's expiry date without new credentials. */
 function expiryForm(c, done) {
   const date = h('input', { type: 'date', id: `exp-${c.name}`, min: tomorrow(), value: c.expires_at ? c.expires_at.slice(0, 10) : '' });
@@ -143,10 +158,10 @@ function expiryForm(c, done) {
   async function save(expiresAt) {
     clearForm(form);
     try {
-      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { expires_at: expiresAt } });
+      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { expires_at: expiresAt }, headers: ifMatch(c) });
       announce(expiresAt ? `Expiry date of ${c.name} saved.` : `Expiry date of ${c.name} removed.`);
       done();
-    } catch (err) { formErrors(form, err); }
+    } catch (err) { formErrors(form, changeError(c, err)); }
   }
   form.addEventListener('submit', (e) => { e.preventDefault(); save(expiryOf(date) ?? null); });
   return form;
@@ -163,11 +178,11 @@ function rotateForm(c, done) {
     e.preventDefault();
     clearForm(form);
     try {
-      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { credentials: readCreds(box), expires_at: expiryOf(expires) } });
+      await api('PATCH', `/v1/connections/${encodeURIComponent(c.name)}`, { body: { credentials: readCreds(box), expires_at: expiryOf(expires) }, headers: ifMatch(c) });
       form.reset();
       announce(`Credentials of ${c.name} rotated.`);
       done();
-    } catch (err) { formErrors(form, err); }
+    } catch (err) { formErrors(form, changeError(c, err)); }
   });
   return form;
 }
