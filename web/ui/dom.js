@@ -136,15 +136,27 @@ export function fmtTime(t) {
   return Number.isNaN(d.getTime()) ? t : d.toLocaleString();
 }
 
-/** announce tells screen-reader users (and everyone, briefly) what happened. */
-export function announce(text, kind = 'info') {
+/**
+ * announce tells screen-reader users (and everyone, briefly) what happened.
+ * action ({label, run}) adds a button, such as Undo: that toast stays
+ * longer, and does not go while the pointer or the focus is on it.
+ */
+export function announce(text, kind = 'info', action = null) {
   const el = document.getElementById('toast');
   if (!el) return;
-  el.textContent = text;
+  el.replaceChildren(text);
+  if (action) {
+    el.append(' ', h('button', { type: 'button', class: 'small toast-action', id: 'toast-action', onClick: () => { el.hidden = true; action.run(); } }, action.label));
+  }
   el.className = `toast ${kind}`;
   el.hidden = false;
+  const ms = action ? 10000 : kind === 'error' ? 8000 : 4000;
+  const hide = () => {
+    if (el.matches(':hover') || el.contains(document.activeElement)) { announce.timer = setTimeout(hide, 1000); return; }
+    el.hidden = true;
+  };
   clearTimeout(announce.timer);
-  announce.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 4000);
+  announce.timer = setTimeout(hide, ms);
 }
 
 /**

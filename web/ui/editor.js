@@ -40,6 +40,7 @@ export async function editorPage(main, botId, app) {
     stats: null,
     testValues: {},
     testResults: {},
+    undo: [], // functions that undo the latest deletions, oldest first
   };
 
   // ---- layout
@@ -56,7 +57,8 @@ export async function editorPage(main, botId, app) {
   const statsNote = h('p', { class: 'stats-note', id: 'stats-note', role: 'status', hidden: true });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.id = 'canvas';
-  svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes the selection');
+  svg.setAttribute('tabindex', '-1'); // focusable by script (after a deletion), not a Tab stop of its own
+  svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes it, Ctrl+Z brings it back');
   const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', hidden: true },
     h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (your unsaved changes are dropped), or overwrite theirs with yours.'),
     h('button', { type: 'button', id: 'conflict-reload', class: 'primary', onClick: () => app.reload() }, 'Reload'),
@@ -115,7 +117,7 @@ export async function editorPage(main, botId, app) {
       renderPanel();
       announce(`Linked ${from} (${ports(step).find((p) => p.port === port)?.label}) to ${to}.`);
     },
-    onDelete: () => removeSelection(),
+    onDelete: (what) => removeSelection(what || st.selected),
     onStatus: (t) => { canvasStatus.textContent = t; },
   });
 
@@ -336,6 +338,7 @@ export async function editorPage(main, botId, app) {
     graph.cancelLink();
     flow.start = next.start;
     flow.steps = next.steps;
+    st.undo = []; // their steps belong to the flow replaced
     st.revision = r.data.revision;
     st.dirty = false;
     st.selected = null;
@@ -448,25 +451,67 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', onClick: () => select_({ kind: 'step', id: step.id }) }, `Edit ${step.id}`)));
   }
 
-  function removeSelection() {
-    const sel = st.selected;
-    if (!sel) return;
-    if (sel.kind === 'edge') {
-      setTarget(stepById(sel.id), sel.port, '');
-      st.selected = { kind: 'step', id: sel.id };
+  // removeSelection removes what (a step or a link; the selection if
+  // none is given).
+  function removeSelection(what = st.selected) {
+    if (!what) return;
+    if (what.kind === 'edge') {
+      setTarget(stepById(what.id), what.port, '');
+      st.selected = { kind: 'step', id: what.id };
       announce('Link removed.');
-    } else {
-      const i = flow.steps.findIndex((x) => x.id === sel.id);
-      if (i < 0) return;
-      flow.steps.splice(i, 1);
-      retarget(flow, sel.id, '');
-      st.problems = st.problems.filter((p) => p.stepId !== sel.id);
-      st.selected = null;
-      announce(`Step ${sel.id} deleted.`);
+    } else if (!removeStep(what.id)) {
+      return;
     }
     changed();
     renderPanel();
     svg.focus();
+  }
+
+  // removeStep deletes a step; the links to it (and the start, if it was
+  // the start) end there instead. A deletion is one key press or click
+  // away, so it can be undone: the toast's Undo, or Ctrl+Z on the canvas,
+  // puts the step back where it was, with every link that led to it.
+  function removeStep(id) {
+    const i = flow.steps.findIndex((x) => x.id === id);
+    if (i < 0) return false;
+    const step = flow.steps[i];
+    const links = flow.steps.filter((x) => x !== step)
+      .flatMap((x) => ports(x).filter((p) => p.target === id).map((p) => ({ from: x.id, port: p.port })));
+    const wasStart = flow.start === id;
+    flow.steps.splice(i, 1);
+    retarget(flow, id, '');
+    st.problems = st.problems.filter((p) => p.stepId !== id);
+    if (st.selected && st.selected.id === id) st.selected = null;
+    const undo = () => {
+      const k = st.undo.indexOf(undo);
+      if (k < 0) return; // undone already, or the flow was replaced since
+      st.undo.splice(k, 1);
+      if (stepById(id)) { announce(`Not undone: another step has the id ${id} now.`, 'error'); return; }
+      flow.steps.splice(Math.min(i, flow.steps.length), 0, step);
+      for (const l of links) {
+        // A link the designer has pointed elsewhere since keeps its new target.
+        const from = stepById(l.from);
+        if (from && ports(from).some((p) => p.port === l.port && !p.target)) setTarget(from, l.port, id);
+      }
+      if (wasStart && !flow.start) flow.start = id;
+      st.selected = { kind: 'step', id };
+      changed();
+      showTab('step');
+      renderPanel();
+      graph.reveal(id);
+      graph.focusStep(id);
+      announce(`Step ${id} is back, with its links.`);
+    };
+    st.undo.push(undo);
+    if (st.undo.length > 20) st.undo.shift();
+    announce(`Step ${id} deleted.`, 'info', { label: 'Undo', run: undo });
+    return true;
+  }
+
+  // undoLast undoes the latest deletion (Ctrl+Z on the canvas).
+  function undoLast() {
+    if (st.undo.length) st.undo[st.undo.length - 1]();
+    else announce('Nothing to undo.');
   }
 
   function addStep(type) {
@@ -545,6 +590,11 @@ export async function editorPage(main, botId, app) {
   });
   const onKey = (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); saveBtn.click(); }
+    // Not in a field: there Ctrl+Z is the field's own undo.
+    if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key === 'z' && !e.target.closest?.('input, textarea, select, [contenteditable]')) {
+      e.preventDefault();
+      undoLast();
+    }
   };
   document.addEventListener('keydown', onKey);
   const onUnload = (e) => { if (st.dirty) { e.preventDefault(); } };

@@ -49,7 +49,8 @@ function statsOf(x) {
  * createGraph draws into svg. cb: flow(), problems(id) → {errors, warnings,
  * messages}, stats(id) → a step's stats (GET /v1/bots/{id}/stats) or
  * nothing, selected() → {kind, id, port}, onSelect(sel), onMove(id),
- * onConnect(from, port, to), onDelete(), onStatus(text).
+ * onConnect(from, port, to), onDelete(what: {kind, id} or null for the
+ * selection), onStatus(text).
  */
 export function createGraph(svg, cb) {
   const view = { x: 40, y: 40, k: 1 };
@@ -331,7 +332,9 @@ export function createGraph(svg, cb) {
   }, { passive: false });
 
   // Keyboard: Enter selects the focused step; arrows move it; Delete
-  // removes the selection; + and - zoom; Escape cancels a link.
+  // removes it (the focused step, which need not be the selected one: the
+  // key acts where the focus ring is), or the selection when no step has
+  // the focus; + and - zoom; Escape cancels a link.
   svg.addEventListener('keydown', (e) => {
     const nodeEl = e.target.closest && e.target.closest('.node');
     if (e.key === 'Escape' && connecting) { setConnecting(null); return; }
@@ -351,7 +354,11 @@ export function createGraph(svg, cb) {
       cb.onMove(st.id);
       return;
     }
-    if (e.key === 'Delete' || e.key === 'Backspace') { e.preventDefault(); cb.onDelete(); return; }
+    if (e.key === 'Delete' || e.key === 'Backspace') {
+      e.preventDefault();
+      cb.onDelete(nodeEl ? { kind: 'step', id: nodeEl.dataset.step } : null);
+      return;
+    }
     if (e.key === '+' || e.key === '=') zoomAt(1.2);
     if (e.key === '-') zoomAt(1 / 1.2);
   });
