@@ -1,9 +1,14 @@
 package web_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -108,4 +113,106 @@ func TestUI_DeleteFocusedStepAndUndo(t *testing.T) {
 		t.Errorf("after undoing the start step's deletion: start %q, %d steps", f.Start, len(f.Steps))
 	}
 	b.checkLabels("editor after undo")
+}
+
+// allowDownloads saves the tab's downloads in a temporary folder and
+// returns a function that waits for the next one and returns its path.
+func (b *browser) allowDownloads() func() string {
+	b.t.Helper()
+	dl := b.t.TempDir()
+	done := make(chan string, 4)
+	chromedp.ListenBrowser(b.ctx, func(ev any) {
+		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && p.State == cdpbrowser.DownloadProgressStateCompleted {
+			done <- p.GUID
+		}
+	})
+	events := true
+	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: &events}); err != nil {
+		b.t.Fatalf("allow downloads: %v", err)
+	}
+	return func() string {
+		b.t.Helper()
+		select {
+		case guid := <-done:
+			return filepath.Join(dl, guid)
+		case <-time.After(20 * time.Second):
+			b.t.Fatal("no download")
+			return ""
+		}
+	}
+}
+
+// TestUI_ConflictKeepsTheDesignersWork: when someone else saved, the
+// conflict banner leaves the focus in the field being typed in (a space
+// typed next does not press Reload), Reload asks for a second click, and
+// leaving the editor stops to offer the changes as a download first.
+func TestUI_ConflictKeepsTheDesignersWork(t *testing.T) {
+	e := newEnv(t)
+	id, rev := e.createBot(orderFlowJSON)
+	b := openEditor(t, e, id, 90*time.Second)
+	next := b.allowDownloads()
+	b.click(`#canvas .node[data-step="tell"] .node-title`)
+	b.waitText("#step-heading", "tell")
+
+	// Another tab saves first.
+	theirs := e.draftFlow(id)
+	theirs.Steps[0].Text = "Theirs"
+	if r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, theirs, "If-Match", fmt.Sprint(rev)); r.Code != 200 {
+		t.Fatalf("the other tab's save: %d %s", r.Code, r.Body)
+	}
+	b.do("type into the text", chromedp.Focus(chromedp.CSS("#f-text")), chromedp.KeyEvent(" Thanks"))
+	b.visible("#conflict")
+	b.waitText("#save-state", "someone else saved")
+	if got := evalJS[string](b, `document.activeElement.id`); got != "f-text" {
+		t.Fatalf("the conflict moved the focus to %q; it should stay in the field being typed in", got)
+	}
+	b.do("type on", chromedp.KeyEvent(" again"))
+	if got := b.value("#f-text"); got != "Shipped. Thanks again" {
+		t.Fatalf("the text after typing on = %q", got)
+	}
+	b.shot("conflict-typing")
+
+	// Reload drops the edit: one click only arms it.
+	b.click("#conflict-reload")
+	b.waitText("#conflict-reload", "Click again")
+	if got := b.value("#f-text"); got != "Shipped. Thanks again" {
+		t.Fatalf("one click on Reload dropped the edit: text %q", got)
+	}
+
+	// Leaving asks first, and offers the changes as a file.
+	b.click("a.back")
+	b.visible("#leave-box")
+	if got := evalJS[string](b, `location.hash`); got != "#/bots/"+id {
+		t.Errorf("address while asking = %q; want the editor's", got)
+	}
+	if got := evalJS[string](b, `document.activeElement.id`); got != "leave-box" {
+		t.Errorf("focus while asking on %q; want the question", got)
+	}
+	b.checkLabels("leave question")
+	b.shot("conflict-leave")
+	// Stay: the conflict banner again, then the same question on leaving.
+	b.click("#leave-stay")
+	b.visible("#conflict")
+	b.click("a.back")
+	b.visible("#leave-box")
+	b.click("#leave-download")
+	raw, err := os.ReadFile(next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Flow flow.Flow `json:"flow"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Flow.Steps) != 6 || doc.Flow.Steps[3].Text != "Shipped. Thanks again" {
+		t.Fatalf("downloaded %s (%v); want the flow with the edit", raw, err)
+	}
+	if r := e.do("POST", "/v1/bots/import", adminToken, string(raw)); r.Code != 201 {
+		t.Errorf("the download does not import: %d %s", r.Code, r.Body)
+	}
+	b.click("#leave-anyway")
+	b.visible("#bot-list")
+	if f := e.draftFlow(id); f.Steps[0].Text != "Theirs" || f.Steps[3].Text != "Shipped." {
+		t.Errorf("their draft changed: %q, %q", f.Steps[0].Text, f.Steps[3].Text)
+	}
 }

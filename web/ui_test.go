@@ -663,6 +663,8 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	b.visible("#conflict")
 	b.waitText("#save-state", "someone else saved")
 	b.click("#conflict-reload")
+	b.waitText("#conflict-reload", "Click again") // it drops the edit: a second click
+	b.click("#conflict-reload")
 	b.until("reloaded", `!document.querySelector('#conflict') || document.querySelector('#conflict').hidden`)
 	b.until("saved state after reload", `document.querySelector('#save-state')?.dataset.state === 'saved'`)
 	b.present(`#canvas .node[data-step="tell"]`)

@@ -75,8 +75,22 @@ hooks.onUnauthorized = () => {
   signInPage('Your API key stopped working (revoked or expired). Sign in again.');
 };
 
+let shown = ''; // the address of the page shown
+
 async function route() {
-  if (cleanup) { const c = cleanup; cleanup = null; await c(); }
+  if (cleanup) {
+    const c = cleanup;
+    cleanup = null;
+    // A page may refuse to be left (the editor, with changes it could not
+    // save): the address goes back to it, and again() leaves after all.
+    const target = location.hash;
+    if (await c(() => { location.hash = target; }) === false) {
+      cleanup = c;
+      history.replaceState(null, '', shown || '#/bots');
+      return;
+    }
+  }
+  shown = location.hash;
   if (!session.token) { signInPage(); return; }
   if (!me) {
     try { me = (await api('GET', '/v1/me', { quiet: true })).data; } catch (err) {

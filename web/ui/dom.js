@@ -129,6 +129,16 @@ export function select(options, value, attrs = {}) {
   return h('select', attrs, options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
 }
 
+/** saveFile hands blob to the browser as a download called name. */
+export function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 /** fmtTime shows an RFC 3339 time in the browser's locale. */
 export function fmtTime(t) {
   if (!t) return '';

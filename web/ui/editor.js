@@ -3,7 +3,7 @@
 // version list.
 
 import { api } from './api.js';
-import { announce, clearErrors, fmtTime, h, select, showErrors, twoStep } from './dom.js';
+import { announce, clearErrors, fmtTime, h, saveFile, select, showErrors, twoStep } from './dom.js';
 import { createGraph, layout } from './graph.js';
 import { conversations } from './conversations.js';
 import { preview } from './preview.js';
@@ -32,6 +32,8 @@ export async function editorPage(main, botId, app) {
     selected: null,
     dirty: false,
     conflict: false,
+    discard: false, // the designer chose to drop the unsaved changes
+    saveError: '', // why the last save failed, other than a conflict
     saving: null,
     timer: 0,
     tab: 'step',
@@ -59,10 +61,24 @@ export async function editorPage(main, botId, app) {
   svg.id = 'canvas';
   svg.setAttribute('tabindex', '-1'); // focusable by script (after a deletion), not a Tab stop of its own
   svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes it, Ctrl+Z brings it back');
-  const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', hidden: true },
-    h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (your unsaved changes are dropped), or overwrite theirs with yours.'),
-    h('button', { type: 'button', id: 'conflict-reload', class: 'primary', onClick: () => app.reload() }, 'Reload'),
-    h('button', { type: 'button', id: 'conflict-overwrite', class: 'danger', onClick: overwrite }, 'Overwrite with mine'));
+  // The conflict banner never takes the focus: it comes while the
+  // designer types, and the next key would press the button it landed on.
+  // Both ways out drop someone's work, so each asks for a second click.
+  const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', tabindex: -1, hidden: true },
+    h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (yours are dropped: download them first to keep a copy), or overwrite theirs with yours.'),
+    h('button', { type: 'button', id: 'conflict-download', onClick: () => downloadMine() }, 'Download my version'),
+    twoStep('Reload', 'Reload their version, dropping your changes', () => { st.discard = true; return app.reload(); },
+      { armed: 'Click again to drop your changes', cls: 'danger', attrs: { id: 'conflict-reload' } }),
+    twoStep('Overwrite with mine', 'Overwrite their version with yours', overwrite,
+      { armed: 'Click again to replace theirs', cls: 'danger', attrs: { id: 'conflict-overwrite' } }));
+  // leaveBox stops a designer leaving with changes the server did not take.
+  let leave = null;
+  const leaveText = h('p');
+  const leaveBox = h('div', { class: 'banner conflict', id: 'leave-box', role: 'alert', tabindex: -1, hidden: true },
+    leaveText,
+    h('button', { type: 'button', id: 'leave-download', onClick: () => downloadMine() }, 'Download my version'),
+    h('button', { type: 'button', id: 'leave-anyway', class: 'danger', onClick: () => { st.discard = true; leaveBox.hidden = true; leave?.(); } }, 'Leave without saving'),
+    h('button', { type: 'button', id: 'leave-stay', onClick: () => { leaveBox.hidden = true; conflictBox.hidden = !st.conflict; } }, 'Stay'));
 
   const tabs = ['step', 'flow', 'try', 'convs'];
   const tabNames = { step: 'Step', flow: 'Flow', try: 'Try it', convs: 'Conversations' };
@@ -95,7 +111,7 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', id: 'zoom-fit', onClick: () => graph.fit() }, 'Fit')),
       statsBtn,
       h('div', { class: 'spacer' }), problemsBtn, saveState, saveBtn, publishState, publishBtn),
-    conflictBox,
+    conflictBox, leaveBox,
     h('div', { class: 'workspace' },
       h('div', { class: 'canvas-wrap' }, svg, statsNote, canvasStatus),
       h('aside', { class: 'panel', id: 'panel', 'aria-label': 'Side panel' }, tablist, ...tabs.map((t) => tabPanels[t])))));
@@ -211,12 +227,25 @@ export async function editorPage(main, botId, app) {
       st.conflict = true;
       conflictBox.hidden = false;
       setSaveState('conflict', 'Not saved: someone else saved');
-      conflictBox.querySelector('button').focus();
       return;
     }
     if (err.details?.length) setProblems(err.details.map((p) => ({ severity: 'error', ...p })), ids);
+    st.saveError = err.message;
     setSaveState('error', `Not saved: ${err.message}`);
     announce(`Not saved: ${err.message}`, 'error');
+  }
+
+  // downloadMine saves the draft as this page has it, as an export
+  // document (Import on the Bots page makes it a bot), so changes the
+  // server did not take can be kept before they are dropped.
+  function downloadMine() {
+    const steps = flow.steps.map(clean);
+    const doc = {
+      format: 'flowbot.bot', format_version: 1, name: `${bot.name.slice(0, 186)} (my version)`, description: bot.description || '',
+      flow: { start: flow.start, steps }, connections: [...new Set(steps.map((x) => x.connection).filter(Boolean))].sort(),
+    };
+    saveFile(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' }), `bot-${botId}-mine.json`);
+    announce('Your version is downloaded: Import on the Bots page makes it a bot.');
   }
 
   async function overwrite() {
@@ -609,9 +638,22 @@ export async function editorPage(main, botId, app) {
   api('GET', '/v1/connections').then((r) => { st.connections = r.data.items; if (st.selected) renderPanel(); }).catch(() => {});
   loadVersions();
 
-  return async () => {
+  // The cleanup saves what is pending. Changes it cannot save (a
+  // conflict, a refused or failed save) keep the page: it returns false,
+  // and the banner offers to download them or to leave without them
+  // (again(), the way the designer was leaving).
+  return async (again) => {
+    if (st.dirty && !st.discard && !(await save())) {
+      leave = again;
+      leaveText.replaceChildren(h('strong', null, 'Your changes are not saved'),
+        st.conflict ? ' (someone else saved this bot). ' : ` (${st.saveError}). `, 'Download them to keep a copy, or leave without them.');
+      leaveBox.hidden = false;
+      conflictBox.hidden = true; // the question says it all; Stay brings the banner back
+      leaveBox.focus();
+      return false;
+    }
     document.removeEventListener('keydown', onKey);
     window.removeEventListener('beforeunload', onUnload);
-    if (st.dirty && !st.conflict) await save();
+    return true;
   };
 }
