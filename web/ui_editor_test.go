@@ -216,3 +216,30 @@ func TestUI_ConflictKeepsTheDesignersWork(t *testing.T) {
 		t.Errorf("their draft changed: %q, %q", f.Steps[0].Text, f.Steps[3].Text)
 	}
 }
+
+// TestUI_SignOutSavesThePendingEdit: signing out right after typing, before
+// the autosave, saves the edit first; no false "key stopped working"
+// follows, and the page no longer asks before it is closed.
+func TestUI_SignOutSavesThePendingEdit(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(orderFlowJSON)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.click(`#canvas .node[data-step="tell"] .node-title`)
+	b.waitText("#step-heading", "tell")
+	b.do("type into the text", chromedp.Focus(chromedp.CSS("#f-text")), chromedp.KeyEvent("!"))
+	b.click("#signout")
+	b.visible("#signin-token")
+	if got := e.draftStep(id, "tell").Text; got != "Shipped.!" {
+		t.Errorf("saved text after signing out = %q; want the last edit", got)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the autosave's delay
+	if evalJS[bool](b, `!document.querySelector('#signin .form-error').hidden`) {
+		t.Errorf("the sign-in page says %q", b.text("#signin .form-error"))
+	}
+	if got := b.text("#toast"); !evalJS[bool](b, `document.querySelector('#toast').hidden`) && got != "" {
+		t.Errorf("toast after signing out: %q", got)
+	}
+	if evalJS[bool](b, `(() => { const ev = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(ev); return ev.defaultPrevented; })()`) {
+		t.Errorf("the editor's leave-page warning is still registered after signing out")
+	}
+}
