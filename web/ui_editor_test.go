@@ -243,3 +243,35 @@ func TestUI_SignOutSavesThePendingEdit(t *testing.T) {
 		t.Errorf("the editor's leave-page warning is still registered after signing out")
 	}
 }
+
+// everyStepInView is true when every node lies inside the canvas.
+const everyStepInView = `(() => {
+  const c = document.querySelector('#canvas').getBoundingClientRect();
+  return [...document.querySelectorAll('#canvas .node .node-body')].every((n) => {
+    const r = n.getBoundingClientRect();
+    return r.left >= c.left && r.right <= c.right && r.top >= c.top && r.bottom <= c.bottom;
+  });
+})()`
+
+// TestUI_NarrowEditor: at 800 px the canvas sits over the panel. The
+// canvas is fitted again when the window narrows, and the panel shows the
+// whole api_call form in the page, not in a small box of its own.
+func TestUI_NarrowEditor(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(orderFlowJSON)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.until("every step in view at 1440 px", everyStepInView)
+	b.do("narrow window", chromedp.EmulateViewport(800, 900))
+	b.until("every step in view at 800 px", everyStepInView)
+
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	h := evalJS[[]float64](b, `(() => { const p = document.querySelector('#tabpanel-step'); return [p.clientHeight, p.scrollHeight]; })()`)
+	if h[0] < 400 || h[1] > h[0]+1 {
+		t.Errorf("the step panel is %.0f px tall and scrolls %.0f px of its own; want the whole form in the page", h[0], h[1])
+	}
+	b.shot("narrow-editor")
+	b.do("scroll to the panel", chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-url').scrollIntoView({block: 'center'})`))
+	b.shot("narrow-editor-panel")
+	b.checkLabels("narrow editor")
+}

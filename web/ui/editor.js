@@ -654,6 +654,7 @@ export async function editorPage(main, botId, app) {
     }
     document.removeEventListener('keydown', onKey);
     window.removeEventListener('beforeunload', onUnload);
+    graph.destroy();
     return true;
   };
 }

@@ -54,6 +54,7 @@ function statsOf(x) {
  */
 export function createGraph(svg, cb) {
   const view = { x: 40, y: 40, k: 1 };
+  let fitted = false; // the view is the one fit() chose: nobody panned or zoomed since
   let drag = null;
   let connecting = null; // {from, port} after a click on a port
 
@@ -223,6 +224,7 @@ export function createGraph(svg, cb) {
     view.x = px - ((px - view.x) * k) / view.k;
     view.y = py - ((py - view.y) * k) / view.k;
     view.k = k;
+    fitted = false;
     applyView();
   }
 
@@ -240,8 +242,15 @@ export function createGraph(svg, cb) {
     view.k = k;
     view.x = (r.width - (x1 - x0) * k) / 2 - x0 * k;
     view.y = (r.height - (y1 - y0) * k) / 2 - y0 * k;
+    fitted = true;
     applyView();
   }
+
+  // A canvas that changes size (the window, or the narrow layout's
+  // canvas over the panel) is fitted again, unless the designer has
+  // panned or zoomed since the last fit: that view is theirs.
+  const resized = new ResizeObserver(() => { if (fitted) fit(); });
+  resized.observe(svg);
 
   function setConnecting(c) {
     connecting = c;
@@ -290,7 +299,7 @@ export function createGraph(svg, cb) {
     if (!drag.moved && Math.hypot(dx, dy) < 4) return;
     drag.moved = true;
     if (drag.mode === 'pan') {
-      view.x = drag.x + dx; view.y = drag.y + dy; applyView();
+      view.x = drag.x + dx; view.y = drag.y + dy; fitted = false; applyView();
     } else if (drag.mode === 'node') {
       const st = stepById(drag.id);
       const w = toWorld(e.clientX, e.clientY);
@@ -389,10 +398,13 @@ export function createGraph(svg, cb) {
       if (sx < 20 || sy < 20 || sx + NODE_W * view.k > r.width - 20 || sy + nodeHeight(st) * view.k > r.height - 20) {
         view.x = r.width / 2 - (p.x + NODE_W / 2) * view.k;
         view.y = r.height / 3 - p.y * view.k;
+        fitted = false;
         applyView();
       }
     },
     cancelLink: () => { if (connecting) setConnecting(null); },
+    /** destroy stops watching the canvas's size. */
+    destroy: () => resized.disconnect(),
     focusStep(id) { nodesLayer.querySelector(`.node[data-step="${CSS.escape(id)}"]`)?.focus({ preventScroll: true }); },
   };
 }
