@@ -275,3 +275,96 @@ func TestUI_NarrowEditor(t *testing.T) {
 	b.shot("narrow-editor-panel")
 	b.checkLabels("narrow editor")
 }
+
+// overlapsJS lists the pairs of elements (by a data attribute) whose
+// boxes overlap.
+func overlapsJS(sel, attr string) string {
+	return `(() => {
+  const els = [...document.querySelectorAll('` + sel + `')];
+  const out = [];
+  els.forEach((a, i) => els.slice(i + 1).forEach((b) => {
+    const r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+    if (r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom) out.push(a.closest('[` + attr + `]').getAttribute('` + attr + `') + '/' + b.closest('[` + attr + `]').getAttribute('` + attr + `'));
+  }));
+  return out;
+})()`
+}
+
+// TestUI_GraphLayout: a step added for a second port of the selected step
+// goes below the step its first port leads to; the labels of two links to
+// one step stay apart; Tidy lays out a pile of steps in columns where no
+// two overlap and links run left to right, and Undo takes it back.
+func TestUI_GraphLayout(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"lookup","steps":[
+ {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","on_success":"tell","position":{"x":0,"y":0}},
+ {"id":"tell","type":"message","text":"Shipped.","next":"bye","position":{"x":310,"y":130}},
+ {"id":"bye","type":"end","text":"Bye","position":{"x":620,"y":130}},
+ {"id":"again","type":"api_call","method":"GET","url":"https://shop.example.com/again","on_success":"bye","on_failure":"bye","position":{"x":310,"y":400}}]}`)
+	b := openEditor(t, e, id, 90*time.Second)
+	box := func(sel string) []float64 {
+		return evalJS[[]float64](b, `(() => { const r = document.querySelector('`+sel+`').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()`)
+	}
+
+	// lookup's success leads to tell; a step added now is for its failure.
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.do("choose a message", chromedp.SetValue(chromedp.CSS("#add-type"), "message"))
+	b.click("#add-step")
+	b.present(`#canvas .node[data-step="message_1"]`)
+	tell, added := box(`#canvas .node[data-step="tell"] .node-body`), box(`#canvas .node[data-step="message_1"] .node-body`)
+	if added[1] <= tell[3] || added[0] < tell[0]-20 || added[0] > tell[0]+20 {
+		t.Errorf("the new step is at %v; want it below tell (%v), in its column", added, tell)
+	}
+
+	// again's success and failure both lead to bye: two labels, apart.
+	if got := evalJS[[]string](b, overlapsJS(`#canvas .edge[data-from="again"] .edge-label rect`, "data-port")); len(got) > 0 {
+		t.Errorf("edge labels overlap: %v", got)
+	}
+	b.shot("graph-before-tidy")
+
+	// A pile: every step of the order flow on one spot. Tidy sorts it out.
+	var pile flow.Flow
+	if err := json.Unmarshal([]byte(orderFlowJSON), &pile); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pile.Steps {
+		pile.Steps[i].Position = &flow.Position{X: 100, Y: 100}
+	}
+	raw, _ := json.Marshal(pile)
+	id, _ = e.createBot(string(raw))
+	b.navigate(evalJS[string](b, `location.origin`) + "/#/bots/" + id)
+	b.present(`#canvas .node[data-step="bye"]`)
+	b.shot("graph-pile")
+	b.click("#tidy")
+	b.waitText("#toast", "Steps laid out")
+	if got := evalJS[[]string](b, overlapsJS(`#canvas .node .node-body`, "data-step")); len(got) > 0 {
+		t.Errorf("after Tidy, steps overlap: %v", got)
+	}
+	if got := evalJS[[]string](b, `[...document.querySelectorAll('#canvas .edge[data-from]')].filter((e) => {
+		const a = document.querySelector('#canvas .node[data-step="' + e.dataset.from + '"] .node-body').getBoundingClientRect();
+		const z = document.querySelector('#canvas .node[data-step="' + e.dataset.to + '"] .node-body').getBoundingClientRect();
+		return z.left <= a.right;
+	}).map((e) => e.dataset.from + '>' + e.dataset.to)`); len(got) > 0 {
+		t.Errorf("after Tidy, links that do not run left to right: %v", got)
+	}
+	b.until("every step in view after Tidy", everyStepInView)
+	b.shot("graph-tidy")
+	b.waitSaved()
+	seen := map[flow.Position]string{}
+	for _, s := range e.draftFlow(id).Steps {
+		if s.Position == nil {
+			t.Fatalf("step %s saved without a position", s.ID)
+		}
+		if other, ok := seen[*s.Position]; ok {
+			t.Errorf("steps %s and %s saved at one spot %+v", s.ID, other, *s.Position)
+		}
+		seen[*s.Position] = s.ID
+	}
+	b.click("#toast-action")
+	b.waitText("#toast", "back where they were")
+	b.waitSaved()
+	if p := e.draftStep(id, "tell").Position; p == nil || *p != (flow.Position{X: 100, Y: 100}) {
+		t.Errorf("tell after undoing Tidy at %+v; want where it was (100, 100)", p)
+	}
+}

@@ -4,7 +4,7 @@
 
 import { api } from './api.js';
 import { announce, clearErrors, fmtTime, h, saveFile, select, showErrors, twoStep } from './dom.js';
-import { createGraph, layout } from './graph.js';
+import { createGraph, layout, nodeHeight } from './graph.js';
 import { conversations } from './conversations.js';
 import { preview } from './preview.js';
 import { stepForm } from './stepform.js';
@@ -42,7 +42,7 @@ export async function editorPage(main, botId, app) {
     stats: null,
     testValues: {},
     testResults: {},
-    undo: [], // functions that undo the latest deletions, oldest first
+    undo: [], // functions that undo the latest deletions and tidyings, oldest first
   };
 
   // ---- layout
@@ -109,6 +109,7 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out', onClick: () => graph.zoomOut() }, '−'),
         h('button', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in', onClick: () => graph.zoomIn() }, '+'),
         h('button', { type: 'button', id: 'zoom-fit', onClick: () => graph.fit() }, 'Fit')),
+      h('button', { type: 'button', id: 'tidy', title: 'Lay all steps out again, in columns from the start', onClick: () => tidy() }, 'Tidy'),
       statsBtn,
       h('div', { class: 'spacer' }), problemsBtn, saveState, saveBtn, publishState, publishBtn),
     conflictBox, leaveBox,
@@ -498,7 +499,7 @@ export async function editorPage(main, botId, app) {
 
   // removeStep deletes a step; the links to it (and the start, if it was
   // the start) end there instead. A deletion is one key press or click
-  // away, so it can be undone: the toast's Undo, or Ctrl+Z on the canvas,
+  // away, so it can be undone: the toast's Undo, or Ctrl+Z outside a field,
   // puts the step back where it was, with every link that led to it.
   function removeStep(id) {
     const i = flow.steps.findIndex((x) => x.id === id);
@@ -511,10 +512,7 @@ export async function editorPage(main, botId, app) {
     retarget(flow, id, '');
     st.problems = st.problems.filter((p) => p.stepId !== id);
     if (st.selected && st.selected.id === id) st.selected = null;
-    const undo = () => {
-      const k = st.undo.indexOf(undo);
-      if (k < 0) return; // undone already, or the flow was replaced since
-      st.undo.splice(k, 1);
+    undoable(`Step ${id} deleted.`, () => {
       if (stepById(id)) { announce(`Not undone: another step has the id ${id} now.`, 'error'); return; }
       flow.steps.splice(Math.min(i, flow.steps.length), 0, step);
       for (const l of links) {
@@ -530,14 +528,25 @@ export async function editorPage(main, botId, app) {
       graph.reveal(id);
       graph.focusStep(id);
       announce(`Step ${id} is back, with its links.`);
-    };
-    st.undo.push(undo);
-    if (st.undo.length > 20) st.undo.shift();
-    announce(`Step ${id} deleted.`, 'info', { label: 'Undo', run: undo });
+    });
     return true;
   }
 
-  // undoLast undoes the latest deletion (Ctrl+Z on the canvas).
+  // undoable announces what was done with an Undo button that runs undo,
+  // which Ctrl+Z also reaches while it is among the latest 20.
+  function undoable(text, undo) {
+    const once = () => {
+      const k = st.undo.indexOf(once);
+      if (k < 0) return; // undone already, or the flow was replaced since
+      st.undo.splice(k, 1);
+      undo();
+    };
+    st.undo.push(once);
+    if (st.undo.length > 20) st.undo.shift();
+    announce(text, 'info', { label: 'Undo', run: once });
+  }
+
+  // undoLast undoes the latest deletion or tidying (Ctrl+Z outside a field).
   function undoLast() {
     if (st.undo.length) st.undo[st.undo.length - 1]();
     else announce('Nothing to undo.');
@@ -546,7 +555,7 @@ export async function editorPage(main, botId, app) {
   function addStep(type) {
     const sel = st.selected && st.selected.kind === 'step' ? stepById(st.selected.id) : null;
     const step = { id: newId(flow, type), type, ...TYPES[type].defaults() };
-    step.position = graph.freeSpot(sel ? sel.position : null);
+    step.position = graph.freeSpot(sel, nodeHeight(step));
     flow.steps.push(step);
     if (!flow.start) flow.start = step.id;
     st.selected = { kind: 'step', id: step.id };
@@ -555,6 +564,19 @@ export async function editorPage(main, botId, app) {
     graph.reveal(step.id);
     renderPanel('f-id', true);
     announce(`Added ${TYPES[type].label} step ${step.id}.`);
+  }
+  // tidy lays every step out again (layout()); Undo puts them back.
+  function tidy() {
+    const before = new Map(flow.steps.map((x) => [x.id, x.position]));
+    layout(flow, true);
+    changed({ panel: false });
+    graph.fit();
+    undoable('Steps laid out in columns from the start.', () => {
+      for (const x of flow.steps) if (before.has(x.id)) x.position = before.get(x.id);
+      changed({ panel: false });
+      graph.fit();
+      announce('The steps are back where they were.');
+    });
   }
   addForm.addEventListener('submit', (e) => { e.preventDefault(); addStep(addType.value); });
 
