@@ -368,3 +368,46 @@ func TestUI_GraphLayout(t *testing.T) {
 		t.Errorf("tell after undoing Tidy at %+v; want where it was (100, 100)", p)
 	}
 }
+
+// TestUI_RemoveKeepsFocus: removing a row of a list with the keyboard
+// leaves the focus on the next row's Remove button, else the previous
+// row's, else the list's Add button; never on <body>.
+func TestUI_RemoveKeepsFocus(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"lookup","steps":[
+ {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders","on_success":"pick","on_failure":"check",
+  "headers":[{"key":"Accept","value":"application/json"},{"key":"X-Trace","value":"1"}],
+  "variables":[{"name":"a","path":"$.a"},{"name":"b","path":"$.b"}]},
+ {"id":"pick","type":"options","text":"Pick","options":[{"id":"x","label":"X","next":"bye"},{"id":"y","label":"Y","next":"bye"}]},
+ {"id":"check","type":"branch","conditions":[{"variable":"a","op":"equals","value":"1","next":"bye"}],"else":"bye"},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	b := openEditor(t, e, id, 60*time.Second)
+	removeWithEnter := func(sel, want string) {
+		t.Helper()
+		b.do("press Enter on "+sel, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent("\r"))
+		b.present("#step-heading") // drawn again
+		if got := evalJS[string](b, `document.activeElement.id || document.activeElement.tagName`); got != want {
+			t.Errorf("after Enter on %s the focus is on %q; want %q", sel, got, want)
+		}
+	}
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	removeWithEnter("#remove-header-0", "remove-header-0") // the next header, now first
+	if got := b.value("#f-headers-0-key"); got != "X-Trace" {
+		t.Fatalf("the header left is %q; want X-Trace", got)
+	}
+	removeWithEnter("#remove-header-0", "add-header")
+	removeWithEnter("#remove-variable-1", "remove-variable-0") // the last one: the one before
+	b.waitSaved()
+	if got := e.draftStep(id, "lookup"); len(got.Headers) != 0 || len(got.Variables) != 1 || got.Variables[0].Name != "a" {
+		t.Errorf("saved headers %+v, variables %+v", got.Headers, got.Variables)
+	}
+
+	b.click(`#canvas .node[data-step="pick"] .node-title`)
+	b.waitText("#step-heading", "pick")
+	removeWithEnter("#remove-option-0", "add-option") // the one left may not be removed
+	b.click(`#canvas .node[data-step="check"] .node-title`)
+	b.waitText("#step-heading", "check")
+	removeWithEnter("#remove-condition-0", "add-condition")
+	b.checkLabels("lists after removing")
+}
