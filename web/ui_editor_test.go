@@ -411,3 +411,24 @@ func TestUI_RemoveKeepsFocus(t *testing.T) {
 	removeWithEnter("#remove-condition-0", "add-condition")
 	b.checkLabels("lists after removing")
 }
+
+// TestUI_RefusedPublishKeepsWarnings: the server refuses to publish a
+// draft with an error and lists only its errors; the toolbar and the Flow
+// tab still show the draft's warnings with them.
+func TestUI_RefusedPublishKeepsWarnings(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"hi","steps":[{"id":"hi","type":"message","text":"Hi {{nme}}","next":"gone"}]}`)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.waitText("#problems-btn", "1 error, 1 warning")
+	b.click("#publish")
+	b.waitText("#toast", "Not published")
+	b.waitText("#problems-btn", "1 error, 1 warning")
+	b.visible("#problem-list")
+	if n := evalJS[int](b, `document.querySelectorAll('#problem-list li.warning').length`); n != 1 {
+		t.Errorf("the Flow tab lists %d warnings after the refusal; want 1: %s", n, b.text("#problem-list"))
+	}
+	if n := evalJS[int](b, `document.querySelectorAll('#problem-list li.error').length`); n != 1 {
+		t.Errorf("the Flow tab lists %d errors after the refusal; want 1: %s", n, b.text("#problem-list"))
+	}
+	b.shot("publish-refused")
+}

@@ -310,8 +310,10 @@ export async function editorPage(main, botId, app) {
 
   publishBtn.addEventListener('click', async () => {
     publishBtn.disabled = true;
+    let ids;
     try {
       if (!(await save())) return;
+      ids = flow.steps.map((x) => x.id);
       const r = await api('POST', `${path}/publish`);
       st.published = r.data.number;
       renderPublishState();
@@ -319,11 +321,24 @@ export async function editorPage(main, botId, app) {
       await loadVersions();
       if (statsOn()) await loadStats();
     } catch (err) {
-      if (err.details?.length) setProblems(err.details, flow.steps.map((x) => x.id));
+      if (err.status === 422) await refusedProblems(err, ids);
+      else if (err.details?.length) setProblems(err.details, ids || flow.steps.map((x) => x.id));
       announce(`Not published: ${err.message}`, 'error');
       if (err.status === 422) showTab('flow');
     } finally { publishBtn.disabled = false; }
   });
+
+  // refusedProblems shows the problems of a draft the server would not
+  // publish. The refusal lists its errors only; shown alone, they hid the
+  // warnings ("1 error, 0 warnings"). Validate lists them all, for the
+  // same revision; failing that, the errors join the warnings shown.
+  async function refusedProblems(err, ids) {
+    try {
+      const r = (await api('POST', `${path}/validate`)).data;
+      if (r.revision === st.revision) { setProblems(r.problems, ids); return; }
+    } catch { /* the refusal's errors will do */ }
+    setProblems([...err.details.map((p) => ({ severity: 'error', ...p })), ...st.problems.filter((p) => p.severity !== 'error')], ids);
+  }
 
   // restoreVersion replaces the draft with published version n's flow,
   // saved as a new revision: the way back from a bad publish is to
