@@ -432,3 +432,24 @@ func TestUI_RefusedPublishKeepsWarnings(t *testing.T) {
 	}
 	b.shot("publish-refused")
 }
+
+// TestUI_SelectedStepShowsFocus: a selected step that gets the keyboard
+// focus shows the focus ring, and still shows that it is selected.
+func TestUI_SelectedStepShowsFocus(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(orderFlowJSON)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.do("Tab from ask to lookup", chromedp.Focus(chromedp.CSS(`#canvas .node[data-step="ask"]`)), chromedp.KeyEvent(kb.Tab))
+	b.present(`#canvas .node.selected[data-step="lookup"]:focus-visible`)
+	const focusColour = "rgb(255, 191, 71)" // --focus
+	if !evalJS[bool](b, `[...document.querySelectorAll('#canvas .node[data-step="lookup"] *')].some((el) => getComputedStyle(el).stroke === '`+focusColour+`')`) {
+		t.Errorf("the selected step with the keyboard focus shows no focus ring")
+	}
+	if got := evalJS[string](b, `getComputedStyle(document.querySelector('#canvas .node[data-step="lookup"] .node-body')).stroke`); got == focusColour {
+		t.Errorf("the focused step's body lost its selected colour")
+	}
+	b.do("zoom in with the keyboard", chromedp.KeyEvent("++"))
+	b.shot("selected-focused-step")
+}

@@ -166,6 +166,9 @@ export function createGraph(svg, cb) {
       dataset: { step: st.id },
     },
     st.description ? s('title', null, st.description) : null,
+    // The focus ring is a rect of its own around the step, so the body's
+    // stroke can still say selected or has-error while the step is focused.
+    s('rect', { class: 'node-ring', x: -5, y: -5, width: NODE_W + 10, height: hgt + 10, rx: 12 }),
     s('rect', { class: 'node-body', width: NODE_W, height: hgt, rx: 8 }),
     s('path', { class: 'node-head', d: `M0,8 a8,8 0 0 1 8,-8 h${NODE_W - 16} a8,8 0 0 1 8,8 v${HEAD - 8} h-${NODE_W} z` }),
     s('text', { class: 'node-type', x: 10, y: 17 }, meta.label.toUpperCase()),
