@@ -453,3 +453,37 @@ func TestUI_SelectedStepShowsFocus(t *testing.T) {
 	b.do("zoom in with the keyboard", chromedp.KeyEvent("++"))
 	b.shot("selected-focused-step")
 }
+
+// nineVarsFlow is an api_call saving nine variables, one over the limit,
+// the second with an invalid name.
+func nineVarsFlow() string {
+	vars := `{"name":"v0","path":"$.order.status"},{"name":"Order-Status","path":"$.order.items[1].name"}`
+	for i := 2; i < 9; i++ {
+		vars += fmt.Sprintf(`,{"name":"v%d","path":"$.order.items[%d].name"}`, i, i)
+	}
+	return `{"start":"lookup","steps":[{"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders",
+ "variables":[` + vars + `],"on_success":"bye","on_failure":"bye"},{"id":"bye","type":"end","text":"Bye"}]}`
+}
+
+// TestUI_ListProblemMarksTheList: a problem of a whole list ("variables
+// has 9 variables") marks the list, not its first item's field.
+func TestUI_ListProblemMarksTheList(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(nineVarsFlow())
+	b := openEditor(t, e, id, 60*time.Second)
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.waitText(`.field.list[data-pointer="/variables"] > .field-error`, "variables has 9 variables")
+	if !evalJS[bool](b, `document.querySelector('.field.list[data-pointer="/variables"]').classList.contains('invalid')`) {
+		t.Errorf("the variables list is not marked invalid")
+	}
+	// Variable 2's name has a problem of its own; variable 1 has none.
+	if got := evalJS[string](b, `document.querySelector('#f-variables-1-name').getAttribute('aria-invalid') || ''`); got != "true" {
+		t.Errorf("variable 2's invalid name: aria-invalid = %q", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#f-variables-0-name').getAttribute('aria-invalid') || ''`); got != "" {
+		t.Errorf("variable 1's name, which has no problem, has aria-invalid = %q", got)
+	}
+	b.do("show the variables", chromedp.Evaluate[chromedp.Void](`document.querySelector('#vars-h').scrollIntoView({block: 'start'})`))
+	b.shot("list-problem")
+}

@@ -100,7 +100,9 @@ export function showErrors(root, problems) {
     slot.textContent = slot.textContent ? `${slot.textContent} ${p.message}` : p.message;
     const warn = p.severity === 'warning';
     f.classList.add(warn ? 'warning' : 'invalid');
-    if (!warn) f.querySelector('input, select, textarea')?.setAttribute('aria-invalid', 'true');
+    // Only the field's own control: a list (/variables) holds its items'
+    // fields, and its problem is not the first item's.
+    if (!warn) f.querySelector(':scope > :is(input, select, textarea), :scope > .field-row > :is(input, select, textarea)')?.setAttribute('aria-invalid', 'true');
   }
   return left;
 }
