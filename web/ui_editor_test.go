@@ -487,3 +487,24 @@ func TestUI_ListProblemMarksTheList(t *testing.T) {
 	b.do("show the variables", chromedp.Evaluate[chromedp.Void](`document.querySelector('#vars-h').scrollIntoView({block: 'start'})`))
 	b.shot("list-problem")
 }
+
+// TestUI_VariablePathsKeepTheirWidth: a problem under a variable's name
+// wraps in the name's column; the JSONPaths keep room to be read.
+func TestUI_VariablePathsKeepTheirWidth(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(nineVarsFlow())
+	b := openEditor(t, e, id, 60*time.Second)
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.waitText("#f-variables-1-name-err", "is invalid")
+	for _, i := range []string{"0", "1", "8"} {
+		if cut := evalJS[bool](b, `(() => { const p = document.querySelector('#f-variables-`+i+`-path'); return p.scrollWidth > p.clientWidth; })()`); cut {
+			t.Errorf("variable %s's JSONPath %q does not fit its field", i, b.value("#f-variables-"+i+"-path"))
+		}
+	}
+	if w := evalJS[float64](b, `(() => { const b = document.querySelector('#remove-variable-0').getBoundingClientRect(), p = document.querySelector('#panel').getBoundingClientRect(); return p.right - b.right; })()`); w < 0 {
+		t.Errorf("the Remove button sticks out of the panel by %.0f px", -w)
+	}
+	b.do("show the variables", chromedp.Evaluate[chromedp.Void](`document.querySelector('#vars-h').scrollIntoView({block: 'start'})`))
+	b.shot("variables-table")
+}
