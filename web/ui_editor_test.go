@@ -508,3 +508,28 @@ func TestUI_VariablePathsKeepTheirWidth(t *testing.T) {
 	b.do("show the variables", chromedp.Evaluate[chromedp.Void](`document.querySelector('#vars-h').scrollIntoView({block: 'start'})`))
 	b.shot("variables-table")
 }
+
+// TestUI_UnpublishedChanges: the toolbar says when the saved draft is not
+// the published version, and stops saying it once it is published.
+func TestUI_UnpublishedChanges(t *testing.T) {
+	e := newEnv(t)
+	id := e.publishedBot(orderFlowJSON)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.waitText("#publish-state", "Published: version 1")
+	b.click("#tab-flow")
+	b.visible(`#versions tr[data-version="1"]`) // the versions, with their revisions, are in
+	if got := b.text("#publish-state"); got != "Published: version 1" {
+		t.Errorf("publish state of a draft as published = %q", got)
+	}
+	b.click(`#canvas .node[data-step="tell"] .node-title`)
+	b.waitText("#step-heading", "tell")
+	b.do("edit tell", chromedp.Focus(chromedp.CSS("#f-text")), chromedp.KeyEvent(" Thanks!"))
+	b.waitSaved()
+	b.waitText("#publish-state", "Published: version 1 · unpublished changes")
+	b.shot("unpublished-changes")
+	b.click("#publish")
+	b.waitText("#publish-state", "version 2")
+	if got := b.text("#publish-state"); got != "Published: version 2" {
+		t.Errorf("publish state after publishing the draft = %q", got)
+	}
+}

@@ -28,6 +28,7 @@ export async function editorPage(main, botId, app) {
   const st = {
     revision: bot.revision,
     published: bot.published_version,
+    liveRevision: undefined, // the revision published as st.published, once known
     problems: [],
     selected: null,
     dirty: false,
@@ -213,6 +214,7 @@ export async function editorPage(main, botId, app) {
       setProblems(r.data.problems, ids);
       if (st.dirty) setSaveState('dirty', 'Unsaved changes');
       else setSaveState('saved', `Saved · revision ${st.revision}`);
+      renderPublishState();
       return true;
     } catch (err) {
       st.dirty = true;
@@ -303,8 +305,15 @@ export async function editorPage(main, botId, app) {
   });
 
   // ---- publish and versions
+  // renderPublishState says which version is live and whether the saved
+  // draft differs from it: a draft saved since (its revision is not the
+  // one published) is not what users get until the next Publish.
   function renderPublishState() {
-    publishState.textContent = st.published ? `Published: version ${st.published}` : 'Never published';
+    const changes = st.published && st.liveRevision !== undefined && st.liveRevision !== st.revision;
+    // Two short lines, not one long one, to keep the toolbar on one row.
+    publishState.replaceChildren(st.published ? `Published: version ${st.published}` : 'Never published',
+      changes ? h('span', { class: 'unpublished' }, h('span', { class: 'sr-only' }, ' · '), 'unpublished changes') : '');
+    publishState.dataset.unpublished = String(!!changes);
     chat.refresh();
   }
 
@@ -316,6 +325,7 @@ export async function editorPage(main, botId, app) {
       ids = flow.steps.map((x) => x.id);
       const r = await api('POST', `${path}/publish`);
       st.published = r.data.number;
+      st.liveRevision = r.data.revision;
       renderPublishState();
       announce(`Published version ${r.data.number}.`);
       await loadVersions();
@@ -391,6 +401,7 @@ export async function editorPage(main, botId, app) {
     st.testResults = {};
     setProblems(r.data.problems, next.steps.map((x) => x.id));
     setSaveState('saved', `Saved · revision ${st.revision}`);
+    renderPublishState();
     graph.render();
     renderPanel();
     return true;
@@ -398,6 +409,8 @@ export async function editorPage(main, botId, app) {
 
   async function loadVersions() {
     try { st.versions = (await api('GET', `${path}/versions`)).data.items; } catch { st.versions = []; }
+    const live = st.versions.find((v) => v.number === st.published);
+    if (live) { st.liveRevision = live.revision; renderPublishState(); }
     if (st.tab === 'flow') renderFlowTab();
   }
 
