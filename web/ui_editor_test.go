@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -532,4 +533,28 @@ func TestUI_UnpublishedChanges(t *testing.T) {
 	if got := b.text("#publish-state"); got != "Published: version 2" {
 		t.Errorf("publish state after publishing the draft = %q", got)
 	}
+}
+
+// TestUI_FormErrorSaidOnce: a refusal whose every detail is shown next to
+// its field is not repeated in the form's summary.
+func TestUI_FormErrorSaidOnce(t *testing.T) {
+	e := newEnv(t)
+	app := uiServer(t, e)
+	b := newBrowser(t, 60*time.Second)
+	b.navigate(app.URL + "/#/keys")
+	b.signIn(adminToken)
+	b.visible("#key-ips")
+	b.typeText("#key-name", "office ci")
+	b.typeText("#key-ips", "10.0.0.300")
+	b.click("#create-key")
+	const slot = `.field[data-pointer="/allowed_ips"] > .field-error`
+	b.visible(slot)
+	if !strings.Contains(b.text(slot), "10.0.0.300") {
+		t.Errorf("field error %q; want it to name the entry", b.text(slot))
+	}
+	const summary = `form:has(#key-ips) .form-error`
+	if !evalJS[bool](b, `document.querySelector('`+summary+`').hidden`) {
+		t.Errorf("the form's summary repeats the field's error: %q", b.text(summary))
+	}
+	b.shot("form-error-once")
 }

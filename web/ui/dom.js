@@ -107,15 +107,21 @@ export function showErrors(root, problems) {
   return left;
 }
 
-/** formErrors shows an API error on a form: details by pointer, the rest in its summary. */
+/**
+ * formErrors shows an API error on a form: details by pointer, the rest in
+ * its summary. When every detail sits next to its field, the summary says
+ * nothing: the error's message is made of those details, and said again
+ * under the form it only repeated them.
+ */
 export function formErrors(form, err) {
   clearErrors(form);
   const details = err.details || [];
   const left = showErrors(form, details);
   const summary = form.querySelector('.form-error');
   if (summary) {
-    summary.hidden = false;
-    summary.textContent = [err.message, ...left.map((p) => p.message)].filter(Boolean).join(' ');
+    const text = details.length && !left.length ? '' : [err.message, ...left.map((p) => p.message)].filter(Boolean).join(' ');
+    summary.hidden = !text;
+    summary.textContent = text;
   }
 }
 
