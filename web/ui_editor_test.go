@@ -558,3 +558,49 @@ func TestUI_FormErrorSaidOnce(t *testing.T) {
 	}
 	b.shot("form-error-once")
 }
+
+// TestUI_CallNotSent: an api_call the runtime refuses to send (a period in
+// a path value) says "Not sent", with the URL template and the remedy, in
+// the test call and in a conversation's execution log; never an empty
+// "Request sent".
+func TestUI_CallNotSent(t *testing.T) {
+	e := newEnv(t)
+	id := e.publishBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Your email?","variable":"order","next":"lookup"},
+ {"id":"lookup","type":"api_call","method":"GET","url":"https://shop.example.com/orders/{{order}}","on_success":"bye","on_failure":"bye"},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	c := e.start(id, nil)
+	if code, _ := e.send(c.ID, c.Token, map[string]string{"text": "ann@example.com"}); code != 200 {
+		t.Fatalf("reply: %d", code)
+	}
+	b := openEditor(t, e, id, 60*time.Second)
+
+	b.click(`#canvas .node[data-step="lookup"] .node-title`)
+	b.waitText("#step-heading", "lookup")
+	b.typeText("#tv-order", "ann@example.com")
+	b.click("#run-test")
+	b.waitText("#test-branch", "Failure branch")
+	got := b.text("#test-result")
+	for _, want := range []string{"Not sent.", "GET https://shop.example.com/orders/{{order}}", "?order={{order}}", "in the body"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("test call result lacks %q: %s", want, got)
+		}
+	}
+	if strings.Contains(got, "Request sent") {
+		t.Errorf("the test call shows a request sent: %s", got)
+	}
+	b.do("show the result", chromedp.Evaluate[chromedp.Void](`document.querySelector('#test-result').scrollIntoView({block: 'center'})`))
+	b.shot("test-call-not-sent")
+
+	b.click("#tab-convs")
+	b.until("the conversation listed", `document.querySelectorAll('#conv-list tbody tr').length === 1`)
+	b.click("#conv-list tbody tr button")
+	b.visible("#conv-detail .log-list")
+	log := b.text(`#conv-detail .log-list li[data-step="lookup"]`)
+	for _, want := range []string{"Not sent (GET)", "?order={{order}}"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log of lookup lacks %q: %s", want, log)
+		}
+	}
+	b.shot("log-not-sent")
+}

@@ -5,7 +5,7 @@
 
 import { announce, clearErrors, field, h, showErrors } from './dom.js';
 import { afterRemove, choice, number, target, text } from './fields.js';
-import { clean, OPS, templateVars, VAR_RE } from './steps.js';
+import { clean, notSentHint, OPS, templateVars, VAR_RE } from './steps.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => [m, m]);
 const MAX_HEADER = 256;
@@ -262,8 +262,18 @@ function renderResult(out, res, step, ctx) {
     h('strong', null, res.branch === 'success' ? 'Success branch' : 'Failure branch'),
     r ? ` · HTTP ${r.status}` : '', ` · ${Math.round(res.duration_ms)} ms`,
     res.error ? ` · ${res.error.code}: ${res.error.message}` : '');
-  const reqText = [`${req.method} ${req.url}`, kv(req.headers), req.body != null ? `\n${req.body}` : ''].filter(Boolean).join('\n');
-  const parts = [branch, h('details', null, h('summary', null, 'Request sent'), h('pre', { class: 'code' }, reqText))];
+  const parts = [branch];
+  if (req.url) {
+    const reqText = [`${req.method} ${req.url}`, kv(req.headers), req.body != null ? `\n${req.body}` : ''].filter(Boolean).join('\n');
+    parts.push(h('details', null, h('summary', null, 'Request sent'), h('pre', { class: 'code' }, reqText)));
+  } else {
+    // No URL: the request was never built, so nothing was sent, and an
+    // empty "Request sent" would say the opposite.
+    const hint = notSentHint(res.error?.code, res.error?.message);
+    parts.push(h('div', { class: 'not-sent', id: 'test-not-sent' },
+      h('p', null, h('strong', null, 'Not sent.'), ' No request was made. URL template: ', h('code', null, `${req.method || step.method || 'GET'} ${step.url || ''}`)),
+      hint ? h('p', null, hint) : null));
+  }
   if (r) {
     parts.push(h('details', null, h('summary', null, `Response headers (${Object.keys(r.headers || {}).length})`), h('pre', { class: 'code' }, kv(r.headers))));
     parts.push(h('h4', null, 'Response body', r.truncated ? ' (cut for display)' : ''), h('pre', { class: 'code body', id: 'test-body' }, pretty(r.body, r.headers) || '(empty)'));
