@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -663,6 +662,8 @@ func TestUI_BuildTestPublishAndTryOrderBot(t *testing.T) {
 	b.visible("#conflict")
 	b.waitText("#save-state", "someone else saved")
 	b.click("#conflict-reload")
+	b.waitText("#conflict-reload", "Click again") // it drops the edit: a second click
+	b.click("#conflict-reload")
 	b.until("reloaded", `!document.querySelector('#conflict') || document.querySelector('#conflict').hidden`)
 	b.until("saved state after reload", `document.querySelector('#save-state')?.dataset.state === 'saved'`)
 	b.present(`#canvas .node[data-step="tell"]`)
@@ -749,26 +750,9 @@ func TestUI_AdminPages(t *testing.T) {
 
 	// A backup, downloaded from the audit page, is a database file with
 	// the connection in it (its secret sealed), and the download is audited.
-	dl := t.TempDir()
-	done := make(chan string, 1)
-	chromedp.ListenBrowser(b.ctx, func(ev any) {
-		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && p.State == cdpbrowser.DownloadProgressStateCompleted {
-			done <- p.GUID
-		}
-	})
-	events := true
-	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: &events}); err != nil {
-		t.Fatalf("allow downloads: %v", err)
-	}
+	next := b.allowDownloads()
 	b.click("#download-backup")
-	var file string
-	select {
-	case guid := <-done:
-		file = filepath.Join(dl, guid)
-	case <-time.After(20 * time.Second):
-		t.Fatal("no download")
-	}
+	file := next()
 	b.waitText("#audit-list", "backup.downloaded")
 	b.shot("admin-audit")
 	raw, err := os.ReadFile(file)
@@ -869,6 +853,10 @@ func TestUI_APIKeyAllowedIPsError(t *testing.T) {
 	}
 	if got := evalJS[string](b, `document.querySelector('#key-ips').getAttribute('aria-invalid') || ''`); got != "true" {
 		t.Errorf("aria-invalid = %q", got)
+	}
+	// Said once: the form's summary does not repeat what the field says.
+	if summary := `form:has(#key-ips) .form-error`; !evalJS[bool](b, `document.querySelector('`+summary+`').hidden`) {
+		t.Errorf("the form's summary repeats the field's error: %q", b.text(summary))
 	}
 	if got := b.value("#key-ips"); got != "203.0.113.7\n10.0.0.1/8" {
 		t.Errorf("the field holds %q after the refusal", got)

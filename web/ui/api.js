@@ -1,6 +1,8 @@
 // The HTTP API client. The builder uses only the public API of
 // openapi.yaml; the API key lives in session storage (gone when the tab is).
 
+import { saveFile } from './dom.js';
+
 const KEY = 'flowbot.token';
 
 /** ApiError is an error answer: {error: {code, message, details}}. */
@@ -63,12 +65,6 @@ export async function api(method, path, opts = {}) {
 export async function download(path, fallbackName) {
   const r = await api('GET', path, { blob: true });
   const m = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(r.data);
-  a.download = m ? m[1] : fallbackName;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  saveFile(r.data, m ? m[1] : fallbackName);
   return r.data.size;
 }

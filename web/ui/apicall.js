@@ -4,8 +4,8 @@
 // turns a click on a field into a variable.
 
 import { announce, clearErrors, field, h, showErrors } from './dom.js';
-import { choice, number, target, text } from './fields.js';
-import { clean, OPS, templateVars, VAR_RE } from './steps.js';
+import { afterRemove, choice, number, target, text } from './fields.js';
+import { clean, notSentHint, OPS, templateVars, VAR_RE } from './steps.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => [m, m]);
 const MAX_HEADER = 256;
@@ -100,7 +100,10 @@ function successSection(step, ctx) {
       choice(ctx, c, 'op', 'Test', OPS, { id: `f-success_when-${i}-op`, pointer: `/success_when/${i}/op`, default: 'equals', onChange: (v) => { if (['exists', 'not_exists'].includes(v)) delete c.value; ctx.rerender(`f-success_when-${i}-op`); } }),
       ['exists', 'not_exists'].includes(c.op) ? null
         : text(ctx, c, 'value', 'Value', { id: `f-success_when-${i}-value`, pointer: `/success_when/${i}/value`, placeholder: 'true' })),
-    h('button', { type: 'button', class: 'small danger', id: `remove-success-${i}`, onClick: () => { list.splice(i, 1); ctx.changed(); ctx.rerender(); } }, `Remove test ${i + 1}`)));
+    h('button', {
+      type: 'button', class: 'small danger', id: `remove-success-${i}`,
+      onClick: () => { list.splice(i, 1); ctx.changed(); ctx.rerender(afterRemove('remove-success', i, list.length, 'add-success-test')); },
+    }, `Remove test ${i + 1}`)));
   return h('section', { class: 'group', 'aria-labelledby': 'succ-h' },
     h('h3', { id: 'succ-h' }, `Success also needs (${list.length} of ${MAX_SUCCESS})`),
     h('p', { class: 'hint' }, 'For APIs that answer 200 when they did not do it ({"ok": false}): a 2xx answer takes the success branch only if every test holds. Paths read the answer as variables do ($.ok, $status, $headers.name).'),
@@ -136,7 +139,10 @@ function headerRow(step, hd, i, ctx, refresh) {
   return h('fieldset', { class: 'item header-row', dataset: { pointer: `/headers/${i}` } },
     h('legend', null, `Header ${i + 1}`),
     h('div', { class: 'two' }, field('Name', key, { pointer: `/headers/${i}/key` }), field('Value', val, { pointer: `/headers/${i}/value`, after: count })),
-    h('button', { type: 'button', class: 'small danger', onClick: () => { step.headers.splice(i, 1); ctx.changed(); ctx.rerender(); } }, `Remove header ${i + 1}`));
+    h('button', {
+      type: 'button', class: 'small danger', id: `remove-header-${i}`,
+      onClick: () => { step.headers.splice(i, 1); ctx.changed(); ctx.rerender(afterRemove('remove-header', i, step.headers.length, 'add-header')); },
+    }, `Remove header ${i + 1}`));
 }
 
 function bodySection(step, ctx, refresh) {
@@ -165,7 +171,10 @@ function variablesSection(step, ctx) {
     return h('tr', { dataset: { pointer: `/variables/${i}` } },
       h('td', null, field(`Variable ${i + 1} name`, name, { pointer: `/variables/${i}/name`, class: 'compact' })),
       h('td', null, field(`Variable ${i + 1} JSONPath`, path, { pointer: `/variables/${i}/path`, class: 'compact' })),
-      h('td', null, h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove variable ${v.name || i + 1}`, onClick: () => { step.variables.splice(i, 1); ctx.changed(); ctx.rerender(); } }, 'Remove')));
+      h('td', null, h('button', {
+        type: 'button', class: 'small danger', id: `remove-variable-${i}`, 'aria-label': `Remove variable ${v.name || i + 1}`,
+        onClick: () => { step.variables.splice(i, 1); ctx.changed(); ctx.rerender(afterRemove('remove-variable', i, step.variables.length, 'add-variable')); },
+      }, 'Remove')));
   });
   return h('section', { class: 'group', 'aria-labelledby': 'vars-h' },
     h('h3', { id: 'vars-h' }, 'Save from the response ', h('span', { class: ['count', step.variables.length > MAX_VARS && 'over'], id: 'vars-count' }, `${step.variables.length} of ${MAX_VARS}`)),
@@ -253,8 +262,18 @@ function renderResult(out, res, step, ctx) {
     h('strong', null, res.branch === 'success' ? 'Success branch' : 'Failure branch'),
     r ? ` · HTTP ${r.status}` : '', ` · ${Math.round(res.duration_ms)} ms`,
     res.error ? ` · ${res.error.code}: ${res.error.message}` : '');
-  const reqText = [`${req.method} ${req.url}`, kv(req.headers), req.body != null ? `\n${req.body}` : ''].filter(Boolean).join('\n');
-  const parts = [branch, h('details', null, h('summary', null, 'Request sent'), h('pre', { class: 'code' }, reqText))];
+  const parts = [branch];
+  if (req.url) {
+    const reqText = [`${req.method} ${req.url}`, kv(req.headers), req.body != null ? `\n${req.body}` : ''].filter(Boolean).join('\n');
+    parts.push(h('details', null, h('summary', null, 'Request sent'), h('pre', { class: 'code' }, reqText)));
+  } else {
+    // No URL: the request was never built, so nothing was sent, and an
+    // empty "Request sent" would say the opposite.
+    const hint = notSentHint(res.error?.code, res.error?.message);
+    parts.push(h('div', { class: 'not-sent', id: 'test-not-sent' },
+      h('p', null, h('strong', null, 'Not sent.'), ' No request was made. URL template: ', h('code', null, `${req.method || step.method || 'GET'} ${step.url || ''}`)),
+      hint ? h('p', null, hint) : null));
+  }
   if (r) {
     parts.push(h('details', null, h('summary', null, `Response headers (${Object.keys(r.headers || {}).length})`), h('pre', { class: 'code' }, kv(r.headers))));
     parts.push(h('h4', null, 'Response body', r.truncated ? ' (cut for display)' : ''), h('pre', { class: 'code body', id: 'test-body' }, pretty(r.body, r.headers) || '(empty)'));

@@ -19,6 +19,7 @@ let cleanup = null;
 const ADMIN_ROUTES = new Set(['connections', 'keys', 'audit']);
 
 function signInPage(message) {
+  document.body.classList.remove('editing');
   const input = h('input', { type: 'password', id: 'signin-token', autocomplete: 'off', required: true, spellcheck: false });
   const form = h('form', { class: 'card signin', id: 'signin' },
     h('h1', null, 'Sign in to flowbot'),
@@ -61,10 +62,18 @@ function shell() {
   return main;
 }
 
-function signOut() {
+// signOut lets the page finish first, as leaving it does (the editor
+// saves an edit still waiting for its autosave, or asks about changes it
+// cannot save), and only then forgets the key: a save sent without it
+// would lose the edit and read as a revoked key.
+async function signOut() {
+  if (cleanup) {
+    const c = cleanup;
+    cleanup = null;
+    if (await c(signOut) === false) { cleanup = c; return; }
+  }
   session.token = '';
   me = null;
-  if (cleanup) { cleanup = null; }
   location.hash = '#/signin';
   signInPage();
 }
@@ -75,8 +84,22 @@ hooks.onUnauthorized = () => {
   signInPage('Your API key stopped working (revoked or expired). Sign in again.');
 };
 
+let shown = ''; // the address of the page shown
+
 async function route() {
-  if (cleanup) { const c = cleanup; cleanup = null; await c(); }
+  if (cleanup) {
+    const c = cleanup;
+    cleanup = null;
+    // A page may refuse to be left (the editor, with changes it could not
+    // save): the address goes back to it, and again() leaves after all.
+    const target = location.hash;
+    if (await c(() => { location.hash = target; }) === false) {
+      cleanup = c;
+      history.replaceState(null, '', shown || '#/bots');
+      return;
+    }
+  }
+  shown = location.hash;
   if (!session.token) { signInPage(); return; }
   if (!me) {
     try { me = (await api('GET', '/v1/me', { quiet: true })).data; } catch (err) {

@@ -1,19 +1,13 @@
 // The bot list: create, open, export, import, delete.
 
 import { api } from './api.js';
-import { announce, clearForm, field, fmtTime, formErrors, h, twoStep } from './dom.js';
+import { announce, clearForm, field, fmtTime, formErrors, h, saveFile, twoStep } from './dom.js';
 
 /** exportBot downloads a bot's portable JSON document. */
 export async function exportBot(id) {
   try {
     const r = await api('GET', `/v1/bots/${encodeURIComponent(id)}/export`);
-    const blob = new Blob([JSON.stringify(r.data, null, 2)], { type: 'application/json' });
-    const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: `bot-${id}.json`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    saveFile(new Blob([JSON.stringify(r.data, null, 2)], { type: 'application/json' }), `bot-${id}.json`);
     announce('Export downloaded.');
   } catch (err) { announce(err.message, 'error'); }
 }

@@ -100,20 +100,28 @@ export function showErrors(root, problems) {
     slot.textContent = slot.textContent ? `${slot.textContent} ${p.message}` : p.message;
     const warn = p.severity === 'warning';
     f.classList.add(warn ? 'warning' : 'invalid');
-    if (!warn) f.querySelector('input, select, textarea')?.setAttribute('aria-invalid', 'true');
+    // Only the field's own control: a list (/variables) holds its items'
+    // fields, and its problem is not the first item's.
+    if (!warn) f.querySelector(':scope > :is(input, select, textarea), :scope > .field-row > :is(input, select, textarea)')?.setAttribute('aria-invalid', 'true');
   }
   return left;
 }
 
-/** formErrors shows an API error on a form: details by pointer, the rest in its summary. */
+/**
+ * formErrors shows an API error on a form: details by pointer, the rest in
+ * its summary. When every detail sits next to its field, the summary says
+ * nothing: the error's message is made of those details, and said again
+ * under the form it only repeated them.
+ */
 export function formErrors(form, err) {
   clearErrors(form);
   const details = err.details || [];
   const left = showErrors(form, details);
   const summary = form.querySelector('.form-error');
   if (summary) {
-    summary.hidden = false;
-    summary.textContent = [err.message, ...left.map((p) => p.message)].filter(Boolean).join(' ');
+    const text = details.length && !left.length ? '' : [err.message, ...left.map((p) => p.message)].filter(Boolean).join(' ');
+    summary.hidden = !text;
+    summary.textContent = text;
   }
 }
 
@@ -129,6 +137,16 @@ export function select(options, value, attrs = {}) {
   return h('select', attrs, options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
 }
 
+/** saveFile hands blob to the browser as a download called name. */
+export function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 /** fmtTime shows an RFC 3339 time in the browser's locale. */
 export function fmtTime(t) {
   if (!t) return '';
@@ -136,15 +154,27 @@ export function fmtTime(t) {
   return Number.isNaN(d.getTime()) ? t : d.toLocaleString();
 }
 
-/** announce tells screen-reader users (and everyone, briefly) what happened. */
-export function announce(text, kind = 'info') {
+/**
+ * announce tells screen-reader users (and everyone, briefly) what happened.
+ * action ({label, run}) adds a button, such as Undo: that toast stays
+ * longer, and does not go while the pointer or the focus is on it.
+ */
+export function announce(text, kind = 'info', action = null) {
   const el = document.getElementById('toast');
   if (!el) return;
-  el.textContent = text;
+  el.replaceChildren(text);
+  if (action) {
+    el.append(' ', h('button', { type: 'button', class: 'small toast-action', id: 'toast-action', onClick: () => { el.hidden = true; action.run(); } }, action.label));
+  }
   el.className = `toast ${kind}`;
   el.hidden = false;
+  const ms = action ? 10000 : kind === 'error' ? 8000 : 4000;
+  const hide = () => {
+    if (el.matches(':hover') || el.contains(document.activeElement)) { announce.timer = setTimeout(hide, 1000); return; }
+    el.hidden = true;
+  };
   clearTimeout(announce.timer);
-  announce.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 4000);
+  announce.timer = setTimeout(hide, ms);
 }
 
 /**

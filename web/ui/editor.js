@@ -3,8 +3,8 @@
 // version list.
 
 import { api } from './api.js';
-import { announce, clearErrors, fmtTime, h, select, showErrors, twoStep } from './dom.js';
-import { createGraph, layout } from './graph.js';
+import { announce, clearErrors, fmtTime, h, saveFile, select, showErrors, twoStep } from './dom.js';
+import { createGraph, layout, nodeHeight } from './graph.js';
 import { conversations } from './conversations.js';
 import { preview } from './preview.js';
 import { stepForm } from './stepform.js';
@@ -28,10 +28,13 @@ export async function editorPage(main, botId, app) {
   const st = {
     revision: bot.revision,
     published: bot.published_version,
+    liveRevision: undefined, // the revision published as st.published, once known
     problems: [],
     selected: null,
     dirty: false,
     conflict: false,
+    discard: false, // the designer chose to drop the unsaved changes
+    saveError: '', // why the last save failed, other than a conflict
     saving: null,
     timer: 0,
     tab: 'step',
@@ -40,6 +43,7 @@ export async function editorPage(main, botId, app) {
     stats: null,
     testValues: {},
     testResults: {},
+    undo: [], // functions that undo the latest deletions and tidyings, oldest first
   };
 
   // ---- layout
@@ -56,11 +60,26 @@ export async function editorPage(main, botId, app) {
   const statsNote = h('p', { class: 'stats-note', id: 'stats-note', role: 'status', hidden: true });
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.id = 'canvas';
-  svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes the selection');
-  const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', hidden: true },
-    h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (your unsaved changes are dropped), or overwrite theirs with yours.'),
-    h('button', { type: 'button', id: 'conflict-reload', class: 'primary', onClick: () => app.reload() }, 'Reload'),
-    h('button', { type: 'button', id: 'conflict-overwrite', class: 'danger', onClick: overwrite }, 'Overwrite with mine'));
+  svg.setAttribute('tabindex', '-1'); // focusable by script (after a deletion), not a Tab stop of its own
+  svg.setAttribute('aria-label', 'Flow graph: Tab to a step, Enter selects it, arrow keys move it, Delete removes it, Ctrl+Z brings it back');
+  // The conflict banner never takes the focus: it comes while the
+  // designer types, and the next key would press the button it landed on.
+  // Both ways out drop someone's work, so each asks for a second click.
+  const conflictBox = h('div', { class: 'banner conflict', id: 'conflict', role: 'alert', tabindex: -1, hidden: true },
+    h('p', null, h('strong', null, 'Someone else saved this bot. '), 'Your changes here are not saved. Reload to get their version (yours are dropped: download them first to keep a copy), or overwrite theirs with yours.'),
+    h('button', { type: 'button', id: 'conflict-download', onClick: () => downloadMine() }, 'Download my version'),
+    twoStep('Reload', 'Reload their version, dropping your changes', () => { st.discard = true; return app.reload(); },
+      { armed: 'Click again to drop your changes', cls: 'danger', attrs: { id: 'conflict-reload' } }),
+    twoStep('Overwrite with mine', 'Overwrite their version with yours', overwrite,
+      { armed: 'Click again to replace theirs', cls: 'danger', attrs: { id: 'conflict-overwrite' } }));
+  // leaveBox stops a designer leaving with changes the server did not take.
+  let leave = null;
+  const leaveText = h('p');
+  const leaveBox = h('div', { class: 'banner conflict', id: 'leave-box', role: 'alert', tabindex: -1, hidden: true },
+    leaveText,
+    h('button', { type: 'button', id: 'leave-download', onClick: () => downloadMine() }, 'Download my version'),
+    h('button', { type: 'button', id: 'leave-anyway', class: 'danger', onClick: () => { st.discard = true; leaveBox.hidden = true; leave?.(); } }, 'Leave without saving'),
+    h('button', { type: 'button', id: 'leave-stay', onClick: () => { leaveBox.hidden = true; conflictBox.hidden = !st.conflict; } }, 'Stay'));
 
   const tabs = ['step', 'flow', 'try', 'convs'];
   const tabNames = { step: 'Step', flow: 'Flow', try: 'Try it', convs: 'Conversations' };
@@ -91,9 +110,10 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', id: 'zoom-out', 'aria-label': 'Zoom out', onClick: () => graph.zoomOut() }, '−'),
         h('button', { type: 'button', id: 'zoom-in', 'aria-label': 'Zoom in', onClick: () => graph.zoomIn() }, '+'),
         h('button', { type: 'button', id: 'zoom-fit', onClick: () => graph.fit() }, 'Fit')),
+      h('button', { type: 'button', id: 'tidy', title: 'Lay all steps out again, in columns from the start', onClick: () => tidy() }, 'Tidy'),
       statsBtn,
       h('div', { class: 'spacer' }), problemsBtn, saveState, saveBtn, publishState, publishBtn),
-    conflictBox,
+    conflictBox, leaveBox,
     h('div', { class: 'workspace' },
       h('div', { class: 'canvas-wrap' }, svg, statsNote, canvasStatus),
       h('aside', { class: 'panel', id: 'panel', 'aria-label': 'Side panel' }, tablist, ...tabs.map((t) => tabPanels[t])))));
@@ -115,7 +135,7 @@ export async function editorPage(main, botId, app) {
       renderPanel();
       announce(`Linked ${from} (${ports(step).find((p) => p.port === port)?.label}) to ${to}.`);
     },
-    onDelete: () => removeSelection(),
+    onDelete: (what) => removeSelection(what || st.selected),
     onStatus: (t) => { canvasStatus.textContent = t; },
   });
 
@@ -194,6 +214,7 @@ export async function editorPage(main, botId, app) {
       setProblems(r.data.problems, ids);
       if (st.dirty) setSaveState('dirty', 'Unsaved changes');
       else setSaveState('saved', `Saved · revision ${st.revision}`);
+      renderPublishState();
       return true;
     } catch (err) {
       st.dirty = true;
@@ -209,12 +230,25 @@ export async function editorPage(main, botId, app) {
       st.conflict = true;
       conflictBox.hidden = false;
       setSaveState('conflict', 'Not saved: someone else saved');
-      conflictBox.querySelector('button').focus();
       return;
     }
     if (err.details?.length) setProblems(err.details.map((p) => ({ severity: 'error', ...p })), ids);
+    st.saveError = err.message;
     setSaveState('error', `Not saved: ${err.message}`);
     announce(`Not saved: ${err.message}`, 'error');
+  }
+
+  // downloadMine saves the draft as this page has it, as an export
+  // document (Import on the Bots page makes it a bot), so changes the
+  // server did not take can be kept before they are dropped.
+  function downloadMine() {
+    const steps = flow.steps.map(clean);
+    const doc = {
+      format: 'flowbot.bot', format_version: 1, name: `${bot.name.slice(0, 186)} (my version)`, description: bot.description || '',
+      flow: { start: flow.start, steps }, connections: [...new Set(steps.map((x) => x.connection).filter(Boolean))].sort(),
+    };
+    saveFile(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' }), `bot-${botId}-mine.json`);
+    announce('Your version is downloaded: Import on the Bots page makes it a bot.');
   }
 
   async function overwrite() {
@@ -271,27 +305,50 @@ export async function editorPage(main, botId, app) {
   });
 
   // ---- publish and versions
+  // renderPublishState says which version is live and whether the saved
+  // draft differs from it: a draft saved since (its revision is not the
+  // one published) is not what users get until the next Publish.
   function renderPublishState() {
-    publishState.textContent = st.published ? `Published: version ${st.published}` : 'Never published';
+    const changes = st.published && st.liveRevision !== undefined && st.liveRevision !== st.revision;
+    // Two short lines, not one long one, to keep the toolbar on one row.
+    publishState.replaceChildren(st.published ? `Published: version ${st.published}` : 'Never published',
+      changes ? h('span', { class: 'unpublished' }, h('span', { class: 'sr-only' }, ' · '), 'unpublished changes') : '');
+    publishState.dataset.unpublished = String(!!changes);
     chat.refresh();
   }
 
   publishBtn.addEventListener('click', async () => {
     publishBtn.disabled = true;
+    let ids;
     try {
       if (!(await save())) return;
+      ids = flow.steps.map((x) => x.id);
       const r = await api('POST', `${path}/publish`);
       st.published = r.data.number;
+      st.liveRevision = r.data.revision;
       renderPublishState();
       announce(`Published version ${r.data.number}.`);
       await loadVersions();
       if (statsOn()) await loadStats();
     } catch (err) {
-      if (err.details?.length) setProblems(err.details, flow.steps.map((x) => x.id));
+      if (err.status === 422) await refusedProblems(err, ids);
+      else if (err.details?.length) setProblems(err.details, ids || flow.steps.map((x) => x.id));
       announce(`Not published: ${err.message}`, 'error');
       if (err.status === 422) showTab('flow');
     } finally { publishBtn.disabled = false; }
   });
+
+  // refusedProblems shows the problems of a draft the server would not
+  // publish. The refusal lists its errors only; shown alone, they hid the
+  // warnings ("1 error, 0 warnings"). Validate lists them all, for the
+  // same revision; failing that, the errors join the warnings shown.
+  async function refusedProblems(err, ids) {
+    try {
+      const r = (await api('POST', `${path}/validate`)).data;
+      if (r.revision === st.revision) { setProblems(r.problems, ids); return; }
+    } catch { /* the refusal's errors will do */ }
+    setProblems([...err.details.map((p) => ({ severity: 'error', ...p })), ...st.problems.filter((p) => p.severity !== 'error')], ids);
+  }
 
   // restoreVersion replaces the draft with published version n's flow,
   // saved as a new revision: the way back from a bad publish is to
@@ -336,6 +393,7 @@ export async function editorPage(main, botId, app) {
     graph.cancelLink();
     flow.start = next.start;
     flow.steps = next.steps;
+    st.undo = []; // their steps belong to the flow replaced
     st.revision = r.data.revision;
     st.dirty = false;
     st.selected = null;
@@ -343,6 +401,7 @@ export async function editorPage(main, botId, app) {
     st.testResults = {};
     setProblems(r.data.problems, next.steps.map((x) => x.id));
     setSaveState('saved', `Saved · revision ${st.revision}`);
+    renderPublishState();
     graph.render();
     renderPanel();
     return true;
@@ -350,6 +409,8 @@ export async function editorPage(main, botId, app) {
 
   async function loadVersions() {
     try { st.versions = (await api('GET', `${path}/versions`)).data.items; } catch { st.versions = []; }
+    const live = st.versions.find((v) => v.number === st.published);
+    if (live) { st.liveRevision = live.revision; renderPublishState(); }
     if (st.tab === 'flow') renderFlowTab();
   }
 
@@ -448,31 +509,81 @@ export async function editorPage(main, botId, app) {
         h('button', { type: 'button', onClick: () => select_({ kind: 'step', id: step.id }) }, `Edit ${step.id}`)));
   }
 
-  function removeSelection() {
-    const sel = st.selected;
-    if (!sel) return;
-    if (sel.kind === 'edge') {
-      setTarget(stepById(sel.id), sel.port, '');
-      st.selected = { kind: 'step', id: sel.id };
+  // removeSelection removes what (a step or a link; the selection if
+  // none is given).
+  function removeSelection(what = st.selected) {
+    if (!what) return;
+    if (what.kind === 'edge') {
+      setTarget(stepById(what.id), what.port, '');
+      st.selected = { kind: 'step', id: what.id };
       announce('Link removed.');
-    } else {
-      const i = flow.steps.findIndex((x) => x.id === sel.id);
-      if (i < 0) return;
-      flow.steps.splice(i, 1);
-      retarget(flow, sel.id, '');
-      st.problems = st.problems.filter((p) => p.stepId !== sel.id);
-      st.selected = null;
-      announce(`Step ${sel.id} deleted.`);
+    } else if (!removeStep(what.id)) {
+      return;
     }
     changed();
     renderPanel();
     svg.focus();
   }
 
+  // removeStep deletes a step; the links to it (and the start, if it was
+  // the start) end there instead. A deletion is one key press or click
+  // away, so it can be undone: the toast's Undo, or Ctrl+Z outside a field,
+  // puts the step back where it was, with every link that led to it.
+  function removeStep(id) {
+    const i = flow.steps.findIndex((x) => x.id === id);
+    if (i < 0) return false;
+    const step = flow.steps[i];
+    const links = flow.steps.filter((x) => x !== step)
+      .flatMap((x) => ports(x).filter((p) => p.target === id).map((p) => ({ from: x.id, port: p.port })));
+    const wasStart = flow.start === id;
+    flow.steps.splice(i, 1);
+    retarget(flow, id, '');
+    st.problems = st.problems.filter((p) => p.stepId !== id);
+    if (st.selected && st.selected.id === id) st.selected = null;
+    undoable(`Step ${id} deleted.`, () => {
+      if (stepById(id)) { announce(`Not undone: another step has the id ${id} now.`, 'error'); return; }
+      flow.steps.splice(Math.min(i, flow.steps.length), 0, step);
+      for (const l of links) {
+        // A link the designer has pointed elsewhere since keeps its new target.
+        const from = stepById(l.from);
+        if (from && ports(from).some((p) => p.port === l.port && !p.target)) setTarget(from, l.port, id);
+      }
+      if (wasStart && !flow.start) flow.start = id;
+      st.selected = { kind: 'step', id };
+      changed();
+      showTab('step');
+      renderPanel();
+      graph.reveal(id);
+      graph.focusStep(id);
+      announce(`Step ${id} is back, with its links.`);
+    });
+    return true;
+  }
+
+  // undoable announces what was done with an Undo button that runs undo,
+  // which Ctrl+Z also reaches while it is among the latest 20.
+  function undoable(text, undo) {
+    const once = () => {
+      const k = st.undo.indexOf(once);
+      if (k < 0) return; // undone already, or the flow was replaced since
+      st.undo.splice(k, 1);
+      undo();
+    };
+    st.undo.push(once);
+    if (st.undo.length > 20) st.undo.shift();
+    announce(text, 'info', { label: 'Undo', run: once });
+  }
+
+  // undoLast undoes the latest deletion or tidying (Ctrl+Z outside a field).
+  function undoLast() {
+    if (st.undo.length) st.undo[st.undo.length - 1]();
+    else announce('Nothing to undo.');
+  }
+
   function addStep(type) {
     const sel = st.selected && st.selected.kind === 'step' ? stepById(st.selected.id) : null;
     const step = { id: newId(flow, type), type, ...TYPES[type].defaults() };
-    step.position = graph.freeSpot(sel ? sel.position : null);
+    step.position = graph.freeSpot(sel, nodeHeight(step));
     flow.steps.push(step);
     if (!flow.start) flow.start = step.id;
     st.selected = { kind: 'step', id: step.id };
@@ -481,6 +592,19 @@ export async function editorPage(main, botId, app) {
     graph.reveal(step.id);
     renderPanel('f-id', true);
     announce(`Added ${TYPES[type].label} step ${step.id}.`);
+  }
+  // tidy lays every step out again (layout()); Undo puts them back.
+  function tidy() {
+    const before = new Map(flow.steps.map((x) => [x.id, x.position]));
+    layout(flow, true);
+    changed({ panel: false });
+    graph.fit();
+    undoable('Steps laid out in columns from the start.', () => {
+      for (const x of flow.steps) if (before.has(x.id)) x.position = before.get(x.id);
+      changed({ panel: false });
+      graph.fit();
+      announce('The steps are back where they were.');
+    });
   }
   addForm.addEventListener('submit', (e) => { e.preventDefault(); addStep(addType.value); });
 
@@ -545,6 +669,11 @@ export async function editorPage(main, botId, app) {
   });
   const onKey = (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); saveBtn.click(); }
+    // Not in a field: there Ctrl+Z is the field's own undo.
+    if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key === 'z' && !e.target.closest?.('input, textarea, select, [contenteditable]')) {
+      e.preventDefault();
+      undoLast();
+    }
   };
   document.addEventListener('keydown', onKey);
   const onUnload = (e) => { if (st.dirty) { e.preventDefault(); } };
@@ -559,9 +688,23 @@ export async function editorPage(main, botId, app) {
   api('GET', '/v1/connections').then((r) => { st.connections = r.data.items; if (st.selected) renderPanel(); }).catch(() => {});
   loadVersions();
 
-  return async () => {
+  // The cleanup saves what is pending. Changes it cannot save (a
+  // conflict, a refused or failed save) keep the page: it returns false,
+  // and the banner offers to download them or to leave without them
+  // (again(), the way the designer was leaving).
+  return async (again) => {
+    if (st.dirty && !st.discard && !(await save())) {
+      leave = again;
+      leaveText.replaceChildren(h('strong', null, 'Your changes are not saved'),
+        st.conflict ? ' (someone else saved this bot). ' : ` (${st.saveError}). `, 'Download them to keep a copy, or leave without them.');
+      leaveBox.hidden = false;
+      conflictBox.hidden = true; // the question says it all; Stay brings the banner back
+      leaveBox.focus();
+      return false;
+    }
     document.removeEventListener('keydown', onKey);
     window.removeEventListener('beforeunload', onUnload);
-    if (st.dirty && !st.conflict) await save();
+    graph.destroy();
+    return true;
   };
 }

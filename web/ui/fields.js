@@ -61,3 +61,16 @@ export function number(ctx, obj, key, label, o = {}) {
   });
   return field(label, input, { pointer: o.pointer ?? `/${key}`, hint: o.hint });
 }
+
+/**
+ * afterRemove returns the id of the control to focus once row i of a list
+ * is removed and left rows remain: the Remove button of the row now at i
+ * (the next one), else of the row before, else the list's Add button.
+ * The panel is drawn again, so the focused button goes, and the focus
+ * with it, to <body>, unless it is put somewhere. canRemove is false when
+ * the rows left may not be removed (an options step keeps one option).
+ */
+export function afterRemove(prefix, i, left, addId, canRemove = true) {
+  if (!canRemove || !left) return addId;
+  return `${prefix}-${Math.min(i, left - 1)}`;
+}

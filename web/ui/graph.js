@@ -49,10 +49,12 @@ function statsOf(x) {
  * createGraph draws into svg. cb: flow(), problems(id) → {errors, warnings,
  * messages}, stats(id) → a step's stats (GET /v1/bots/{id}/stats) or
  * nothing, selected() → {kind, id, port}, onSelect(sel), onMove(id),
- * onConnect(from, port, to), onDelete(), onStatus(text).
+ * onConnect(from, port, to), onDelete(what: {kind, id} or null for the
+ * selection), onStatus(text).
  */
 export function createGraph(svg, cb) {
   const view = { x: 40, y: 40, k: 1 };
+  let fitted = false; // the view is the one fit() chose: nobody panned or zoomed since
   let drag = null;
   let connecting = null; // {from, port} after a click on a port
 
@@ -91,11 +93,14 @@ export function createGraph(svg, cb) {
     return { x: p.x, y: p.y + HEAD / 2 };
   }
   function curve(a, b) {
+    // A link past the next column turns to its step's row in the first
+    // gap and runs level from there: a curve across the columns between
+    // would pass under their steps, and layout() keeps that row clear.
+    if (b.x - a.x > NODE_W + 110) {
+      return { d: `M${a.x},${a.y} C${a.x + 50},${a.y} ${a.x + 50},${b.y} ${a.x + 100},${b.y} L${b.x},${b.y}` };
+    }
     const dx = Math.max(50, Math.abs(b.x - a.x) / 2);
-    return { d: `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`, c1: { x: a.x + dx, y: a.y }, c2: { x: b.x - dx, y: b.y } };
-  }
-  function mid(a, c1, c2, b) { // cubic Bézier at t = 0.5
-    return { x: (a.x + 3 * c1.x + 3 * c2.x + b.x) / 8, y: (a.y + 3 * c1.y + 3 * c2.y + b.y) / 8 };
+    return { d: `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}` };
   }
 
   function renderEdges() {
@@ -126,11 +131,16 @@ export function createGraph(svg, cb) {
         s('path', { class: 'edge-hit', d: c.d }),
         s('path', { class: 'edge-line', d: c.d, 'marker-end': 'url(#arrow)' }));
         if (p.kind !== 'next') {
-          const m = mid(a, c.c1, c.c2, b);
-          const text = clip(p.label, 24);
+          // Beside the port, not halfway: links of one step's ports
+          // (success and failure, two options) to the same step put their
+          // labels on one spot halfway; beside their ports they are as far
+          // apart as the ports, and short enough to fit in the gap before
+          // the next column (the whole label is the link's title).
+          const text = clip(p.label, 13);
           const w = text.length * 6.6 + 12;
+          const m = { x: a.x + 12 + w / 2, y: a.y };
           g.append(s('g', { class: 'edge-label', transform: `translate(${m.x} ${m.y})` },
-            s('rect', { x: -w / 2, y: -10, width: w, height: 20, rx: 10 }),
+            s('rect', { x: -w / 2, y: -9, width: w, height: 18, rx: 9 }),
             s('text', { 'text-anchor': 'middle', y: 4 }, text)));
         }
         edgesLayer.append(g);
@@ -156,6 +166,9 @@ export function createGraph(svg, cb) {
       dataset: { step: st.id },
     },
     st.description ? s('title', null, st.description) : null,
+    // The focus ring is a rect of its own around the step, so the body's
+    // stroke can still say selected or has-error while the step is focused.
+    s('rect', { class: 'node-ring', x: -5, y: -5, width: NODE_W + 10, height: hgt + 10, rx: 12 }),
     s('rect', { class: 'node-body', width: NODE_W, height: hgt, rx: 8 }),
     s('path', { class: 'node-head', d: `M0,8 a8,8 0 0 1 8,-8 h${NODE_W - 16} a8,8 0 0 1 8,8 v${HEAD - 8} h-${NODE_W} z` }),
     s('text', { class: 'node-type', x: 10, y: 17 }, meta.label.toUpperCase()),
@@ -222,6 +235,7 @@ export function createGraph(svg, cb) {
     view.x = px - ((px - view.x) * k) / view.k;
     view.y = py - ((py - view.y) * k) / view.k;
     view.k = k;
+    fitted = false;
     applyView();
   }
 
@@ -239,8 +253,15 @@ export function createGraph(svg, cb) {
     view.k = k;
     view.x = (r.width - (x1 - x0) * k) / 2 - x0 * k;
     view.y = (r.height - (y1 - y0) * k) / 2 - y0 * k;
+    fitted = true;
     applyView();
   }
+
+  // A canvas that changes size (the window, or the narrow layout's
+  // canvas over the panel) is fitted again, unless the designer has
+  // panned or zoomed since the last fit: that view is theirs.
+  const resized = new ResizeObserver(() => { if (fitted) fit(); });
+  resized.observe(svg);
 
   function setConnecting(c) {
     connecting = c;
@@ -289,7 +310,7 @@ export function createGraph(svg, cb) {
     if (!drag.moved && Math.hypot(dx, dy) < 4) return;
     drag.moved = true;
     if (drag.mode === 'pan') {
-      view.x = drag.x + dx; view.y = drag.y + dy; applyView();
+      view.x = drag.x + dx; view.y = drag.y + dy; fitted = false; applyView();
     } else if (drag.mode === 'node') {
       const st = stepById(drag.id);
       const w = toWorld(e.clientX, e.clientY);
@@ -331,7 +352,9 @@ export function createGraph(svg, cb) {
   }, { passive: false });
 
   // Keyboard: Enter selects the focused step; arrows move it; Delete
-  // removes the selection; + and - zoom; Escape cancels a link.
+  // removes it (the focused step, which need not be the selected one: the
+  // key acts where the focus ring is), or the selection when no step has
+  // the focus; + and - zoom; Escape cancels a link.
   svg.addEventListener('keydown', (e) => {
     const nodeEl = e.target.closest && e.target.closest('.node');
     if (e.key === 'Escape' && connecting) { setConnecting(null); return; }
@@ -351,7 +374,11 @@ export function createGraph(svg, cb) {
       cb.onMove(st.id);
       return;
     }
-    if (e.key === 'Delete' || e.key === 'Backspace') { e.preventDefault(); cb.onDelete(); return; }
+    if (e.key === 'Delete' || e.key === 'Backspace') {
+      e.preventDefault();
+      cb.onDelete(nodeEl ? { kind: 'step', id: nodeEl.dataset.step } : null);
+      return;
+    }
     if (e.key === '+' || e.key === '=') zoomAt(1.2);
     if (e.key === '-') zoomAt(1 / 1.2);
   });
@@ -361,14 +388,36 @@ export function createGraph(svg, cb) {
     fit,
     zoomIn: () => zoomAt(1.2),
     zoomOut: () => zoomAt(1 / 1.2),
-    /** freeSpot returns a world position near the view's centre, or right of `near`, that no node covers. */
-    freeSpot(near) {
+    /**
+     * freeSpot returns a world position for a new step of height hgt that
+     * no node covers: near the top of the view, or, given the step `from`,
+     * where the link from its first free port will lead. That is right of
+     * from: level with it for its first port (a chain stays a row), below
+     * the steps its other ports lead to for a second one (a failure, an
+     * else, a second option), so forks grow down, not along the row.
+     */
+    freeSpot(from, hgt) {
       const r = svg.getBoundingClientRect();
-      let p = near ? { x: near.x + NODE_W + 80, y: near.y } : toWorld(r.left + r.width / 2 - (NODE_W * view.k) / 2, r.top + 60);
+      let p;
+      if (from) {
+        p = { x: pos(from).x + NODE_W + 80, y: pos(from).y };
+        const ps = ports(from);
+        const free = ps.findIndex((q) => !q.target);
+        for (const q of free > 0 ? ps.slice(0, free) : []) {
+          const t = stepById(q.target);
+          if (t && Math.abs(pos(t).x - p.x) < NODE_W) p.y = Math.max(p.y, pos(t).y + nodeHeight(t) + 40);
+        }
+      } else {
+        p = toWorld(r.left + r.width / 2 - (NODE_W * view.k) / 2, r.top + 60);
+      }
       p = { x: Math.round(p.x / 10) * 10, y: Math.round(p.y / 10) * 10 };
       const steps = cb.flow().steps;
-      const hit = (q) => steps.some((st) => Math.abs(pos(st).x - q.x) < NODE_W + 20 && Math.abs(pos(st).y - q.y) < nodeHeight(st) + 20);
-      for (let i = 0; i < 50 && hit(p); i++) p = { x: p.x, y: p.y + 60 };
+      const gap = 30;
+      const over = (q) => steps.filter((st) => q.x < pos(st).x + NODE_W + gap && pos(st).x < q.x + NODE_W + gap &&
+        q.y < pos(st).y + nodeHeight(st) + gap && pos(st).y < q.y + hgt + gap);
+      for (let hits = over(p), i = 0; hits.length && i <= steps.length; hits = over(p), i++) {
+        p = { x: p.x, y: Math.max(...hits.map((st) => pos(st).y + nodeHeight(st) + gap)) };
+      }
       return p;
     },
     /** reveal pans so that a step is in view. */
@@ -382,39 +431,72 @@ export function createGraph(svg, cb) {
       if (sx < 20 || sy < 20 || sx + NODE_W * view.k > r.width - 20 || sy + nodeHeight(st) * view.k > r.height - 20) {
         view.x = r.width / 2 - (p.x + NODE_W / 2) * view.k;
         view.y = r.height / 3 - p.y * view.k;
+        fitted = false;
         applyView();
       }
     },
     cancelLink: () => { if (connecting) setConnecting(null); },
+    /** destroy stops watching the canvas's size. */
+    destroy: () => resized.disconnect(),
     focusStep(id) { nodesLayer.querySelector(`.node[data-step="${CSS.escape(id)}"]`)?.focus({ preventScroll: true }); },
   };
 }
 
 /**
- * layout gives steps without a position one: columns by distance from the
- * start, rows in order. It returns whether it placed any.
+ * layout places the steps that have no position, or all of them (all:
+ * the Tidy button). Columns follow the longest path from the start, not
+ * counting a link back to an earlier step (a loop), so every other link
+ * runs left to right and none passes under a step of its own column; in
+ * a column, steps go in the order their links are met (a success above
+ * its failure), each level with the step that leads to it when there is
+ * room. Steps the start does not reach come after. It returns whether it
+ * placed any.
  */
-export function layout(flow) {
-  const missing = flow.steps.filter((x) => !x.position);
-  if (!missing.length) return false;
+export function layout(flow, all = false) {
+  if (!all && flow.steps.every((x) => x.position)) return false;
   const byId = new Map(flow.steps.map((x) => [x.id, x]));
+  const targets = (id) => ports(byId.get(id)).map((p) => p.target).filter((t) => byId.has(t));
+  const seen = new Map(); // id → 1 while its links are followed, 2 after
+  const order = []; // in the order met
+  const parent = new Map(); // id → the step whose link met it first
   const depth = new Map();
-  const queue = [];
-  if (byId.has(flow.start)) { depth.set(flow.start, 0); queue.push(flow.start); }
-  while (queue.length) {
-    const id = queue.shift();
-    for (const p of ports(byId.get(id))) {
-      if (p.target && byId.has(p.target) && !depth.has(p.target)) { depth.set(p.target, depth.get(id) + 1); queue.push(p.target); }
+  const walk = (root, base) => {
+    const post = [];
+    const visit = (id) => {
+      seen.set(id, 1);
+      order.push(id);
+      for (const t of targets(id)) if (!seen.has(t)) { parent.set(t, id); visit(t); }
+      seen.set(id, 2);
+      post.push(id);
+    };
+    visit(root);
+    // Reversed, the finishing order sorts the links that do not close a
+    // loop: each step's column is then known before those it leads to.
+    const rank = new Map(post.reverse().map((id, i) => [id, i]));
+    for (const id of post) {
+      const d = depth.get(id) ?? base;
+      depth.set(id, d);
+      for (const t of targets(id)) if (rank.get(t) > rank.get(id)) depth.set(t, Math.max(depth.get(t) ?? base, d + 1));
     }
-  }
-  const maxDepth = Math.max(0, ...depth.values());
-  const rows = new Map();
-  for (const st of flow.steps) {
-    if (!depth.has(st.id)) depth.set(st.id, maxDepth + 1);
-    const d = depth.get(st.id);
-    const y = rows.get(d) || 0;
-    if (!st.position) st.position = { x: d * (NODE_W + 110), y };
-    rows.set(d, Math.max(y, st.position.y) + nodeHeight(st) + 50);
+    return Math.max(...post.map((id) => depth.get(id)));
+  };
+  let last = -1;
+  if (byId.has(flow.start)) last = walk(flow.start, 0);
+  for (const st of flow.steps) if (!seen.has(st.id)) last = walk(st.id, last + 1);
+  const colY = new Map(); // column → the first free y
+  const from = new Map(flow.steps.map((x) => [x.id, []])); // id → the steps that lead to it
+  for (const x of flow.steps) for (const t of new Set(targets(x.id))) from.get(t).push(x.id);
+  for (const id of order) {
+    const st = byId.get(id);
+    const d = depth.get(id);
+    if (all || !st.position) {
+      const up = parent.has(id) ? byId.get(parent.get(id)).position?.y ?? 0 : 0;
+      // A link that skips columns runs below what is in them so far.
+      let y = Math.max(colY.get(d) ?? 0, up);
+      for (const u of from.get(id)) for (let c = depth.get(u) + 1; c < d; c++) y = Math.max(y, colY.get(c) ?? 0);
+      st.position = { x: d * (NODE_W + 110), y };
+    }
+    colY.set(d, Math.max(colY.get(d) ?? 0, st.position.y + nodeHeight(st) + 50));
   }
   return true;
 }

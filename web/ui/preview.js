@@ -4,6 +4,7 @@
 
 import { api } from './api.js';
 import { fmtTime, h } from './dom.js';
+import { notSentHint } from './steps.js';
 
 /** preview builds the chat pane for a bot; published() returns its published version (0: none). */
 export function preview(botId, published) {
@@ -115,10 +116,17 @@ function detail(it) {
   const parts = [];
   const a = it.api_call;
   if (a) {
-    parts.push(h('div', null, h('code', null, `${a.method} ${a.url}`)));
-    parts.push(h('div', null, [a.status ? `HTTP ${a.status}` : 'no response', `${Math.round(a.duration_ms)} ms`, `${a.bytes} bytes`, `${a.branch} branch`].join(' · ')));
+    if (a.url) {
+      parts.push(h('div', null, h('code', null, `${a.method} ${a.url}`)));
+      parts.push(h('div', null, [a.status ? `HTTP ${a.status}` : 'no response', `${Math.round(a.duration_ms)} ms`, `${a.bytes} bytes`, `${a.branch} branch`].join(' · ')));
+    } else {
+      // No URL: the request was never built; a bare "GET" looked sent.
+      parts.push(h('div', null, h('strong', null, 'Not sent'), ` (${a.method}) · ${a.branch} branch`));
+    }
     if (a.variables_saved?.length) parts.push(h('div', null, `saved: ${a.variables_saved.join(', ')}`));
     if (a.error) parts.push(h('div', { class: 'err' }, `${a.error}${a.error_message ? `: ${a.error_message}` : ''}`));
+    const hint = a.url ? '' : notSentHint(a.error, a.error_message);
+    if (hint) parts.push(h('div', null, hint));
     if (a.request_body) parts.push(bodyOf('Request body', a.request_body, a.request_body_cut));
     if (a.response_body) parts.push(bodyOf('Response body', a.response_body, a.response_body_cut));
   }

@@ -1,7 +1,7 @@
 // The side panel's form for the selected step, one section per type.
 
 import { field, h, select } from './dom.js';
-import { area, choice, target, text } from './fields.js';
+import { afterRemove, area, choice, target, text } from './fields.js';
 import { ID_RE, OPS, TYPES } from './steps.js';
 import { apiCallForm } from './apicall.js';
 
@@ -121,7 +121,10 @@ function optionsList(step, ctx) {
     text(ctx, o, 'label', 'Label', { id: `f-options-${i}-label`, pointer: `/options/${i}/label` }),
     text(ctx, o, 'id', 'Option id', { id: `f-options-${i}-id`, pointer: `/options/${i}/id`, spellcheck: false }),
     target(ctx, 'Leads to', () => o.next, (v) => { o.next = v; }, { id: `f-options-${i}-next`, pointer: `/options/${i}/next` }),
-    h('button', { type: 'button', class: 'small danger', disabled: step.options.length <= 1, onClick: () => { step.options.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(); } }, `Remove option ${i + 1}`)));
+    h('button', {
+      type: 'button', class: 'small danger', id: `remove-option-${i}`, disabled: step.options.length <= 1,
+      onClick: () => { step.options.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(afterRemove('remove-option', i, step.options.length, 'add-option', step.options.length > 1)); },
+    }, `Remove option ${i + 1}`)));
   return h('div', { class: 'field list', dataset: { pointer: '/options' } },
     h('h3', null, `Options (${step.options.length} of 10)`), ...rows,
     h('button', {
@@ -163,7 +166,10 @@ function conditionsList(step, ctx) {
     choice(ctx, c, 'op', 'Test', OPS, { id: `f-conditions-${i}-op`, pointer: `/conditions/${i}/op`, default: 'equals' }),
     text(ctx, c, 'value', 'Value', { id: `f-conditions-${i}-value`, pointer: `/conditions/${i}/value` }),
     target(ctx, 'Leads to', () => c.next, (v) => { c.next = v; }, { id: `f-conditions-${i}-next`, pointer: `/conditions/${i}/next` }),
-    h('button', { type: 'button', class: 'small danger', onClick: () => { step.conditions.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(); } }, `Remove condition ${i + 1}`)));
+    h('button', {
+      type: 'button', class: 'small danger', id: `remove-condition-${i}`,
+      onClick: () => { step.conditions.splice(i, 1); ctx.changed({ graph: true }); ctx.rerender(afterRemove('remove-condition', i, step.conditions.length, 'add-condition')); },
+    }, `Remove condition ${i + 1}`)));
   return h('div', { class: 'field list', dataset: { pointer: '/conditions' } },
     h('h3', null, 'Conditions (the first true one wins)'), ...rows,
     h('button', {

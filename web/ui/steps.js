@@ -101,6 +101,19 @@ export function templateVars(...texts) {
   return out;
 }
 
+/**
+ * notSentHint says how to fix an api_call that was never sent because of
+ * the value of a variable, from the run's error code and message; '' when
+ * there is nothing to add. A value with a period (an email, a decimal)
+ * may not be a URL path segment, but it may be a query value or go in
+ * the body.
+ */
+export function notSentHint(code, message) {
+  if (code !== 'period_in_path_variable') return '';
+  const name = /\{\{\s*([A-Za-z0-9_.]+)/.exec(message || '')?.[1] || 'name';
+  return `Send it as a query value (?${name.split('.').pop()}={{${name}}}) or in the body.`;
+}
+
 /** OPS are the tests of a branch condition and of an api_call's success_when, with their labels. */
 export const OPS = [['equals', 'equals'], ['not_equals', 'does not equal'], ['contains', 'contains'], ['exists', 'is set'],
   ['not_exists', 'is not set'], ['greater_than', 'is greater than'], ['less_than', 'is less than']];
