@@ -1078,12 +1078,8 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 	b := newBrowser(t, 60*time.Second)
-
-	const root = `document.querySelector('.flowbot-widget').shadowRoot`
-	b.navigate(app.URL + "/demo?bot=" + botID)
-	b.until("widget mounted", root+`.querySelector('.launcher') !== null`)
-	b.do("open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
-	b.until("the bot asks", root+`.querySelector('.log').textContent.includes('Say something')`)
+	const root = widgetRoot
+	b.openDemoWidget(app.URL, botID)
 
 	// sendCut sends text with its answer cut the way flag says, and checks
 	// that the widget shows the answer, no error, and the message once.
@@ -1182,6 +1178,19 @@ func TestUI_WidgetRetriesALostMessage(t *testing.T) {
 	}
 }
 
+// widgetRoot is the JavaScript path to the widget's shadow root.
+const widgetRoot = `document.querySelector('.flowbot-widget').shadowRoot`
+
+// openDemoWidget opens the demo page of the app at base for botID, opens
+// its widget and waits for the echo bot's first question.
+func (b *browser) openDemoWidget(base, botID string) {
+	b.t.Helper()
+	b.navigate(base + "/demo?bot=" + botID)
+	b.until("widget mounted", widgetRoot+`.querySelector('.launcher') !== null`)
+	b.do("open the widget", chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector('.launcher')`)))
+	b.until("the bot asks", widgetRoot+`.querySelector('.log').textContent.includes('Say something')`)
+}
+
 // TestUI_WidgetRetriesALostStart: the answer to the widget's start is lost
 // after the conversation was made. The widget sends the start again with
 // the same Idempotency-Key and shows the same conversation, of which
@@ -1213,11 +1222,8 @@ func TestUI_WidgetRetriesALostStart(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 	b := newBrowser(t, 30*time.Second)
-	const root = `document.querySelector('.flowbot-widget').shadowRoot`
-	b.navigate(app.URL + "/demo?bot=" + botID)
-	b.until("widget mounted", root+`.querySelector('.launcher') !== null`)
-	b.do("open the widget", chromedp.Click(chromedp.JSPath(root+`.querySelector('.launcher')`)))
-	b.until("the bot asks", root+`.querySelector('.log').textContent.includes('Say something')`)
+	const root = widgetRoot
+	b.openDemoWidget(app.URL, botID)
 	if cut.Load() {
 		t.Fatal("the start's answer was not cut: the test did not test anything")
 	}
