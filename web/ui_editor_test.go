@@ -52,7 +52,7 @@ func hasStep(f flow.Flow, id string) bool {
 func TestUI_DeleteFocusedStepAndUndo(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.createBot(orderFlowJSON)
-	b := openEditor(t, e, id, 90*time.Second)
+	b := openEditor(t, e, id, 60*time.Second)
 	node := func(sid string) string { return `#canvas .node[data-step="` + sid + `"]` }
 	gone := func(sid string) {
 		t.Helper()
@@ -156,7 +156,7 @@ func (b *browser) allowDownloads() func() string {
 func TestUI_ConflictKeepsTheDesignersWork(t *testing.T) {
 	e := newEnv(t)
 	id, rev := e.createBot(orderFlowJSON)
-	b := openEditor(t, e, id, 90*time.Second)
+	b := openEditor(t, e, id, 60*time.Second)
 	next := b.allowDownloads()
 	b.selectStep("tell")
 
@@ -304,7 +304,7 @@ func TestUI_GraphLayout(t *testing.T) {
  {"id":"tell","type":"message","text":"Shipped.","next":"bye","position":{"x":310,"y":130}},
  {"id":"bye","type":"end","text":"Bye","position":{"x":620,"y":130}},
  {"id":"again","type":"api_call","method":"GET","url":"https://shop.example.com/again","on_success":"bye","on_failure":"bye","position":{"x":310,"y":400}}]}`)
-	b := openEditor(t, e, id, 90*time.Second)
+	b := openEditor(t, e, id, 60*time.Second)
 	box := func(sel string) []float64 {
 		return evalJS[[]float64](b, `(() => { const r = document.querySelector('`+sel+`').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()`)
 	}
@@ -572,4 +572,26 @@ func TestUI_CallNotSent(t *testing.T) {
 		}
 	}
 	b.shot("log-not-sent")
+}
+
+// TestUI_LongChainOpens: a bot made through the API has no positions, so
+// the editor lays it out when it opens; a chain of 9,000 steps (a flow may
+// have 20,000) must not overflow the browser's call stack doing so.
+func TestUI_LongChainOpens(t *testing.T) {
+	e := newEnv(t)
+	const n = 9000
+	var steps []string
+	for i := range n {
+		next := ""
+		if i+1 < n {
+			next = fmt.Sprintf("s%d", i+1)
+		}
+		steps = append(steps, fmt.Sprintf(`{"id":"s%d","type":"message","text":"m","next":%q}`, i, next))
+	}
+	id, _ := e.createBot(`{"start":"s0","steps":[` + strings.Join(steps, ",") + `]}`)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.until("the chain is drawn", fmt.Sprintf(`document.querySelectorAll('#canvas .node').length === %d`, n))
+	if x := evalJS[float64](b, `Number(document.querySelector('#canvas .node[data-step="s8999"]').getAttribute('transform').match(/translate\(([-\d.]+)/)[1])`); x <= 0 {
+		t.Errorf("the last step sits at x=%v; want it laid out to the right of the start", x)
+	}
 }

@@ -462,14 +462,22 @@ export function layout(flow, all = false) {
   const depth = new Map();
   const walk = (root, base) => {
     const post = [];
-    const visit = (id) => {
-      seen.set(id, 1);
-      order.push(id);
-      for (const t of targets(id)) if (!seen.has(t)) { parent.set(t, id); visit(t); }
-      seen.set(id, 2);
-      post.push(id);
-    };
-    visit(root);
+    // Depth first with a stack of its own, not by recursion: a chain of
+    // thousands of steps (a flow may have 20,000) would overflow the
+    // browser's call stack.
+    const enter = (id) => { seen.set(id, 1); order.push(id); return { id, next: targets(id), i: 0 }; };
+    const stack = [enter(root)];
+    while (stack.length) {
+      const f = stack[stack.length - 1];
+      if (f.i < f.next.length) {
+        const t = f.next[f.i++];
+        if (!seen.has(t)) { parent.set(t, f.id); stack.push(enter(t)); }
+      } else {
+        seen.set(f.id, 2);
+        post.push(f.id);
+        stack.pop();
+      }
+    }
     // Reversed, the finishing order sorts the links that do not close a
     // loop: each step's column is then known before those it leads to.
     const rank = new Map(post.reverse().map((id, i) => [id, i]));
@@ -478,7 +486,7 @@ export function layout(flow, all = false) {
       depth.set(id, d);
       for (const t of targets(id)) if (rank.get(t) > rank.get(id)) depth.set(t, Math.max(depth.get(t) ?? base, d + 1));
     }
-    return Math.max(...post.map((id) => depth.get(id)));
+    return post.reduce((m, id) => Math.max(m, depth.get(id)), base);
   };
   let last = -1;
   if (byId.has(flow.start)) last = walk(flow.start, 0);
