@@ -373,36 +373,65 @@ func (s *Server) exportConversations(c echo.Context) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
-	n, cursor := 0, ""
-	err = func() error {
+	n := 0
+	seen := map[string]bool{}
+	// walk exports, newest first, the conversations not exported yet,
+	// down to the first one last updated before stop. It reports how
+	// many it exported.
+	walk := func(stop time.Time) (int, error) {
+		got, cursor := 0, ""
 		for n < limit {
 			convs, next, err := s.Conversations.RecentConversations(ctx, bot, flow.ConversationFilter{Status: status}, cursor, min(100, limit-n))
 			if err != nil {
-				return err
+				return got, err
 			}
 			for _, cv := range convs {
-				if !since.IsZero() && cv.UpdatedAt.Before(since) {
-					return nil
+				if cv.UpdatedAt.Before(stop) {
+					return got, nil
+				}
+				if seen[cv.ID] || n == limit {
+					continue
 				}
 				tr, err := s.Conversations.Transcript(ctx, cv.ID)
 				if flow.ErrorCode(err) == flow.ENOTFOUND {
 					continue // erased meanwhile
 				} else if err != nil {
-					return err
+					return got, err
 				}
 				if err := enc.Encode(designerView(cv, tr)); err != nil {
-					return err
+					return got, err
 				}
-				n++
+				seen[cv.ID] = true
+				n, got = n+1, got+1
 			}
 			w.Flush()
 			if next == "" {
-				return nil
+				return got, nil
 			}
 			cursor = next
 		}
-		return nil
-	}()
+		return got, nil
+	}
+	// The list is ordered by the last update, and read a page at a time:
+	// a conversation updated while the export runs moves to the top, above
+	// the pages already read. Each walk after the first looks again at
+	// those updated since the previous walk began (a second of slack for
+	// clocks), so none is missed; one exported already is not repeated.
+	// Each line is a conversation as it was when read.
+	began := time.Now()
+	_, err = walk(since)
+	for pass := 0; err == nil && pass < 3 && n < limit; pass++ {
+		again := time.Now()
+		var got int
+		stop := began.Add(-time.Second)
+		if stop.Before(since) {
+			stop = since
+		}
+		if got, err = walk(stop); got == 0 {
+			break
+		}
+		began = again
+	}
 	complete := err == nil
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("conversation export cut short", "bot_id", bot, "err", err.Error(), "request_id", requestID(c))

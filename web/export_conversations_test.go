@@ -3,11 +3,16 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/flowbot/flowbot/flow"
+	"github.com/flowbot/flowbot/store"
+	"github.com/flowbot/flowbot/web"
 	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
@@ -138,4 +143,66 @@ func TestConversation_Export(t *testing.T) {
 			t.Errorf("without a token: %d", r.Code)
 		}
 	})
+}
+
+// hookedTranscripts is the real store, with a hook run at its first
+// Transcript read: something that happens while an export runs.
+type hookedTranscripts struct {
+	*store.DB
+	once sync.Once
+	hook func()
+}
+
+func (h *hookedTranscripts) Transcript(ctx context.Context, id string) ([]flow.Entry, error) {
+	h.once.Do(h.hook)
+	return h.DB.Transcript(ctx, id)
+}
+
+// TestConversation_ExportSeesUpdatesMadeMeanwhile: the export reads the
+// list a page at a time, newest update first; a conversation not read
+// yet that gets a message meanwhile moves above the pages already read.
+// It is exported all the same, once, as it is after the message.
+func TestConversation_ExportSeesUpdatesMadeMeanwhile(t *testing.T) {
+	h := &hookedTranscripts{}
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h.DB = e.db
+		d.Conversations = h
+	})
+	bot := e.publishBot(echoFlow)
+	var oldest turn
+	for i := range 105 { // more than one page of 100
+		c := e.start(bot, nil)
+		if i == 0 {
+			oldest = c
+		}
+	}
+	h.hook = func() {
+		if code, _ := e.send(oldest.ID, oldest.Token, map[string]string{"text": "late"}); code != 200 {
+			t.Errorf("the message during the export: %d", code)
+		}
+		// A list's first page checkpoints the journal into bbolt, as the
+		// background checkpointer does twice a second: the export's next
+		// page then sees the conversation moved to the top.
+		if _, _, err := e.db.RecentConversations(context.Background(), bot, flow.ConversationFilter{}, "", 1); err != nil {
+			t.Error(err)
+		}
+	}
+	r := e.do("GET", "/v1/bots/"+bot+"/conversations/export", adminToken, nil)
+	lines := strings.Split(strings.TrimSpace(string(r.Body)), "\n")
+	count := map[string]int{}
+	late := false
+	for _, l := range lines {
+		var x exported
+		if err := json.Unmarshal([]byte(l), &x); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		count[x.ID]++
+		if x.ID == oldest.ID && x.Variables["said"] == "late" {
+			late = true
+		}
+	}
+	if len(lines) != 105 || len(count) != 105 || count[oldest.ID] != 1 || !late {
+		t.Fatalf("%d lines, %d conversations, the updated one %d times (with its message: %v); want 105, each once",
+			len(lines), len(count), count[oldest.ID], late)
+	}
 }

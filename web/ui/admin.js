@@ -262,7 +262,7 @@ export async function auditPage(main) {
   backup.addEventListener('click', async () => {
     backup.disabled = true;
     try {
-      const size = await download('/v1/backup', 'flowbot-backup.db');
+      const { size } = await download('/v1/backup', 'flowbot-backup.db');
       announce(`Backup downloaded (${Math.ceil(size / 1024)} KiB). Keep the secret key apart from it.`);
       offset = 0;
       await load();

@@ -60,11 +60,12 @@ export async function api(method, path, opts = {}) {
 
 /**
  * download fetches path with the API key and saves the answer as a file,
- * named as the server's Content-Disposition says. It returns the size.
+ * named as the server's Content-Disposition says. It returns the file (a
+ * Blob).
  */
 export async function download(path, fallbackName) {
   const r = await api('GET', path, { blob: true });
   const m = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
   saveFile(r.data, m ? m[1] : fallbackName);
-  return r.data.size;
+  return r.data;
 }

@@ -87,13 +87,17 @@ export function conversations(botId, canErase) {
   statusSel.addEventListener('change', () => { cursor = ''; olderBtn.hidden = true; load(false); });
   olderBtn.addEventListener('click', () => load(true));
   // Export downloads the conversations the status filter shows, all of
-  // them (up to 10,000), not only the pages loaded. It is audited.
+  // them (up to 100,000), not only the pages loaded. It is audited.
   exportBtn.addEventListener('click', async () => {
     exportBtn.disabled = true;
     try {
       const status = statusSel.value;
-      const size = await download(`/v1/bots/${encodeURIComponent(botId)}/conversations/export${status ? `?status=${encodeURIComponent(status)}` : ''}`, 'flowbot-conversations.jsonl');
-      announce(`Conversations exported (${Math.ceil(size / 1024)} KiB, JSON lines).`);
+      const file = await download(`/v1/bots/${encodeURIComponent(botId)}/conversations/export?limit=100000${status ? `&status=${encodeURIComponent(status)}` : ''}`, 'flowbot-conversations.jsonl');
+      // A read that failed after lines were sent ends the file with an
+      // error line: the file is then not whole.
+      const last = (await file.slice(Math.max(0, file.size - 512)).text()).trimEnd().split('\n').pop();
+      if (last.startsWith('{"error":')) announce('The export stopped early: the file holds only the conversations before the failure. Try again.', 'error');
+      else announce(`Conversations exported (${Math.ceil(file.size / 1024)} KiB, JSON lines).`);
     } catch (err) { announce(err.message, 'error'); } finally { exportBtn.disabled = false; }
   });
   const el = h('section', { class: 'conversations', 'aria-labelledby': 'conv-h' },
