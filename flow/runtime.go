@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,8 +137,16 @@ func (req *StartRequest) Digest() string {
 		field(k)
 		field(req.Variables[k])
 	}
-	return string(h.Sum(nil)[:16])
+	return startDigest + string(h.Sum(nil)[:16])
 }
+
+// startDigest begins the digest of a start (StartRequest.Digest), which
+// no message's digest does: a message sent with the start's key is not
+// taken for a retry of the start, whatever its text.
+const startDigest = "start:"
+
+// IsStart reports whether l is the conversation's start, not a reply.
+func (l LastTurn) IsStart() bool { return strings.HasPrefix(l.Input, startDigest) }
 
 // Limits of a start request's variables.
 const (
@@ -236,7 +245,7 @@ func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversa
 	if err != nil {
 		return nil, nil, err
 	}
-	if in.Key != "" && in.Key == conv.Last.Key {
+	if in.Key != "" && in.Key == conv.Last.Key && !conv.Last.IsStart() {
 		return rt.replay(ctx, conv, in.Digest())
 	}
 	if in.Key != "" && slices.Contains(conv.Last.Earlier, in.Key) {
@@ -342,7 +351,7 @@ func (rt *Runtime) replayStart(ctx context.Context, id, botID string, req *Start
 	if err != nil {
 		return nil, nil, err
 	}
-	if conv.BotID != botID || conv.Last.Key != req.Key {
+	if conv.BotID != botID || conv.Last.Key != req.Key || !conv.Last.IsStart() {
 		return nil, nil, &Error{Code: ECONFLICT,
 			Message: "the conversation this Idempotency-Key started has had messages since; start a new one with a new key"}
 	}

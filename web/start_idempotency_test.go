@@ -111,6 +111,21 @@ func TestConversation_StartIdempotencyKey(t *testing.T) {
 		}
 	})
 
+	t.Run("AMessageWithTheStartsKeyRuns", func(t *testing.T) {
+		e := e.with(t)
+		const k = "7d444840-9dc0-11d1-b245-5ffdce74fad2"
+		c := decode(e, start(e, other, k, nil))
+		for i, want := range []string{"", "true"} { // the message runs, then its retry replays it
+			r := e.sendKeyed(c.ID, c.Token, k, map[string]string{"text": "hi"})
+			if r.Code != http.StatusOK || r.Header.Get("Idempotent-Replayed") != want || !strings.Contains(string(r.Body), "Bye!") {
+				t.Fatalf("message %d with the start's key: %d %v %s", i+1, r.Code, r.Header, r.Body)
+			}
+		}
+		if r := start(e, other, k, nil); r.Code != http.StatusConflict {
+			t.Fatalf("the start again after the message: %d %s", r.Code, r.Body)
+		}
+	})
+
 	t.Run("KeyWithOtherValuesRefused", func(t *testing.T) {
 		e := e.with(t)
 		r := start(e, bot, key, map[string]any{"variables": map[string]string{"order_number": "2002"}})
