@@ -153,7 +153,15 @@ type HandoffNotice struct {
 // makes none.
 func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 	if t.Replayed {
-		if h.Outbox == nil {
+		// Only a transfer recent enough that its notice would still be
+		// tried: a conversation transferred long ago, or before notices
+		// were kept (delivered ones left no mark then), or before a help
+		// desk was configured, gets none on a replay.
+		window := h.MaxAge
+		if window <= 0 {
+			window = time.Hour
+		}
+		if h.Outbox == nil || time.Since(conv.UpdatedAt) > window {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

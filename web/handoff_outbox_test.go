@@ -435,3 +435,39 @@ func TestHandoff_LostNoticeMadeOnRetry(t *testing.T) {
 		t.Fatalf("after delivery HandoffMade = %v, %v; want true", made, err)
 	}
 }
+
+// TestHandoff_OldTransferNotRemadeOnRetry: a replayed answer of a
+// conversation transferred longer ago than MaxAge makes no notice, even
+// without a record of one (delivered before notices left a mark, or
+// transferred before a help desk was configured).
+func TestHandoff_OldTransferNotRemadeOnRetry(t *testing.T) {
+	dk := newDesk(t)
+	var h *web.Handoff
+	var rt *flow.Runtime
+	e := newEnv(t, func(d *web.Deps, e *env) {
+		h = &web.Handoff{URL: dk.srv.URL + "/hook", Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+			Outbox: e.db, MaxAge: 24 * time.Hour}
+		rt = d.Runtime
+		rt.Now = func() time.Time { return time.Now().Add(-25 * time.Hour) } // the transfer happened then
+	})
+	e.trust(dk.srv)
+	h.Start()
+	t.Cleanup(func() { h.Close(context.Background()) })
+	bot := e.publishBot(`{"start":"a","steps":[{"id":"a","type":"ask","text":"What do you need?","variable":"q","next":"t"},
+		{"id":"t","type":"transfer","text":"A person will help.","reason":"asked"}]}`)
+	c := e.start(bot, nil)
+	const key = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	if r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": "a human please"}); r.Code != 200 {
+		t.Fatalf("the transfer turn: %d %s", r.Code, r.Body)
+	}
+	rt.OnTransfer = h.Notify
+	if r := e.sendKeyed(c.ID, c.Token, key, map[string]string{"text": "a human please"}); r.Code != 200 || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %v %s", r.Code, r.Header, r.Body)
+	}
+	h.Wait()
+	select {
+	case n := <-dk.got:
+		t.Fatalf("a notice for a transfer 25 hours old: %+v", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
