@@ -171,11 +171,30 @@ func secretSpans(text []byte, secrets []string) []span {
 		}
 	}
 	find(text, func(from, to int) { spans = append(spans, span{from, to}) })
-	if u, ok := unescape(text); ok {
-		find(u.text, func(from, to int) { spans = append(spans, span{u.raw(from, false), u.raw(to, true)}) })
+	// An echo may be escaped more than once: JSON carried in a JSON string
+	// (abc\\\/def), a URL encoded twice (%252F). Each level decodes the
+	// one before; a part found is led back through every level.
+	var levels []unescaped
+	for t := text; len(levels) < maxEscapeLevels; {
+		u, ok := unescape(t)
+		if !ok {
+			break
+		}
+		levels = append(levels, u)
+		find(u.text, func(from, to int) {
+			for k := len(levels) - 1; k >= 0; k-- {
+				from, to = levels[k].raw(from, false), levels[k].raw(to, true)
+			}
+			spans = append(spans, span{from, to})
+		})
+		t = u.text
 	}
 	return spans
 }
+
+// maxEscapeLevels is how many times over an echo may be escaped and still
+// be found.
+const maxEscapeLevels = 3
 
 // redactSpans returns a copy of text with each span, merged with those it
 // overlaps or touches, replaced by Redacted.

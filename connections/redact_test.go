@@ -106,6 +106,12 @@ func TestRedactSecretsAnyEscape(t *testing.T) {
 		{"PercentLowerCase", `sk%2blive%2f0123456789%26abc`},
 		{"Mixed", `sk%2Blive&#x2F;0123456789\u0026abc`},
 		{"Bearer", `Bearer sk\u002Blive/0123456789&amp;abc`},
+		// Escaped twice and three times: JSON in a JSON string written by
+		// PHP (\/), a URL encoded twice, an HTML reference JSON-escaped.
+		{"JSONInJSON", `sk+live\\\/0123456789&abc`},
+		{"PercentTwice", `sk%252Blive%252F0123456789%2526abc`},
+		{"HTMLInJSON", `sk\u0026#43;live/0123456789\u0026amp;abc`},
+		{"ThreeLevels", `sk%25252Blive/0123456789%252526abc`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, after := `{"note":"caf\u00e9 &amp; 100%25","got":"`, `","n":"\u002B1"}`
