@@ -230,7 +230,8 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 			o.ErrorMessage = "the API did not answer before the turn ran out of time (" + timeUp.Error() + ")"
 		}
 	}
-	if o.Success {
+	// An answer too deep to read fails only a step that reads it.
+	if o.Success && (len(s.Variables) > 0 || len(s.SuccessWhen) > 0) {
 		if o.parse(); o.tooDeep {
 			o.fail(ErrCodeTooDeep, "the answer's JSON is nested more than "+strconv.Itoa(maxAnswerDepth)+" levels deep; it was not read")
 		} else if len(s.SuccessWhen) > 0 {

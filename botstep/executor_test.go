@@ -1408,6 +1408,21 @@ func TestExecuteResponseDepth(t *testing.T) {
 			}
 		})
 	}
+	// A step that reads nothing of the answer is not failed by its depth,
+	// and a body that is not an array or object is not JSON to measure.
+	t.Run("OK65LevelsReadByNoOne", func(t *testing.T) {
+		wantOK(t, e.run(t, exStep("GET", "https://"+exAPIHost+"/x?status=200&levels=65"), nil))
+	})
+	t.Run("OKTextOfBrackets", func(t *testing.T) {
+		text := newExEnv(t, exOptions{handlers: map[string]http.HandlerFunc{exAPIHost: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprint(w, "a"+strings.Repeat("[", 200))
+		}}})
+		o := text.run(t, exStep("GET", "https://"+exAPIHost+"/x", withVars("code", "$status", "all", "$body")), nil)
+		if wantOK(t, o); o.Saved["all"] != "a"+strings.Repeat("[", 200) {
+			t.Errorf("saved %v", o.Saved)
+		}
+	})
 }
 
 // A path of a flow stored before the accepted subset was narrowed

@@ -39,8 +39,10 @@ func (o *Outcome) parse() {
 		return
 	}
 	o.parsed = true
-	if len(bytes.TrimSpace(o.Body)) > 0 {
-		if o.tooDeep = nestedOver(o.Body, maxAnswerDepth); o.tooDeep {
+	if b := bytes.TrimSpace(o.Body); len(b) > 0 {
+		// Only an array or object nests; a text or HTML answer is not
+		// JSON to measure (brackets in it mean nothing).
+		if o.tooDeep = (b[0] == '[' || b[0] == '{') && nestedOver(b, maxAnswerDepth); o.tooDeep {
 			return
 		}
 		if v, err := oj.Parse(o.Body); err == nil {
