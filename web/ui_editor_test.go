@@ -3,9 +3,12 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -594,4 +597,61 @@ func TestUI_LongChainOpens(t *testing.T) {
 	if x := evalJS[float64](b, `Number(document.querySelector('#canvas .node[data-step="s8999"]').getAttribute('transform').match(/translate\(([-\d.]+)/)[1])`); x <= 0 {
 		t.Errorf("the last step sits at x=%v; want it laid out to the right of the start", x)
 	}
+}
+
+// TestUI_LeavingWhileSavingKeepsTheQuestion: the designer leaves the editor
+// while its save is on the way, and clicks another page before it comes
+// back refused (someone else saved). The editor stays, with its question
+// about the changes; leaving after all goes to the page asked for last.
+func TestUI_LeavingWhileSavingKeepsTheQuestion(t *testing.T) {
+	e := newEnv(t)
+	id, rev := e.createBot(orderFlowJSON)
+	var hold atomic.Bool
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && hold.Load() {
+			held <- struct{}{}
+			<-release
+		}
+		e.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(app.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	b := newBrowser(t, 60*time.Second)
+	b.navigate(app.URL + "/")
+	b.signIn(adminToken)
+	b.navigate(app.URL + "/#/bots/" + id)
+	b.visible("#canvas")
+	b.selectStep("tell")
+
+	theirs := e.draftFlow(id) // another tab saves first
+	theirs.Steps[0].Text = "Theirs"
+	if r := e.do("PUT", "/v1/bots/"+id+"/flow", adminToken, theirs, "If-Match", fmt.Sprint(rev)); r.Code != 200 {
+		t.Fatalf("the other tab's save: %d %s", r.Code, r.Body)
+	}
+	hold.Store(true)
+	b.do("type into the text", chromedp.Focus(chromedp.CSS("#f-text")), chromedp.KeyEvent(" Thanks"))
+	b.click("a.back")
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the editor's save did not come")
+	}
+	b.do("ask for another page", chromedp.Evaluate[chromedp.Void](`location.hash = '#/connections'`))
+	time.Sleep(200 * time.Millisecond) // the second navigation is handled
+	hold.Store(false)
+	close(release) // the save arrives late, and is refused: 409
+	b.visible("#leave-box")
+	if got := evalJS[string](b, `location.hash`); got != "#/bots/"+id {
+		t.Errorf("address while asking = %q; want the editor's", got)
+	}
+	b.click("#leave-anyway")
+	b.until("the page asked for last", `location.hash === '#/connections' && document.querySelector('nav a[aria-current="page"]')?.dataset.nav === 'connections'`)
 }

@@ -67,6 +67,7 @@ function shell() {
 // cannot save), and only then forgets the key: a save sent without it
 // would lose the edit and read as a revoked key.
 async function signOut() {
+  if (leaving) return; // a page is being left: sign out from where it lands
   if (cleanup) {
     const c = cleanup;
     cleanup = null;
@@ -85,15 +86,26 @@ hooks.onUnauthorized = () => {
 };
 
 let shown = ''; // the address of the page shown
+let wanted = ''; // the address asked for last
+let leaving = false; // route waits for the page shown to finish (cleanup)
 
 async function route() {
+  wanted = location.hash;
+  // Asked for another page while the one shown still finishes (the
+  // editor saving): the route waiting for it goes to the latest address
+  // once it has, or stays if the page refuses to be left. Drawing another
+  // page now would hide the editor's question about its changes, and
+  // leave its cleanup in charge of a page no longer shown.
+  if (leaving) return;
   if (cleanup) {
     const c = cleanup;
     cleanup = null;
     // A page may refuse to be left (the editor, with changes it could not
     // save): the address goes back to it, and again() leaves after all.
-    const target = location.hash;
-    if (await c(() => { location.hash = target; }) === false) {
+    leaving = true;
+    let left;
+    try { left = await c(() => { location.hash = wanted; }); } finally { leaving = false; }
+    if (left === false) {
       cleanup = c;
       history.replaceState(null, '', shown || '#/bots');
       return;
