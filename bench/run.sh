@@ -46,7 +46,7 @@
 #   SCALE_STEPS="1000 10000 100000" SCALE_CONCURRENCY="16,64" SCALE_DURATION=$DURATION
 #   FLOW_SIZES="100,1000,10000" FLOW_REPEATS=5
 #   PROFILE_SECONDS=20 PROFILE_CONCURRENCY=16
-#   POOL_MIN=64 POOL_FACTOR=4   flowbot conversations per wrk level: max(POOL_MIN, POOL_FACTOR*c)
+#   POOL_MIN=1024 POOL_FACTOR=4 flowbot conversations per wrk level: max(POOL_MIN, POOL_FACTOR*c)
 #   FLOWBOT_WANT=...   (read by flowbot-turn.lua) replaces the success text; a wrong one
 #                      must turn every flowbot reply into a bad one (checks the check)
 #   BENCH_WORK=/tmp/flowbot-bench   scratch (logs, pids, data, results)
@@ -72,7 +72,10 @@ FLOW_SIZES=${FLOW_SIZES:-"100,1000,10000"}
 FLOW_REPEATS=${FLOW_REPEATS:-5}
 PROFILE_SECONDS=${PROFILE_SECONDS:-20}
 PROFILE_CONCURRENCY=${PROFILE_CONCURRENCY:-16}
-POOL_MIN=${POOL_MIN:-64}
+# A conversation takes at most 1,000 replies (flowbot ends it after), and
+# every level reuses the first conversations of the pool: 1,024 keeps each
+# under ~450 turns over a whole compare phase (~415k turns).
+POOL_MIN=${POOL_MIN:-1024}
 POOL_FACTOR=${POOL_FACTOR:-4}
 NODERED_VERSION=${NODERED_VERSION:-4.1.15}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18080}

@@ -4,7 +4,8 @@
 --                  "# path ...", "# body ...", "# want ..." header lines, then
 --                  one "<conversation id> <token>" line per conversation
 --   FLOWBOT_POOL   use only the first N conversations (default: all of them);
---                  keep it well above wrk's -c (bench/run.sh: max(64, 4*c))
+--                  keep it well above wrk's -c (bench/run.sh: max(1024, 4*c)), and
+--                  each conversation under 1,000 turns in all (flowbot ends it then)
 --   FLOWBOT_WANT   overrides the file's success text (for checking the check)
 --
 -- init() formats one request per conversation once:

@@ -114,7 +114,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.WarmupConns, "warmup-conns", 16, "concurrency of the warm-up")
 	fs.DurationVar(&cfg.Pause, "pause", 2*time.Second, "idle time before each level (as the peer run.sh sleeps 2 s)")
 	fs.StringVar(&cfg.Order, "order", "42", "text each turn sends (the order number)")
-	fs.IntVar(&cfg.TurnsPerConv, "turns-per-conversation", 0, "start a fresh conversation after this many turns (0: one conversation per worker per level); starts are not counted as turns")
+	fs.IntVar(&cfg.TurnsPerConv, "turns-per-conversation", 500, "start a fresh conversation after this many turns (0: one conversation per worker per level, which flowbot ends after 1,000 replies); starts are not counted as turns")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per-request timeout (as wrk --timeout 30s)")
 	fs.IntVar(&cfg.Preload, "preload", 0, "before the sweep, start this many extra conversations and leave them waiting for input")
 	fs.IntVar(&cfg.PreloadConns, "preload-conns", 32, "concurrency used to preload conversations")
