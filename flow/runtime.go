@@ -63,12 +63,6 @@ func (rt *Runtime) Drain(ctx context.Context) error {
 // Running is how many turns are running now.
 func (rt *Runtime) Running() int { return int(rt.running.Load()) }
 
-// begin counts a turn as running until the returned func is called.
-func (rt *Runtime) begin() func() {
-	rt.running.Add(1)
-	return func() { rt.running.Add(-1) }
-}
-
 type versionKey struct {
 	bot string
 	n   int
@@ -181,7 +175,8 @@ func ValidateStart(req *StartRequest) Problems {
 // runs it until it waits for input. Returns ENOTFOUND for an unknown bot or
 // one never published, EUNPROCESSABLE for bad start variables.
 func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*Conversation, *Turn, error) {
-	defer rt.begin()()
+	rt.running.Add(1)
+	defer rt.running.Add(-1)
 	if p := ValidateStart(&req); len(p) > 0 {
 		return nil, nil, &Error{Code: EUNPROCESSABLE, Message: p[0].Message, Details: p}
 	}
@@ -238,7 +233,8 @@ func (rt *Runtime) Start(ctx context.Context, botID string, req StartRequest) (*
 // KeptKeys keyed turns gets ECONFLICT. A turn that was not stored (its
 // save failed) left no key: a retry runs it again.
 func (rt *Runtime) Send(ctx context.Context, convID string, in Input) (*Conversation, *Turn, error) {
-	defer rt.begin()()
+	rt.running.Add(1)
+	defer rt.running.Add(-1)
 	unlock := rt.locks.lock(convID)
 	defer unlock()
 	conv, err := rt.Store.Conversation(ctx, convID)

@@ -68,9 +68,34 @@ func TestHandoffOutbox(t *testing.T) {
 // journal; a checkpoint moves it later) and returns its id.
 func mustSaveConversation(t *testing.T, db *DB) string {
 	t.Helper()
-	id := "0190a6b6-0000-7000-8000-0000000000c1"
-	mustSaveTurn(t, db, nextTurn(sampleConversation(id, "tok-c1", convEpoch)))
+	return mustSaveConversationN(t, db, "1")
+}
+
+// mustSaveConversationN is mustSaveConversation for the conversation
+// numbered n (its id and token end in n).
+func mustSaveConversationN(t *testing.T, db *DB, n string) string {
+	t.Helper()
+	id := "0190a6b6-0000-7000-8000-0000000000c" + n
+	mustSaveTurn(t, db, nextTurn(sampleConversation(id, "tok-c"+n, convEpoch)))
 	return id
+}
+
+// mustPutHandoffs stores an empty notice for each {id, conversation}.
+func mustPutHandoffs(t *testing.T, db *DB, notices ...[2]string) {
+	t.Helper()
+	for _, n := range notices {
+		if err := db.PutHandoff(context.Background(), n[0], n[1], time.Now(), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// handoffIndexKeys is how many entries the notices-by-conversation index
+// holds (notices in the outbox and marks of delivered ones).
+func handoffIndexKeys(db *DB) int {
+	n := 0
+	db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
+	return n
 }
 
 // TestHandoffErasure: erasing a conversation removes its notices through
@@ -79,20 +104,12 @@ func mustSaveConversation(t *testing.T, db *DB) string {
 func TestHandoffErasure(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
-	gone := mustSaveConversation(t, db)
-	kept := "0190a6b6-0000-7000-8000-0000000000c2"
-	mustSaveTurn(t, db, nextTurn(sampleConversation(kept, "tok-c2", convEpoch)))
-	for _, n := range []struct{ id, conv string }{{"n1", gone}, {"n2", kept}, {"n3", gone}} {
-		if err := db.PutHandoff(ctx, n.id, n.conv, time.Now(), []byte(`{}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gone, kept := mustSaveConversation(t, db), mustSaveConversationN(t, db, "2")
+	mustPutHandoffs(t, db, [2]string{"n1", gone}, [2]string{"n2", kept}, [2]string{"n3", gone})
 	if err := db.DeleteConversation(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	db.Handoffs(ctx, func(id, _ string, _ time.Time, _ []byte) bool { ids = append(ids, id); return true })
-	if strings.Join(ids, ",") != "n2" {
+	if ids := outboxIDsOf(t, db); strings.Join(ids, ",") != "n2" {
 		t.Fatalf("outbox after the erasure: %v", ids)
 	}
 	wantCode(t, db.PutHandoff(ctx, "n4", gone, time.Now(), []byte(`{}`)), flow.ENOTFOUND, "")
@@ -116,9 +133,7 @@ func TestHandoffErasure(t *testing.T) {
 		t.Fatalf("retention removed %d, %v; want 1", n, err)
 	}
 	wantMade(kept, false)
-	n := 0
-	db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
-	if n != 0 {
+	if n := handoffIndexKeys(db); n != 0 {
 		t.Fatalf("%d index entries left after retention", n)
 	}
 }
@@ -128,9 +143,7 @@ func TestHandoffErasure(t *testing.T) {
 func TestHandoffMade(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
-	conv := mustSaveConversation(t, db)
-	other := "0190a6b6-0000-7000-8000-0000000000c3"
-	mustSaveTurn(t, db, nextTurn(sampleConversation(other, "tok-c3", convEpoch)))
+	conv, other := mustSaveConversation(t, db), mustSaveConversationN(t, db, "3")
 	check := func(when string, want bool) {
 		t.Helper()
 		if made, err := db.HandoffMade(ctx, conv); err != nil || made != want {
@@ -139,13 +152,9 @@ func TestHandoffMade(t *testing.T) {
 	}
 	check("no notice yet", false)
 	// Another conversation's notice is not this one's.
-	if err := db.PutHandoff(ctx, "n0", other, time.Now(), []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
+	mustPutHandoffs(t, db, [2]string{"n0", other})
 	check("a notice about another conversation", false)
-	if err := db.PutHandoff(ctx, "n1", conv, time.Now(), []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
+	mustPutHandoffs(t, db, [2]string{"n1", conv})
 	check("in the outbox", true)
 	if err := db.DeleteHandoff(ctx, "n1"); err != nil {
 		t.Fatal(err)
@@ -172,14 +181,8 @@ func outboxIDsOf(t *testing.T, db *DB) []string {
 func TestHandoffRetention(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
-	sent := mustSaveConversation(t, db)
-	pending := "0190a6b6-0000-7000-8000-0000000000c4"
-	mustSaveTurn(t, db, nextTurn(sampleConversation(pending, "tok-c4", convEpoch)))
-	for _, n := range []struct{ id, conv string }{{"n1", sent}, {"n2", pending}} {
-		if err := db.PutHandoff(ctx, n.id, n.conv, time.Now(), []byte(`{}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sent, pending := mustSaveConversation(t, db), mustSaveConversationN(t, db, "4")
+	mustPutHandoffs(t, db, [2]string{"n1", sent}, [2]string{"n2", pending})
 	if err := db.DeleteHandoff(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,18 +192,13 @@ func TestHandoffRetention(t *testing.T) {
 	if ids := outboxIDsOf(t, db); strings.Join(ids, ",") != "n2" {
 		t.Fatalf("outbox after retention: %v; want the pending n2", ids)
 	}
-	indexKeys := func() int {
-		n := 0
-		db.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketHandoffsByConv).Stats().KeyN; return nil })
-		return n
-	}
-	if n := indexKeys(); n != 1 {
+	if n := handoffIndexKeys(db); n != 1 {
 		t.Fatalf("%d index entries after retention; want the pending notice's", n)
 	}
 	if err := db.DeleteHandoff(ctx, "n2"); err != nil {
 		t.Fatal(err)
 	}
-	if n := indexKeys(); n != 0 {
+	if n := handoffIndexKeys(db); n != 0 {
 		t.Fatalf("%d index entries after the last delivery", n)
 	}
 }

@@ -154,6 +154,9 @@ func TestConversation_StartIdempotencyKey(t *testing.T) {
 		if r := start(e, other, strings.Repeat("k", 22), nil); r.Code != http.StatusCreated {
 			t.Fatalf("22-character key: %d %s", r.Code, r.Body)
 		}
+		if r := start(e, other, strings.Repeat("k", 255), nil); r.Code != http.StatusCreated {
+			t.Fatalf("255-character key: %d %s", r.Code, r.Body)
+		}
 		if r := start(e, other, strings.Repeat("k", 256), nil); r.Code != http.StatusBadRequest {
 			t.Fatalf("256-character key: %d %s", r.Code, r.Body)
 		}

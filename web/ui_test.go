@@ -798,16 +798,24 @@ func keyRowIPs(b *browser, name string) []string {
 	  .flatMap((tr) => [...tr.querySelectorAll('.ips-cell code')].map((c) => c.textContent))`, name))
 }
 
-// TestUI_APIKeyAllowedIPs: an admin restricts a new key to addresses,
-// typed with commas and new lines, and the list shows them in their
-// canonical form; a key without shows "any address".
-func TestUI_APIKeyAllowedIPs(t *testing.T) {
+// openKeysPage serves the UI, signs in as admin and opens the API keys
+// page.
+func openKeysPage(t *testing.T) (*env, *browser) {
+	t.Helper()
 	e := newEnv(t)
 	app := uiServer(t, e)
 	b := newBrowser(t, 60*time.Second)
 	b.navigate(app.URL + "/#/keys")
 	b.signIn(adminToken)
 	b.visible("#key-ips")
+	return e, b
+}
+
+// TestUI_APIKeyAllowedIPs: an admin restricts a new key to addresses,
+// typed with commas and new lines, and the list shows them in their
+// canonical form; a key without shows "any address".
+func TestUI_APIKeyAllowedIPs(t *testing.T) {
+	e, b := openKeysPage(t)
 	b.checkLabels("api keys")
 	b.typeText("#key-name", "office ci")
 	b.typeText("#key-ips", "203.0.113.7, 198.51.100.0/24\n2001:DB8::/32\n")
@@ -837,12 +845,7 @@ func TestUI_APIKeyAllowedIPs(t *testing.T) {
 // at the field, the typed text stays to be fixed, and no key is made
 // until it is.
 func TestUI_APIKeyAllowedIPsError(t *testing.T) {
-	e := newEnv(t)
-	app := uiServer(t, e)
-	b := newBrowser(t, 60*time.Second)
-	b.navigate(app.URL + "/#/keys")
-	b.signIn(adminToken)
-	b.visible("#key-ips")
+	e, b := openKeysPage(t)
 	b.typeText("#key-name", "office ci")
 	b.typeText("#key-ips", "203.0.113.7\n10.0.0.1/8")
 	b.click("#create-key")
