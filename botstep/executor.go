@@ -242,7 +242,7 @@ func (x *Executor) Execute(ctx context.Context, s *flow.Step, vars flow.Lookup) 
 		// A 4xx/5xx answer read whole fills the variables its JSON has
 		// too, so the failure branch can tell the user the API's own
 		// message ("no such order") and the test call lists its paths.
-		o.save(s, p)
+		o.save(s, p, vars)
 	} else if o.Status != 0 {
 		o.saveMeta(s, p)
 	}

@@ -70,7 +70,7 @@ func BenchmarkResponseMapping(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		o := &Outcome{Status: 200, Header: header, Body: body, Saved: map[string]string{}, Success: true}
-		o.save(s, p)
+		o.save(s, p, nil)
 		if len(o.Saved) != 8 {
 			b.Fatalf("saved %v", o.Saved)
 		}

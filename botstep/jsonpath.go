@@ -3,6 +3,7 @@ package botstep
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,8 +23,19 @@ type ResponsePath struct {
 	// Body: the path is "$body", the whole body as text, for an API that
 	// answers with something other than JSON.
 	Body bool
-	// Expr: any other path, a JSONPath into the response body.
+	// Expr: any other path, a JSONPath into the response body; up to
+	// its first filter when it has one.
 	Expr jp.Expr
+	// Filters: the path's filters ([?(...)]) in order, each with the
+	// rest of the path up to the next one.
+	Filters []PathFilter
+}
+
+// PathFilter is a filter in a response path and the part of the path
+// after it, which starts at each element the filter keeps.
+type PathFilter struct {
+	test *filterExpr
+	rest jp.Expr // starts with $, the element
 }
 
 // ParseResponsePath parses the path of an api_call variable: a JSONPath
@@ -47,44 +59,168 @@ func ParseResponsePath(path string) (ResponsePath, error) {
 		}
 		return ResponsePath{Header: name}, nil
 	}
-	x, err := parseJSONPath(path)
+	x, fs, err := parseFilteredPath(path, true)
 	if err != nil {
 		return ResponsePath{}, err
 	}
-	return ResponsePath{Expr: x}, nil
+	return ResponsePath{Expr: x, Filters: fs}, nil
 }
 
 // maxPathLen bounds a path's length in characters.
 const maxPathLen = 256
 
-// parseJSONPath parses a JSONPath that starts at the root "$", of the
-// subset whose cost stays linear in the answer's size (pathCost).
-func parseJSONPath(path string) (jp.Expr, error) {
+// checkJSONPath reports a path that is not a JSONPath from the root "$"
+// of the accepted subset, without filters: an options step's label_path,
+// which jp reads.
+func checkJSONPath(path string) error {
+	_, _, err := parseFilteredPath(path, false)
+	return err
+}
+
+// filterMark stands in for a filter while jp parses the rest of a path:
+// a name no path may hold (paths with a NUL are refused).
+const filterMark = "\x00filter"
+
+// parseFilteredPath parses a JSONPath that starts at the root "$", of the
+// subset whose cost stays linear in the answer's size (pathCost). When
+// filters are allowed, the path is split at each one (see PathFilter).
+func parseFilteredPath(path string, filters bool) (jp.Expr, []PathFilter, error) {
 	if err := checkPathLen(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !strings.HasPrefix(path, "$") {
-		return nil, fmt.Errorf("%s must start with \"$\" (the root), for example $.order.status", flow.Quote(path))
+		return nil, nil, fmt.Errorf("%s must start with \"$\" (the root), for example $.order.status", flow.Quote(path))
 	}
 	if strings.HasPrefix(path, "$$") { // jp reads "$$" as "$"; refuse the typo
-		return nil, fmt.Errorf("%s is not a JSONPath: it starts with \"$$\"", flow.Quote(path))
+		return nil, nil, fmt.Errorf("%s is not a JSONPath: it starts with \"$$\"", flow.Quote(path))
 	}
-	x, err := parseJP(path)
+	if strings.ContainsRune(path, 0) {
+		return nil, nil, fmt.Errorf("%s is not a JSONPath: it holds a NUL character", flow.Quote(path))
+	}
+	marked, srcs, err := cutFilters(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a JSONPath: %s", flow.Quote(path), err.Error())
+		return nil, nil, fmt.Errorf("%s is not a JSONPath: %s", flow.Quote(path), err.Error())
+	}
+	if len(srcs) > 0 && !filters {
+		return nil, nil, fmt.Errorf("%s cannot be used: filters ([?(...)]) are not supported here; pick the element by its index ($[0].name)", flow.Quote(path))
+	}
+	x, err := parseJP(marked)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not a JSONPath: %s", flow.Quote(path), err.Error())
 	}
 	var c pathCost
 	if msg := c.expr(x); msg != "" {
-		return nil, fmt.Errorf("%s cannot be used: %s", flow.Quote(path), msg)
+		return nil, nil, fmt.Errorf("%s cannot be used: %s", flow.Quote(path), msg)
 	}
-	return x, nil
+	// Split at the marks: x[:first] is the head; each filter takes the
+	// fragments up to the next mark, after a $ for its element.
+	head, fs := x, []PathFilter(nil)
+	for i := len(x) - 1; i >= 0; i-- {
+		n, ok := markIndex(x[i])
+		if !ok {
+			continue
+		}
+		test, err := parseFilter(srcs[n])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s cannot be used: filter %s: %s", flow.Quote(path), flow.Quote("[?"+srcs[n]+"]"), err.Error())
+		}
+		rest := append(jp.Expr{jp.Root('$')}, head[i+1:]...)
+		fs = append([]PathFilter{{test: test, rest: rest}}, fs...)
+		head = head[:i]
+	}
+	return head, fs, nil
 }
 
-// checkJSONPath reports a path that is not a JSONPath from the root "$"
-// of the accepted subset.
-func checkJSONPath(path string) error {
-	_, err := parseJSONPath(path)
-	return err
+// markIndex reports whether f is the stand-in of the n-th filter.
+func markIndex(f jp.Frag) (int, bool) {
+	c, ok := f.(jp.Child)
+	if !ok {
+		return 0, false
+	}
+	s, ok := strings.CutPrefix(string(c), filterMark)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// cutFilters replaces each filter in path ([?...]) by a stand-in name jp
+// can parse, and returns the filters' texts (after "[?", before "]").
+// Quoted names are copied as they are, so a "[?" inside one is no filter.
+func cutFilters(path string) (string, []string, error) {
+	var b strings.Builder
+	var srcs []string
+	for i := 0; i < len(path); {
+		c := path[i]
+		switch {
+		case c == '\'' || c == '"':
+			j, _ := skipQuoted(path, i)
+			b.WriteString(path[i:j])
+			i = j
+		case c == '[' && strings.HasPrefix(strings.TrimLeft(path[i+1:], " "), "?"):
+			start := i + 1 + strings.IndexByte(path[i+1:], '?') + 1
+			end, err := filterEnd(path, start)
+			if err != nil {
+				return "", nil, err
+			}
+			b.WriteString("['" + filterMark + strconv.Itoa(len(srcs)) + "']")
+			srcs = append(srcs, path[start:end])
+			i = end + 1
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), srcs, nil
+}
+
+// skipQuoted returns the index after the quoted text starting at i, and
+// whether it is closed (when not: len(s)).
+func skipQuoted(s string, i int) (int, bool) {
+	q := s[i]
+	for i++; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case q:
+			return i + 1, true
+		}
+	}
+	return len(s), false
+}
+
+// filterEnd returns the index of the "]" that closes a filter whose text
+// starts at i: the first one outside quotes, parentheses and brackets.
+func filterEnd(s string, i int) (int, error) {
+	parens, brackets := 0, 0
+	for i < len(s) {
+		switch s[i] {
+		case '\'', '"':
+			j, ok := skipQuoted(s, i)
+			if !ok {
+				return 0, errors.New("a quoted text in a filter is not closed")
+			}
+			i = j
+			continue
+		case '(':
+			parens++
+		case ')':
+			parens--
+		case '[':
+			brackets++
+		case ']':
+			if brackets == 0 && parens <= 0 {
+				return i, nil
+			}
+			brackets--
+		}
+		i++
+	}
+	if parens > 0 {
+		return 0, errors.New("a ( in a filter is not closed")
+	}
+	return 0, errors.New("a filter ([?...]) is not closed with ]")
 }
 
 // checkPathLen reports a path over maxPathLen characters.
@@ -107,9 +243,9 @@ func checkPathLen(path string) error {
 // through every element again, so one is allowed there. A list of
 // distinct names or indexes ([0,2], ['a','b']) reaches an element at
 // most twice (an index and its negative twin); repeated entries would
-// reach it once per entry. Filters ([?(@.price < 10)]) are refused: jp
-// evaluates one in microseconds and a kilobyte of allocation per element
-// tested, 2 s and 600 MB for one list of a 1 MiB answer.
+// reach it once per entry. A filter ([?(@.price < 10)]) tests each
+// element once, by flowbot's own evaluation (jsonfilter.go); after a
+// descent it counts as the one wildcard, slice or list.
 type pathCost struct {
 	descents, wide, unions int
 }
@@ -122,7 +258,15 @@ func (c *pathCost) expr(x jp.Expr) string {
 			if i != 0 {
 				return "$ may only start the path"
 			}
-		case jp.Child, jp.Nth, jp.Bracket:
+		case jp.Child:
+			if _, ok := markIndex(f); ok {
+				// A filter tests each element of a list (or value of an
+				// object) once, or each element below a descent once.
+				if msg := c.spread(); msg != "" {
+					return msg
+				}
+			}
+		case jp.Nth, jp.Bracket:
 		case jp.Wildcard, jp.Slice:
 			if msg := c.spread(); msg != "" {
 				return msg
@@ -145,8 +289,6 @@ func (c *pathCost) expr(x jp.Expr) string {
 			if c.descents++; c.descents > 1 {
 				return "recursive descent (..) may be used once in a path"
 			}
-		case *jp.Filter:
-			return "filters ([?(...)]) are not supported; pick the element by its index ($.items[0].name), or save the list and test it in a branch step"
 		default:
 			return flow.Quote(string(f.Append(nil, true, false))) + " is not supported"
 		}

@@ -16,10 +16,10 @@ import (
 // scalar as text, an array or object as compact JSON; a path that matches
 // nothing, JSON null, an empty body or a body that is not JSON leaves the
 // variable unset. $status and $headers.<name> read the response itself.
-func (o *Outcome) save(s *flow.Step, p *prepared) {
+func (o *Outcome) save(s *flow.Step, p *prepared, vars flow.Lookup) {
 	o.parse()
 	for i, v := range s.Variables {
-		if got, ok := o.valueOf(p.paths[i]); ok {
+		if got, ok := o.valueOf(p.paths[i], vars); ok {
 			o.Saved[v.Name] = got
 		}
 	}
@@ -115,8 +115,9 @@ func nestedOver(b []byte, max int) bool {
 }
 
 // valueOf reads rp in the answer as a variable would be saved from it;
-// false when there is nothing there.
-func (o *Outcome) valueOf(rp ResponsePath) (string, bool) {
+// false when there is nothing there. vars fills the {{variables}} of
+// rp's filters.
+func (o *Outcome) valueOf(rp ResponsePath, vars flow.Lookup) (string, bool) {
 	switch {
 	case rp.Status:
 		return strconv.Itoa(o.Status), true
@@ -129,7 +130,7 @@ func (o *Outcome) valueOf(rp ResponsePath) (string, bool) {
 			return strings.ToValidUTF8(string(o.Body), "\uFFFD"), true
 		}
 	case o.data != nil:
-		if got := firstOf(rp.Expr, o.data); got != nil {
+		if got := firstFiltered(rp.Expr, rp.Filters, o.data, vars); got != nil {
 			return textOf(got), true
 		}
 	}
@@ -142,7 +143,7 @@ func (o *Outcome) valueOf(rp ResponsePath) (string, bool) {
 func (o *Outcome) checkSuccess(s *flow.Step, p *prepared, vars flow.Lookup) {
 	o.parse()
 	for i, c := range s.SuccessWhen {
-		got, ok := o.valueOf(p.succ[i])
+		got, ok := o.valueOf(p.succ[i], vars)
 		want := flow.Interpolate(c.Value, vars)
 		if flow.Compare(c.Op, got, ok, want) {
 			continue
@@ -205,13 +206,70 @@ func firstOf(x jp.Expr, data any) any {
 	return v
 }
 
+// firstFiltered returns the first value the path head, then each of
+// filters, selects in data; nil for none.
+func firstFiltered(head jp.Expr, filters []PathFilter, data any, vars flow.Lookup) any {
+	if len(filters) == 0 {
+		return firstOf(head, data)
+	}
+	f := filters[0]
+	test := f.test.bind(vars)
+	var found any
+	keep := func(el any) bool {
+		if test.holds(el) {
+			found = firstFiltered(f.rest, filters[1:], el, vars)
+		}
+		return found == nil
+	}
+	n := len(head)
+	if _, ok := head[n-1].(jp.Descent); ok {
+		// $..[?(...)]: every element below the descent's start is tested.
+		for _, m := range matchesOf(head[:n-1], data) {
+			if !eachDescendant(m, keep) {
+				break
+			}
+		}
+		return found
+	}
+	for _, m := range matchesOf(head, data) {
+		if !eachChild(m, keep) {
+			break
+		}
+	}
+	return found
+}
+
+// matchesOf returns every value x selects in data.
+func matchesOf(x jp.Expr, data any) []any {
+	if plainPath(x) {
+		if v := firstOf(x, data); v != nil {
+			return []any{v}
+		}
+		return nil
+	}
+	return x.Get(data)
+}
+
+// plainPath reports whether x has only names and indexes, which select
+// one value at most.
+func plainPath(x jp.Expr) bool {
+	for _, f := range x {
+		switch f.(type) {
+		case jp.Root, jp.Bracket, jp.Child, jp.Nth:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // saveMeta saves only $status and $headers.<name> variables; it runs for
 // answers not read whole (a refused redirect, a body over the cap), so a
 // branch step can still route on the status code.
 func (o *Outcome) saveMeta(s *flow.Step, p *prepared) {
 	for i, v := range s.Variables {
 		if rp := p.paths[i]; rp.Status || rp.Header != "" || rp.Body {
-			if got, ok := o.valueOf(rp); ok {
+			if got, ok := o.valueOf(rp, nil); ok {
 				o.Saved[v.Name] = got
 			}
 		}

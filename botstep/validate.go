@@ -141,7 +141,11 @@ func checkNeverSet(p *flow.Problems, f *flow.Flow) {
 			read(at("/conditions/"+strconv.Itoa(j)+"/value"), c.Value)
 		}
 		for j, c := range s.SuccessWhen {
+			read(at("/success_when/"+strconv.Itoa(j)+"/path"), c.Path) // a filter's {{variables}}
 			read(at("/success_when/"+strconv.Itoa(j)+"/value"), c.Value)
+		}
+		for j, v := range s.Variables {
+			read(at("/variables/"+strconv.Itoa(j)+"/path"), v.Path)
 		}
 		if s.OptionsFrom != nil {
 			warn(at("/options_from/variable"), s.OptionsFrom.Variable)

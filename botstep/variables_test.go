@@ -57,8 +57,8 @@ func TestParseResponsePath(t *testing.T) {
 // TestResponsePathCost: a path is read from an answer of up to 1 MiB after
 // the call, so only paths whose cost stays a small multiple of the
 // answer's size are accepted: at most 256 characters, one recursive
-// descent with at most one wildcard, slice or list after it, one list of
-// distinct entries, no filter. The limit is checked wherever a path is
+// descent with at most one wildcard, slice, list or filter after it, one
+// list of distinct entries; no filter in an options step's label_path. The limit is checked wherever a path is
 // written (a variable, a success test, an options step's label_path).
 func TestResponsePathCost(t *testing.T) {
 	atLimit := "$." + strings.Repeat("a", 254)
@@ -69,6 +69,7 @@ func TestResponsePathCost(t *testing.T) {
 	for _, p := range []string{
 		"$..id", "$..*", "$..*.id", "$..items[0].name", "$..[0:2].id", "$.a..b[1]",
 		"$.items[*].tags[*]", "$[*][*][*][*]", "$['a','b']..id", "$[0,-1].id", "$..['a','b']",
+		"$.items[?(@.id == 1)].name", "$..[?(@.type == 'home')].email", "$.a[?(@.x)][?(@.y)]..z", "$['[?not a filter']",
 	} {
 		cases = append(cases, stepCase{name: "OK_" + p, step: v(p)})
 	}
@@ -80,7 +81,9 @@ func TestResponsePathCost(t *testing.T) {
 		{"ErrSliceAndListAfterDescent", "$..[0:][0,1]", `path "$..[0:][0,1]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
 		{"ErrTwoLists", "$[0,1][2,3]", `path "$[0,1][2,3]" cannot be used: a list of names or indexes ([0,2] or ['a','b']) may be used once in a path`},
 		{"ErrRepeatedEntry", "$[0,0,0]..id", `path "$[0,0,0]..id" cannot be used: a list of names or indexes may not repeat an entry`},
-		{"ErrFilter", "$.items[?(@.id == 1)].name", `path "$.items[?(@.id == 1)].name" cannot be used: filters ([?(...)]) are not supported; pick the element by its index ($.items[0].name), or save the list and test it in a branch step`},
+		{"ErrWildcardAndFilterAfterDescent", "$..*[?(@.z == 1)]", `path "$..*[?(@.z == 1)]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
+		{"ErrFilterUnclosed", "$.items[?(@.id == 1)", `path "$.items[?(@.id == 1)" is not a JSONPath: a filter ([?...]) is not closed with ]`},
+		{"ErrFilterSyntax", "$.items[?(@.id === 1)].name", `path "$.items[?(@.id === 1)].name" cannot be used: filter "[?(@.id === 1)]": unexpected "= 1)"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by && and ||`},
 	} {
 		cases = append(cases, stepCase{name: tc.name, step: v(tc.path), want: []string{"/variables/0/path invalid_json_path"}, msg: tc.msg})
 	}
@@ -88,6 +91,10 @@ func TestResponsePathCost(t *testing.T) {
 		stepCase{name: "ErrSuccessWhen", step: apiStep(func(s *flow.Step) {
 			s.SuccessWhen = []flow.SuccessCondition{{Path: "$..a..b", Op: flow.OpExists}}
 		}), want: []string{"/success_when/0/path invalid_json_path"}},
+		stepCase{name: "ErrLabelPathFilter", step: flow.Step{ID: "o", Type: flow.TypeOptions, Text: "Pick one",
+			OptionsFrom: &flow.OptionsFrom{Variable: "orders", LabelPath: "$.names[?(@.lang == 'en')].text", ValueVariable: "order", Next: "n"}},
+			want: []string{"/options_from/label_path invalid_json_path"},
+			msg:  `label_path "$.names[?(@.lang == 'en')].text" cannot be used: filters ([?(...)]) are not supported here; pick the element by its index ($[0].name)`},
 		stepCase{name: "ErrLabelPath", step: flow.Step{ID: "o", Type: flow.TypeOptions, Text: "Pick one",
 			OptionsFrom: &flow.OptionsFrom{Variable: "orders", LabelPath: "$..a..b", ValueVariable: "order", Next: "n"}},
 			want: []string{"/options_from/label_path invalid_json_path"}},

@@ -178,7 +178,7 @@ function variablesSection(step, ctx) {
   });
   return h('section', { class: 'group', 'aria-labelledby': 'vars-h' },
     h('h3', { id: 'vars-h' }, 'Save from the response ', h('span', { class: ['count', step.variables.length > MAX_VARS && 'over'], id: 'vars-count' }, `${step.variables.length} of ${MAX_VARS}`)),
-    h('p', { class: 'hint' }, 'Run a test call and click a field of the response, or type a JSONPath. $status, $headers.name and $body read the status, a header and the whole body as text.'),
+    h('p', { class: 'hint' }, 'Run a test call and click a field of the response, or type a JSONPath; a filter picks a list\'s element by its fields: $.emails[?(@.type == \'home\')].email. $status, $headers.name and $body read the status, a header and the whole body as text.'),
     h('div', { class: 'field list', dataset: { pointer: '/variables' } },
       rows.length ? h('table', { class: 'vars' }, h('tbody', null, ...rows)) : h('p', { class: 'empty' }, 'No variables yet.'),
       h('p', { class: 'field-error', hidden: true, role: 'alert' })),
