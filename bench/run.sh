@@ -30,8 +30,8 @@
 #   scale     a fresh flowbot: preload 1k, 10k, 100k waiting conversations; after
 #             each, RSS, DB size and turns at c=16 and c=64
 #   waiting   a fresh flowbot with 10,000 conversations waiting for input: RSS, heap
-#   profile   cmd/flowbot with --pprof-addr (block and mutex profiling on) under
-#             c=16 load: CPU, block and mutex profiles, top entries as text
+#   profile   cmd/flowbot with --pprof-addr (block and mutex profiling on) under wrk
+#             c=16 over a prepared pool (as in compare): CPU, block and mutex profiles, top entries as text
 #
 # Needs: go, node/npm (Node-RED is installed into /tmp/nodered), wrk (apt),
 # and the peers folder at ../shared/bench/peers relative to the repo root
@@ -592,13 +592,17 @@ phase_profile() {
 		"$WORK/bin/flowbot" --addr "127.0.0.1:$FLOWBOT_PORT" --data "$data" --allow-private-networks \
 		--rate-limit-ip 0 --rate-limit-conversation 0 --log-level warn --pprof-addr "127.0.0.1:$PPROF_PORT"
 	wait_http "http://127.0.0.1:$FLOWBOT_PORT/healthz" 30
-	log "profile: c=$PROFILE_CONCURRENCY load, CPU profile for ${PROFILE_SECONDS}s"
-	FLOWBOT_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/bin/flowbot-load" -url "http://127.0.0.1:$FLOWBOT_PORT" \
-		-upstream "https://127.0.0.1:$UPSTREAM_TLS_PORT" -concurrency "$PROFILE_CONCURRENCY" \
-		-duration "$((PROFILE_SECONDS + 8))s" -warmup 3s -pause 0s -pid "${PID[flowbot-profiled]}" \
-		-json "$out/flowbot-profiled.json" >"$WORK/logs/flowbot-profiled-load.txt" 2>&1 &
+	# The measured configuration: wrk over a prepared pool, as in compare.
+	prepare_flowbot "$WORK/logs/flowbot-profiled-prepare.txt" -conversations "$(pool_size "$PROFILE_CONCURRENCY")" || {
+		stop_name flowbot-profiled
+		return 1
+	}
+	log "profile: wrk c=$PROFILE_CONCURRENCY over $(pool_size "$PROFILE_CONCURRENCY") conversations, CPU profile for ${PROFILE_SECONDS}s"
+	FLOWBOT_CONVS=$CONVS FLOWBOT_POOL=$(pool_size "$PROFILE_CONCURRENCY") \
+		wrk -t1 -c"$PROFILE_CONCURRENCY" -d"$((PROFILE_SECONDS + 8))s" --timeout 30s -s "$FLOWBOT_LUA" \
+		"http://127.0.0.1:$FLOWBOT_PORT/" >"$WORK/logs/flowbot-profiled-load.txt" 2>&1 &
 	LOAD_PID=$!
-	sleep 7
+	sleep 5
 	curl -fsS -o /dev/null "http://127.0.0.1:$PPROF_PORT/debug/pprof/block?debug=0" || true
 	curl -fsS -o "$out/cpu.pb.gz" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PROFILE_SECONDS" || true
 	curl -fsS -o "$out/block.pb.gz" "http://127.0.0.1:$PPROF_PORT/debug/pprof/block" || true
@@ -606,6 +610,7 @@ phase_profile() {
 	wait "$LOAD_PID" || true
 	LOAD_PID=
 	cat "$WORK/logs/flowbot-profiled-load.txt" >&2
+	grep '^RESULT' "$WORK/logs/flowbot-profiled-load.txt" >"$out/flowbot-profiled.txt" || true
 	if [[ -s $out/cpu.pb.gz ]]; then
 		go tool pprof -top -nodecount=40 "$WORK/bin/flowbot" "$out/cpu.pb.gz" >"$out/cpu-top.txt" 2>/dev/null || true
 		go tool pprof -top -cum -nodecount=80 "$WORK/bin/flowbot" "$out/cpu.pb.gz" >"$out/cpu-top-cum.txt" 2>/dev/null || true
