@@ -117,6 +117,42 @@ func TestUI_DeleteFocusedStepAndUndo(t *testing.T) {
 	b.checkLabels("editor after undo")
 }
 
+// TestUI_UndoDeleteAfterRowRemoved: Undo gives a deleted step's link back
+// to the condition that had it, even when a condition above it was
+// removed in between (its index changed), and not to the one now at its
+// old index.
+func TestUI_UndoDeleteAfterRowRemoved(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.createBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Order?","variable":"order","next":"check"},
+ {"id":"check","type":"branch","conditions":[
+  {"variable":"order","op":"equals","value":"1","next":"bye"},
+  {"variable":"order","op":"equals","value":"2","next":"tell"},
+  {"variable":"order","op":"equals","value":"3","next":""}],"else":"bye"},
+ {"id":"tell","type":"message","text":"Shipped.","next":"bye"},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	b := openEditor(t, e, id, 60*time.Second)
+	node := func(sid string) string { return `#canvas .node[data-step="` + sid + `"]` }
+
+	b.selectStep("tell")
+	b.click("#delete-step")
+	b.until("tell gone", `document.querySelector('`+node("tell")+`') === null`)
+	b.selectStep("check")
+	b.click("#remove-condition-0")
+	b.waitSaved()
+	if c := e.draftStep(id, "check"); len(c.Conditions) != 2 || c.Conditions[0].Value != "2" || c.Conditions[0].Next != "" {
+		t.Fatalf("check before Undo: %+v", c.Conditions)
+	}
+	b.do("focus check", chromedp.Focus(chromedp.CSS(node("check"))))
+	b.do("press Ctrl+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.present(node("tell"))
+	b.waitSaved()
+	c := e.draftStep(id, "check")
+	if len(c.Conditions) != 2 || c.Conditions[0].Next != "tell" || c.Conditions[1].Next != "" {
+		t.Errorf("check after Undo: %+v; want the condition on 2 to lead to tell again, the one on 3 to nothing", c.Conditions)
+	}
+}
+
 // selectStep clicks step id on the canvas and waits for its panel.
 func (b *browser) selectStep(id string) {
 	b.t.Helper()

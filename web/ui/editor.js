@@ -533,8 +533,13 @@ export async function editorPage(main, botId, app) {
     const i = flow.steps.findIndex((x) => x.id === id);
     if (i < 0) return false;
     const step = flow.steps[i];
+    // A link from an option or a condition remembers the row itself, not
+    // its index: rows removed or added before Undo move the others.
     const links = flow.steps.filter((x) => x !== step)
-      .flatMap((x) => ports(x).filter((p) => p.target === id).map((p) => ({ from: x.id, port: p.port })));
+      .flatMap((x) => ports(x).filter((p) => p.target === id).map((p) => {
+        const [list, k] = p.port.split('.');
+        return { from: x.id, port: p.port, list: k === undefined ? null : list, row: k === undefined ? null : x[list][Number(k)] };
+      }));
     const wasStart = flow.start === id;
     flow.steps.splice(i, 1);
     retarget(flow, id, '');
@@ -546,7 +551,14 @@ export async function editorPage(main, botId, app) {
       for (const l of links) {
         // A link the designer has pointed elsewhere since keeps its new target.
         const from = stepById(l.from);
-        if (from && ports(from).some((p) => p.port === l.port && !p.target)) setTarget(from, l.port, id);
+        if (!from) continue;
+        let port = l.port;
+        if (l.row) {
+          const k = (from[l.list] || []).indexOf(l.row);
+          if (k < 0) continue; // the row was removed since
+          port = `${l.list}.${k}`;
+        }
+        if (ports(from).some((p) => p.port === port && !p.target)) setTarget(from, port, id);
       }
       if (wasStart && !flow.start) flow.start = id;
       st.selected = { kind: 'step', id };
