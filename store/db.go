@@ -35,7 +35,7 @@ const defaultLockTimeout = 2 * time.Second
 
 // Bucket names and what they hold.
 var (
-	bucketMeta           = []byte("meta")             // schema_version, key_check
+	bucketMeta           = []byte("meta")             // schema_version, key_check, journal_lsn, handoffs_since
 	bucketBots           = []byte("bots")             // bot id -> botRecord
 	bucketBotsBySeq      = []byte("bots_by_seq")      // u64 creation seq -> flow.BotSummary JSON (older stores: the bot id)
 	bucketVersions       = []byte("versions")         // bot id -> {u64 number -> versionRecord}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -179,4 +180,67 @@ func deleteConversationHandoffs(tx *bolt.Tx, id string, pending bool) error {
 		}
 	}
 	return nil
+}
+
+// TransferredBetween returns the conversations, of all bots, that are
+// transferred and were last updated at or after from and before to,
+// oldest first (the token hash is not returned). The journal is
+// checkpointed first, so every turn acknowledged before the call counts.
+// A start-up uses it to find transfers whose notice a crash lost.
+func (d *DB) TransferredBetween(ctx context.Context, from, to time.Time) ([]*flow.Conversation, error) {
+	if err := d.turns.checkpoint(ctx); err != nil {
+		return nil, storeErr("transferred conversations", err)
+	}
+	return view(d, "transferred conversations", func(tx *bolt.Tx) ([]*flow.Conversation, error) {
+		var out []*flow.Conversation
+		states := tx.Bucket(bucketConversations)
+		c := tx.Bucket(bucketConversationsByUpdated).Cursor()
+		end := uint64(to.UnixNano())
+		for k, _ := c.Seek(u64(uint64(from.UnixNano()))); k != nil; k, _ = c.Next() {
+			if len(k) <= 8 {
+				continue
+			}
+			if binary.BigEndian.Uint64(k) >= end {
+				break
+			}
+			v := states.Get(k[8:])
+			if v == nil {
+				continue
+			}
+			if h, err := decodeStateHeader(v); err == nil && h.format == stateFormatBinary {
+				if _, _, st, ok := recordHead(h.record); ok && string(st) != flow.StatusTransferred {
+					continue // not decoded: most conversations are not transferred
+				}
+			}
+			conv, err := decodeConversation(k[8:], v)
+			if err != nil {
+				return nil, err
+			}
+			if conv.Status == flow.StatusTransferred {
+				conv.TokenHash = nil
+				out = append(out, conv)
+			}
+		}
+		return out, nil
+	})
+}
+
+// keyHandoffsSince holds when a help desk was first configured (unix
+// nanos): transfers before it never had a notice to lose.
+var keyHandoffsSince = []byte("handoffs_since")
+
+// HandoffsSince returns when hand-off notices were first kept: the time
+// of the first call, which it records.
+func (d *DB) HandoffsSince(ctx context.Context, now time.Time) (time.Time, error) {
+	var since time.Time
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get(keyHandoffsSince); len(v) == 8 {
+			since = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			return nil
+		}
+		since = now
+		return b.Put(keyHandoffsSince, u64(uint64(now.UnixNano())))
+	})
+	return since, storeErr("hand-off start time", err)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,64 @@ func TestHandoffRetention(t *testing.T) {
 	}
 	if n := handoffIndexKeys(db); n != 0 {
 		t.Fatalf("%d index entries after the last delivery", n)
+	}
+}
+
+// TestTransferredBetween: transferred conversations of every bot, last
+// updated at or after from and before to, oldest first; others, and
+// those outside the bounds, are left out. A turn still in the journal
+// counts, and the token hash is not returned.
+func TestTransferredBetween(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	save := func(n string, status string, at time.Time, bot string) string {
+		t.Helper()
+		c := sampleConversation("0190a6b6-0000-7000-8000-0000000000d"+n, "tok-d"+n, at)
+		c.Status = status
+		if bot != "" {
+			c.BotID = bot
+		}
+		mustSaveTurn(t, db, nextTurn(c))
+		return c.ID
+	}
+	from, to := convEpoch, convEpoch.Add(time.Hour)
+	atFrom := save("1", flow.StatusTransferred, from, "")
+	save("2", flow.StatusTransferred, from.Add(-time.Nanosecond), "")
+	save("3", flow.StatusTransferred, to, "")
+	lastIn := save("4", flow.StatusTransferred, to.Add(-time.Nanosecond), "0190a6b6-0000-7000-8000-000000000002")
+	save("5", flow.StatusActive, from.Add(time.Minute), "")
+	save("6", flow.StatusEnded, from.Add(time.Minute), "")
+	if err := db.turns.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	middle := save("7", flow.StatusTransferred, from.Add(time.Minute), "") // still in the journal
+
+	got, err := db.TransferredBetween(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range got {
+		ids = append(ids, c.ID)
+		if c.TokenHash != nil || c.Status != flow.StatusTransferred {
+			t.Errorf("%s: token hash %q, status %s", c.ID, c.TokenHash, c.Status)
+		}
+	}
+	if want := []string{atFrom, middle, lastIn}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", ids, want)
+	}
+}
+
+// TestHandoffsSince: the first call records its time; later calls return it.
+func TestHandoffsSince(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	first, err := db.HandoffsSince(ctx, convEpoch)
+	if err != nil || !first.Equal(convEpoch) {
+		t.Fatalf("first call: %v, %v", first, err)
+	}
+	again, err := db.HandoffsSince(ctx, convEpoch.Add(time.Hour))
+	if err != nil || !again.Equal(convEpoch) {
+		t.Fatalf("second call: %v, %v; want %v", again, err, convEpoch)
 	}
 }

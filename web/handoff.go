@@ -51,6 +51,10 @@ type Handoff struct {
 	Client *http.Client
 	// Transcript reads a conversation's transcript.
 	Transcript func(ctx context.Context, id string) ([]flow.Entry, error)
+	// Log reads a conversation's execution log: a notice made again after
+	// a crash takes the transfer step's reason, group, priority and tags
+	// from it. nil: such a notice goes without them.
+	Log func(ctx context.Context, id string) ([]flow.LogEntry, error)
 	// Outbox keeps notices until they are delivered or given up; nil:
 	// memory only.
 	Outbox HandoffOutbox
@@ -76,6 +80,11 @@ type Handoff struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	swept    chan struct{} // closed when the outbox sweeper ends
+	// recovered is closed when Start's search for notices lost to a
+	// crash ends; remakeMu makes that search and a replayed answer
+	// check and store a lost notice one at a time, so it is made once.
+	recovered chan struct{}
+	remakeMu  sync.Mutex
 
 	delivered, givenUp, dropped atomic.Uint64
 }
@@ -115,6 +124,12 @@ type HandoffOutbox interface {
 	// HandoffMade reports whether a notice about a conversation was ever
 	// stored (it may be delivered or given up since).
 	HandoffMade(ctx context.Context, conversationID string) (bool, error)
+	// TransferredBetween returns the transferred conversations last
+	// updated at or after from and before to, oldest first.
+	TransferredBetween(ctx context.Context, from, to time.Time) ([]*flow.Conversation, error)
+	// HandoffsSince returns when notices were first kept, recording now
+	// on the first call.
+	HandoffsSince(ctx context.Context, now time.Time) (time.Time, error)
 }
 
 // DefaultHandoffBackoff is the wait before each retry of a notice when
@@ -157,13 +172,11 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 		// tried: a conversation transferred long ago, or before notices
 		// were kept (delivered ones left no mark then), or before a help
 		// desk was configured, gets none on a replay.
-		window := h.MaxAge
-		if window <= 0 {
-			window = time.Hour
-		}
-		if h.Outbox == nil || time.Since(conv.UpdatedAt) > window {
+		if h.Outbox == nil || time.Since(conv.UpdatedAt) > h.remakeWindow() {
 			return
 		}
+		h.remakeMu.Lock()
+		defer h.remakeMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		made, err := h.Outbox.HandoffMade(ctx, conv.ID)
 		cancel()
@@ -277,13 +290,21 @@ func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored 
 }
 
 // Start sends the notices left in the outbox (by a restart, or by too many
-// in flight) and, until Close, looks for such notices every minute.
+// in flight), makes those a crash lost between a transfer turn and its
+// notice (recoverLost), and, until Close, looks in the outbox every
+// minute.
 func (h *Handoff) Start() {
 	h.init()
 	if h.Outbox == nil {
 		return
 	}
 	h.resume()
+	started := time.Now()
+	h.recovered = make(chan struct{})
+	go func() {
+		defer close(h.recovered)
+		h.recoverLost(started)
+	}()
 	h.swept = make(chan struct{})
 	go func() {
 		defer close(h.swept)
@@ -302,6 +323,61 @@ func (h *Handoff) Start() {
 			}
 		}
 	}()
+}
+
+// remakeWindow is how old a transfer may be for a notice lost to a crash
+// to be made again: MaxAge, or an hour.
+func (h *Handoff) remakeWindow() time.Duration {
+	if h.MaxAge > 0 {
+		return h.MaxAge
+	}
+	return time.Hour
+}
+
+// recoverLost makes the notices a crash lost: of conversations
+// transferred before this start (and within remakeWindow, and since
+// notices are kept) with no notice ever stored. A crash between a
+// transfer turn and its notice's write leaves one; a widget that sends
+// its message again gets it made by the replayed answer, and this finds
+// the rest. Notify checks each again under remakeMu.
+func (h *Handoff) recoverLost(started time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := h.logger()
+	since, err := h.Outbox.HandoffsSince(ctx, started)
+	if err != nil {
+		log.Error("hand-off notices lost to a crash: not looked for", "err", err.Error())
+		return
+	}
+	from := started.Add(-h.remakeWindow())
+	if since.After(from) {
+		from = since
+	}
+	convs, err := h.Outbox.TransferredBetween(ctx, from, started)
+	if err != nil {
+		log.Error("hand-off notices lost to a crash: not looked for", "err", err.Error())
+		return
+	}
+	for _, conv := range convs {
+		select {
+		case <-h.stop:
+			return
+		default:
+		}
+		t := &flow.Turn{Replayed: true}
+		if h.Log != nil {
+			entries, err := h.Log(ctx, conv.ID)
+			if err != nil {
+				log.Warn("hand-off notice: log not read; a notice made again goes without the transfer's details", "conversation_id", conv.ID, "err", err.Error())
+			}
+			for _, e := range entries {
+				if e.Seq > conv.Last.Seq { // the transfer turn's
+					t.Log = append(t.Log, e)
+				}
+			}
+		}
+		h.Notify(conv, t)
+	}
 }
 
 // resume launches the outbox's notices that no goroutine is sending, as
@@ -379,9 +455,13 @@ func (h *Handoff) Close(ctx context.Context) error {
 	h.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		// The sweeper first: it may be launching notices.
+		// The sweeper and the search for lost notices first: they may be
+		// launching notices.
 		if h.swept != nil {
 			<-h.swept
+		}
+		if h.recovered != nil {
+			<-h.recovered
 		}
 		h.wg.Wait()
 		close(done)
@@ -394,8 +474,14 @@ func (h *Handoff) Close(ctx context.Context) error {
 	}
 }
 
-// Wait returns once every notice in flight was delivered or given up.
-func (h *Handoff) Wait() { h.wg.Wait() }
+// Wait returns once Start's search for notices lost to a crash has
+// ended and every notice in flight was delivered or given up.
+func (h *Handoff) Wait() {
+	if h.recovered != nil {
+		<-h.recovered
+	}
+	h.wg.Wait()
+}
 
 func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []byte, stored bool) {
 	// finish ends the notice's life: out of the outbox, logged.

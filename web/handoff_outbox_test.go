@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -470,4 +471,102 @@ func TestHandoff_OldTransferNotRemadeOnRetry(t *testing.T) {
 		t.Fatalf("a notice for a transfer 25 hours old: %+v", n)
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// TestHandoff_LostNoticeMadeAtStart: a crash between storing a transfer
+// turn and storing its notice (here: the turn runs with no hand-off hook)
+// leaves a transferred conversation no help desk heard of, and the
+// widget may never send its message again. The next start finds it and
+// makes the notice, once, with the transfer step's details. It leaves
+// alone a transfer older than MaxAge, one whose notice was stored, and
+// one from before notices were first kept.
+func TestHandoff_LostNoticeMadeAtStart(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (e *env, rt *flow.Runtime, dk *desk, transfer func() *flow.Conversation, handoff func() *web.Handoff) {
+		dk = newDesk(t)
+		e = newEnv(t, func(d *web.Deps, e *env) { rt = d.Runtime })
+		e.trust(dk.srv)
+		bot := e.publishBot(`{"start":"a","steps":[{"id":"a","type":"ask","text":"What do you need?","variable":"q","next":"t"},
+			{"id":"t","type":"transfer","text":"A person will help.","reason":"asked","group":"billing","priority":"high","tags":["vip"]}]}`)
+		transfer = func() *flow.Conversation {
+			t.Helper()
+			c := e.start(bot, nil)
+			if code, tr := e.send(c.ID, c.Token, map[string]string{"text": "a human please"}); code != 200 || tr.Status != flow.StatusTransferred {
+				t.Fatalf("the transfer turn: %d %+v", code, tr)
+			}
+			conv, err := e.db.Conversation(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return conv
+		}
+		handoff = func() *web.Handoff {
+			return &web.Handoff{URL: dk.srv.URL + "/hook", Secret: []byte(handoffSecret), Client: e.client, Transcript: e.db.Transcript,
+				Log: e.db.Log, Outbox: e.db, MaxAge: 24 * time.Hour}
+		}
+		return
+	}
+	startAndClose := func(t *testing.T, h *web.Handoff) {
+		t.Helper()
+		h.Start()
+		h.Wait()
+		if err := h.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noNotice := func(t *testing.T, dk *desk, why string) {
+		t.Helper()
+		select {
+		case n := <-dk.got:
+			t.Fatalf("%s: a notice %+v", why, n)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+
+	t.Run("MadeOnce", func(t *testing.T) {
+		e, rt, dk, transfer, handoff := setup(t)
+		// A help desk has been configured for two days.
+		if _, err := e.db.HandoffsSince(ctx, time.Now().Add(-48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		rt.Now = func() time.Time { return time.Now().Add(-30 * time.Hour) }
+		old := transfer() // its notice was lost too, but 30 hours ago
+		rt.Now = nil
+		lost := transfer()
+		hk := handoff()
+		rt.OnTransfer = hk.Notify
+		kept := transfer()
+		rt.OnTransfer = nil
+		if n := dk.next(t); n.ConversationID != kept.ID {
+			t.Fatalf("the stored notice is about %s; want %s", n.ConversationID, kept.ID)
+		}
+		hk.Wait() // delivered and out of the outbox before the "crash"
+
+		startAndClose(t, handoff()) // after the crash
+		n := dk.next(t)
+		if n.ConversationID != lost.ID || n.Reason != "asked" || n.Group != "billing" || n.Priority != "high" ||
+			fmt.Sprint(n.Tags) != "[vip]" || len(n.Transcript) == 0 || n.BotID != lost.BotID {
+			t.Fatalf("notice made at start: %+v; want one about %s with the transfer's details", n, lost.ID)
+		}
+		noNotice(t, dk, "one start")
+		if made, _ := e.db.HandoffMade(ctx, old.ID); made {
+			t.Errorf("a notice about a transfer 30 hours old (MaxAge 24 h)")
+		}
+		startAndClose(t, handoff()) // the next start: the notice was made
+		noNotice(t, dk, "a second start")
+	})
+
+	t.Run("NotBeforeNoticesWereKept", func(t *testing.T) {
+		e, _, dk, transfer, handoff := setup(t)
+		before := transfer() // no help desk was ever configured
+		startAndClose(t, handoff())
+		noNotice(t, dk, "the first start with a help desk")
+		if made, _ := e.db.HandoffMade(ctx, before.ID); made {
+			t.Errorf("a notice about a transfer from before notices were kept")
+		}
+		since, err := e.db.HandoffsSince(ctx, time.Now().Add(time.Hour))
+		if err != nil || time.Since(since) > time.Minute || since.After(time.Now()) {
+			t.Errorf("HandoffsSince = %v, %v; want the first start's time, kept", since, err)
+		}
+	})
 }

@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	if cfg.HandoffURL != "" {
 		// Notices wait in the database until delivered, tried for a day.
 		handoff = &web.Handoff{URL: cfg.HandoffURL, Secret: []byte(cfg.HandoffSecret), Client: outbound, Transcript: db.Transcript,
-			Outbox: db, MaxAge: 24 * time.Hour, Logger: log}
+			Log: db.Log, Outbox: db, MaxAge: 24 * time.Hour, Logger: log}
 		runtime.OnTransfer = handoff.Notify
 		handoff.Start()
 	}
