@@ -1,12 +1,14 @@
 package botstep
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
-	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/flowbot/flowbot/flow"
@@ -28,11 +30,14 @@ import (
 //	        | 'text' | "text" | number | true | false | null | {{variable}}
 //
 // An operand alone tests that the element has something there (null
-// counts). Comparisons follow RFC 9535: == and != compare JSON values
-// (a missing value equals only another missing one), < and friends
-// compare two numbers or two texts and are false otherwise. A
-// {{variable}}, quoted or not, is the variable's text at the time of the
-// call; it equals a JSON number when the text is that number.
+// counts). Comparisons follow RFC 9535 for texts, numbers, true, false
+// and null: == and != compare values (a missing value equals only
+// another missing one), < and > compare two numbers or two texts and are
+// false otherwise, <= and >= are < or == and > or ==. A list or an object
+// equals nothing: comparing two whole subtrees could cost a walk of the
+// answer per element tested. A {{variable}}, quoted or not, is the
+// variable's text at the time of the call; it equals a JSON number or
+// true or false when it reads as one.
 
 // filterExpr is a parsed filter test.
 type filterExpr struct {
@@ -52,7 +57,13 @@ type filterOperand struct {
 }
 
 // filterHint ends the message about something a filter may not hold.
-const filterHint = "; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by && and ||"
+const filterHint = "; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by &&, || and !, with parentheses"
+
+// maxFilterTests bounds the comparisons and presence tests in one filter:
+// each runs once per element tested, so together they set how many times
+// over an answer a filter reads (8: about 50 ms for a 1 MiB answer of
+// half a million numbers, BenchmarkFilterWholeSubtrees).
+const maxFilterTests = 8
 
 // maxFilterDepth bounds how deeply parentheses and ! nest in a filter.
 const maxFilterDepth = 32
@@ -66,6 +77,9 @@ func parseFilter(src string) (*filterExpr, error) {
 	}
 	if p.skip(); p.i < len(p.s) {
 		return nil, p.errf("unexpected " + flow.Quote(p.rest()) + filterHint)
+	}
+	if n := e.tests(); n > maxFilterTests {
+		return nil, p.errf("it has " + strconv.Itoa(n) + " tests; the limit is " + strconv.Itoa(maxFilterTests))
 	}
 	return e, nil
 }
@@ -137,7 +151,11 @@ func (p *filterParser) unary(depth int) (*filterExpr, error) {
 	if p.eat("(") {
 		e, err := p.or(depth + 1)
 		if err == nil && !p.eat(")") {
-			err = p.errf("a ( is not closed")
+			if p.i < len(p.s) {
+				err = p.errf("unexpected " + flow.Quote(p.rest()) + filterHint)
+			} else {
+				err = p.errf("a ( is not closed")
+			}
 		}
 		return e, err
 	}
@@ -309,14 +327,28 @@ func (p *filterParser) quoted() (string, error) {
 			if err != nil {
 				return "", p.errf(`a \u escape needs four hex digits`)
 			}
-			b.WriteRune(rune(r))
 			p.i += 4
+			// A character past U+FFFF is written as two escapes (a
+			// surrogate pair), as in JSON.
+			if utf16.IsSurrogate(rune(r)) && strings.HasPrefix(p.s[p.i+1:], `\u`) && p.i+6 < len(p.s) {
+				if r2, err := strconv.ParseUint(p.s[p.i+3:p.i+7], 16, 16); err == nil {
+					if c := utf16.DecodeRune(rune(r), rune(r2)); c != utf8.RuneError {
+						b.WriteRune(c)
+						p.i += 6
+						continue
+					}
+				}
+			}
+			b.WriteRune(rune(r))
 		default:
 			return "", p.errf(`unknown escape \` + string(e))
 		}
 	}
 	return "", p.errf("a quoted text is not closed")
 }
+
+// jsonNumber is JSON's number syntax.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // number reads a JSON number; an integer that fits stays an int64, as
 // the answer's parser keeps it.
@@ -326,6 +358,9 @@ func (p *filterParser) number() (filterOperand, error) {
 		p.i++
 	}
 	s := p.s[start:p.i]
+	if !jsonNumber.MatchString(s) {
+		return filterOperand{}, p.errf(flow.Quote(s) + " is not a number")
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return filterOperand{lit: n}, nil
 	}
@@ -334,6 +369,17 @@ func (p *filterParser) number() (filterOperand, error) {
 		return filterOperand{}, p.errf(flow.Quote(s) + " is not a number")
 	}
 	return filterOperand{lit: f}, nil
+}
+
+// tests counts e's comparisons and presence tests.
+func (e *filterExpr) tests() int {
+	switch {
+	case e == nil:
+		return 0
+	case e.kind == '=' || e.kind == '?':
+		return 1
+	}
+	return e.l.tests() + e.r.tests()
 }
 
 func (e *filterExpr) hasVars() bool {
@@ -383,9 +429,9 @@ func (e *filterExpr) holds(v any) bool {
 	case ">":
 		return filterLess(b, a)
 	case "<=":
-		return filterLess(a, b) || a.ok && b.ok && filterEqual(a, b)
+		return filterLess(a, b) || filterEqual(a, b)
 	case ">=":
-		return filterLess(b, a) || a.ok && b.ok && filterEqual(a, b)
+		return filterLess(b, a) || filterEqual(a, b)
 	}
 	return false
 }
@@ -443,6 +489,9 @@ func (s side) number() (float64, bool) {
 		return float64(n), true
 	case float64:
 		return n, true
+	case json.Number: // an integer too big for int64
+		f, err := n.Float64()
+		return f, err == nil
 	case string:
 		if s.tpl {
 			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
@@ -452,46 +501,84 @@ func (s side) number() (float64, bool) {
 	return 0, false
 }
 
+// integer returns the side as an int64, exactly: an integer in the answer,
+// or a {{variable}}'s text that reads as one. IDs past 2^53 differ in
+// their last digits, which float64 would lose.
+func (s side) integer() (int64, bool) {
+	switch n := s.v.(type) {
+	case int64:
+		return n, true
+	case string:
+		if s.tpl {
+			i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+			return i, err == nil
+		}
+	}
+	return 0, false
+}
+
+// boolean returns the side as true or false: a JSON boolean, or a
+// {{variable}}'s text "true" or "false".
+func (s side) boolean() (bool, bool) {
+	switch b := s.v.(type) {
+	case bool:
+		return b, true
+	case string:
+		if s.tpl {
+			switch strings.TrimSpace(b) {
+			case "true":
+				return true, true
+			case "false":
+				return false, true
+			}
+		}
+	}
+	return false, false
+}
+
 func filterEqual(a, b side) bool {
 	if !a.ok || !b.ok {
 		return !a.ok && !b.ok
 	}
-	if x, ok := a.v.(int64); ok {
-		if y, ok := b.v.(int64); ok {
+	xs, as := a.v.(string)
+	ys, bs := b.v.(string)
+	switch {
+	case as && bs: // two texts compare as texts, variables or not
+		return xs == ys
+	case a.v == nil || b.v == nil:
+		return a.v == nil && b.v == nil
+	}
+	if x, ok := a.integer(); ok {
+		if y, ok := b.integer(); ok {
 			return x == y
 		}
 	}
-	_, as := a.v.(string)
-	_, bs := b.v.(string)
-	if !(as && bs) { // two texts compare as texts
-		if x, ok := a.number(); ok {
-			if y, ok := b.number(); ok {
-				return x == y
-			}
+	if x, ok := a.number(); ok {
+		if y, ok := b.number(); ok {
+			return x == y
 		}
 	}
-	switch x := a.v.(type) {
-	case string, bool, nil:
-		return a.v == b.v
-	case []any, map[string]any:
-		return reflect.DeepEqual(x, b.v)
+	if x, ok := a.boolean(); ok {
+		if y, ok := b.boolean(); ok {
+			return x == y
+		}
 	}
-	return false
+	return false // a list or an object, or values of two kinds
 }
 
 func filterLess(a, b side) bool {
 	if !a.ok || !b.ok {
 		return false
 	}
-	if x, ok := a.v.(int64); ok {
-		if y, ok := b.v.(int64); ok {
-			return x < y
-		}
-	}
 	xs, as := a.v.(string)
 	ys, bs := b.v.(string)
 	if as && bs {
 		return xs < ys
+	}
+	if x, ok := a.integer(); ok {
+		if y, ok := b.integer(); ok {
+			return x < y
+		}
 	}
 	if x, ok := a.number(); ok {
 		if y, ok := b.number(); ok {
@@ -525,13 +612,4 @@ func eachChild(v any, fn func(any) bool) bool {
 		}
 	}
 	return true
-}
-
-// eachDescendant calls fn with every element below v, each before its
-// own children, until fn returns false. Answers nest at most
-// maxAnswerDepth levels, which bounds the recursion.
-func eachDescendant(v any, fn func(any) bool) bool {
-	return eachChild(v, func(el any) bool {
-		return fn(el) && eachDescendant(el, fn)
-	})
 }

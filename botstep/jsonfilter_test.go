@@ -18,8 +18,12 @@ const filterDoc = `{"data":{"attributes":{
 	{"id":41,"status":"delivered","total":12.5,"tags":["gift"],"note":null},
 	{"id":42,"status":"shipped","total":80,"tags":[],"eta":"2026-12-01"},
 	{"id":"43","status":"pending","total":120.25,"items":[{"sku":"A","qty":2},{"sku":"B","qty":0}]}],
- "by_id":{"b":{"name":"second","rank":2},"a":{"name":"first","rank":1}},
- "names":{"it's":[{"k":"v"}]}}`
+ "by_id":{"d":{"name":"fourth","rank":4},"b":{"name":"second","rank":2},"e":{"name":"fifth","rank":5},"a":{"name":"first","rank":1},"c":{"name":"third","rank":3}},
+ "shops":{"z":{"m":[{"t":1,"n":"z"}]},"p":{"m":[{"t":1,"n":"p"}]},"q":{"m":[{"t":1,"n":"q"}]}},
+ "big":[{"id":1234567890123456789,"s":"first"},{"id":1234567890123456790,"s":"second"}],
+ "tree":{"list":[{"kids":[{"type":"home","v":"nested"}]},{"type":"home","v":"top"}]},
+ "flags":[{"on":false,"n":"off"},{"on":true,"n":"on"}],
+ "names":{"it's":[{"k":"v"}],"emoji":[{"k":"😀"}]}}`
 
 // TestFilterSelects reads paths with filters from filterDoc: which
 // element each keeps and what the rest of the path finds there.
@@ -28,7 +32,8 @@ func TestFilterSelects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := exLookup(map[string]string{"order_id": "42", "order_text": "43", "kind": "home", "blank": " "})
+	vars := exLookup(map[string]string{"order_id": "42", "order_text": "43", "kind": "home", "blank": " ",
+		"big_id": "1234567890123456790", "flag": "true"})
 	cases := []struct{ path, want string }{
 		// The seed's case: the email of type home.
 		{"$.data.attributes.emails[?(@.type == 'home')].email", "jane@example.com"},
@@ -67,15 +72,25 @@ func TestFilterSelects(t *testing.T) {
 		{"$.orders[?(@.tags[0] == 'gift')].id", "41"},
 		{"$.orders[?(@.tags[-1] == 'gift')].id", "41"},
 		{"$.orders[?(@['status'] == 'pending')].id", "43"},
-		{"$.orders[?(@.tags == @.tags)].id", "41"},
+		{"$.orders[?(@.tags == @.tags)].id", "43"}, // a list equals nothing, not even itself; 43 has none (missing equals missing)
+		{"$.orders[?(@.tags != @.tags)].id", "41"},
+		{"$.orders[?(@.missing <= @.other)].id", "41"}, // missing equals missing, so <= holds
 		{"$.orders[*].tags[?(@ == 'gift')]", "gift"},
 		// Filters over an object's values, by key order.
 		{"$.by_id[?(@.rank > 0)].name", "first"},
-		{"$.by_id[?(@.rank == 2)].name", "second"},
+		{"$.by_id[?(@.rank > 1)].name", "second"},
+		{"$.by_id[?(@.rank == 4)].name", "fourth"},
+		// A wildcard over an object before a filter goes by key order too.
+		{"$.shops.*.m[?(@.t == 1)].n", "p"},
+		{"$.shops[*].m[?(@.t == 1)].n", "p"},
+		{"$..m[?(@.t == 1)].n", "p"},
 		// Two filters, and a filter after a descent.
 		{"$.orders[?(@.items)].items[?(@.qty == 0)].sku", "B"},
 		{"$..[?(@.type == 'home')].phone", "+12065551234"},
 		{"$..[?(@.sku == 'A')].qty", "2"},
+		// After a descent a value's children are tested before its
+		// descendants' (RFC 9535's order): the top-level match first.
+		{"$.tree..[?(@.type == 'home')].v", "top"},
 		{"$.orders[?(@.id == 41)]..[?(@ == 'gift')]", "gift"},
 		// The rest of the path may be anything, or nothing.
 		{"$.orders[?(@.id == 42)]", `{"eta":"2026-12-01","id":42,"status":"shipped","tags":[],"total":80}`},
@@ -89,8 +104,17 @@ func TestFilterSelects(t *testing.T) {
 		{"$.data.attributes.emails[?(@.type == '{{kind}}')].email", "jane@example.com"},
 		{"$.orders[?(@.id == '{{nope}}')].status", ""},
 		{"$.orders[?(@.id == '{{blank}}')].status", ""},
+		// Integers past 2^53 compare exactly, with a variable too.
+		{"$.big[?(@.id == '{{big_id}}')].s", "second"},
+		{"$.big[?(@.id == 1234567890123456790)].s", "second"},
+		{"$.big[?(@.id < {{big_id}})].s", "first"},
+		// A variable's "true" equals true.
+		{"$.flags[?(@.on == {{flag}})].n", "on"},
+		{"$.flags[?(@.on == '{{flag}}')].n", "on"},
+		{"$.flags[?(@.on == 'true')].n", ""}, // a text typed in the path is a text
 		// Quoted texts with escapes.
 		{`$.names['it\'s'][?(@.k == '\u0076')].k`, "v"},
+		{`$.names.emoji[?(@.k == '\uD83D\uDE00')].k`, "😀"},
 		{`$.orders[?(@.status == "sh\"ipped")].id`, ""},
 		{`$.orders[?(@.status == 'shipped\\')].id`, ""},
 	}
@@ -115,8 +139,8 @@ func TestFilterSelects(t *testing.T) {
 // wrong in it, when the step is validated.
 func TestFilterRefused(t *testing.T) {
 	for _, tc := range []struct{ filter, msg string }{
-		{"@.a in [1,2]", `unexpected "in [1,2]"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by && and ||`},
-		{"@.a =~ /x/", `unexpected "=~ /x/"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by && and ||`},
+		{"@.a in [1,2]", `unexpected "in [1,2]"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by &&, || and !, with parentheses`},
+		{"@.a =~ /x/", `unexpected "=~ /x/"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by &&, || and !, with parentheses`},
 		{"length(@.a) > 2", "functions (length()) are not supported in a filter"},
 		{"@.a == $.b", "$ cannot be used in a filter: compare @ (the element) with a value or a {{variable}}"},
 		{"'a' == 'b'", "a comparison needs @ on one side"},
@@ -134,6 +158,9 @@ func TestFilterRefused(t *testing.T) {
 		{"!= 1", "!= needs a value on its left"},
 		{strings.Repeat("!", 33) + "@.a", "parentheses and ! nest more than 32 deep"},
 		{"", "a value is missing at the end"},
+		{"(@.b == true1)", `unexpected "1)"`},
+		{"@.a == 01", `"01" is not a number`},
+		{"@.a == 1.", `"1." is not a number`},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
 			path := "$.a[?" + tc.filter + "]"
@@ -145,6 +172,28 @@ func TestFilterRefused(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tc.msg)
 			}
 		})
+	}
+	// A quoted name that spells a filter's stand-in (\u0000 decoded by
+	// jp) is refused, not taken for a filter.
+	for _, path := range []string{`$['\u0000filter0']`, `$['\u0000filter0'][?(@.a)]`, `$.a[?(@.x == 1)]['\u0000filter0']`, `$['\u0000filter00']`, `$['a\u0000']`} {
+		if _, err := ParseResponsePath(path); err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("%s: %v; want refused for its NUL", path, err)
+		}
+		if err := checkJSONPath(path); err == nil {
+			t.Errorf("%s accepted as a label_path", path)
+		}
+	}
+	// A tab before ? still makes a filter.
+	if rp, err := ParseResponsePath("$.a[\t?(@.b)]"); err != nil || len(rp.Filters) != 1 {
+		t.Errorf("[\\t?: %+v, %v", rp, err)
+	}
+	// 8 tests pass, 9 do not.
+	eight := strings.TrimSuffix(strings.Repeat("@.a == 1 || ", 8), " || ")
+	if _, err := ParseResponsePath("$.a[?(" + eight + ")]"); err != nil {
+		t.Errorf("8 tests refused: %v", err)
+	}
+	if _, err := ParseResponsePath("$.a[?(" + eight + " && @.b)]"); err == nil || !strings.Contains(err.Error(), "it has 9 tests; the limit is 8") {
+		t.Errorf("9 tests: %v", err)
 	}
 	// 32 levels of ! are the edge that passes.
 	if _, err := ParseResponsePath("$.a[?" + strings.Repeat("!", 32) + "@.a]"); err != nil {
@@ -267,4 +316,57 @@ func TestValidateFilterReadsVariables(t *testing.T) {
 	if strings.Contains(all, "/variables/1/path") {
 		t.Errorf("a set variable warned about: %v", got)
 	}
+}
+
+// BenchmarkFilterWholeSubtrees is the review's costliest path, cut to the
+// limit of 8 tests: tests comparing a list with another, after a descent,
+// over a 1 MiB answer nested 62 levels deep, each level a list of ~8,400
+// zeros beside the next level. Lists equal nothing in a filter, so each
+// test is a type check, not a walk of both subtrees (24 such tests took
+// minutes before).
+func BenchmarkFilterWholeSubtrees(b *testing.B) {
+	pad := strings.TrimSuffix(strings.Repeat("0,", 8400), ",")
+	doc := "0"
+	for range 62 {
+		doc = "[[" + pad + "]," + doc + "]"
+	}
+	data, err := parseJSONForTest(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	test := strings.TrimSuffix(strings.Repeat("@==@[1]||", maxFilterTests), "||")
+	rp, err := ParseResponsePath("$..[?(" + test + ")]")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if v := firstFiltered(rp.Expr, rp.Filters, data, nil); v != nil {
+			b.Fatalf("found %v", v)
+		}
+	}
+}
+
+// FuzzResponsePath: no path, accepted or not, makes parsing or reading
+// it from an answer panic.
+func FuzzResponsePath(f *testing.F) {
+	for _, p := range []string{
+		"$.data.attributes.emails[?(@.type == 'home')].email", "$..[?(@.sku == 'A')].qty", "$.orders[?(@.id == '{{order_id}}')]",
+		"$['\\u0000filter0']", "$.a[?(!(@.x == 1) || @['b c'][0] != null)]", "$.a[ ?@.b]", "$[0,-1]..id", "$.a[1:3][?(@)]",
+		"$.w.*.m[?(@.t == 1)].n", "$.a[?(@.k == '\\uD83D\\uDE00')]", "$..*", "$.x[?(@ == @[1] || @.a <= @.b)]",
+	} {
+		f.Add(p)
+	}
+	data, err := parseJSONForTest(filterDoc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	vars := exLookup(map[string]string{"order_id": "42"})
+	f.Fuzz(func(t *testing.T, path string) {
+		rp, err := ParseResponsePath(path)
+		_ = checkJSONPath(path)
+		if err == nil && rp.Expr != nil {
+			firstFiltered(rp.Expr, rp.Filters, data, vars)
+		}
+	})
 }

@@ -108,6 +108,18 @@ func parseFilteredPath(path string, filters bool) (jp.Expr, []PathFilter, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s is not a JSONPath: %s", flow.Quote(path), err.Error())
 	}
+	// A quoted name may spell a stand-in's NUL with \u0000, which jp
+	// decodes: only the stand-ins cutFilters wrote, once each, may hold one.
+	seen := make([]bool, len(srcs))
+	for _, f := range x {
+		if c, ok := f.(jp.Child); ok && strings.ContainsRune(string(c), 0) {
+			n, ok := markIndex(f)
+			if !ok || n >= len(srcs) || seen[n] {
+				return nil, nil, fmt.Errorf("%s is not a JSONPath: it holds a NUL character", flow.Quote(path))
+			}
+			seen[n] = true
+		}
+	}
 	var c pathCost
 	if msg := c.expr(x); msg != "" {
 		return nil, nil, fmt.Errorf("%s cannot be used: %s", flow.Quote(path), msg)
@@ -158,7 +170,7 @@ func cutFilters(path string) (string, []string, error) {
 			j, _ := skipQuoted(path, i)
 			b.WriteString(path[i:j])
 			i = j
-		case c == '[' && strings.HasPrefix(strings.TrimLeft(path[i+1:], " "), "?"):
+		case c == '[' && strings.HasPrefix(strings.TrimLeft(path[i+1:], " \t\r\n"), "?"):
 			start := i + 1 + strings.IndexByte(path[i+1:], '?') + 1
 			end, err := filterEnd(path, start)
 			if err != nil {
@@ -301,7 +313,7 @@ func (c *pathCost) expr(x jp.Expr) string {
 func (c *pathCost) spread() string {
 	if c.descents > 0 {
 		if c.wide++; c.wide > 1 {
-			return "after recursive descent (..) one wildcard, slice or list may be used"
+			return "after recursive descent (..) one wildcard, slice, list or filter may be used"
 		}
 	}
 	return ""

@@ -166,22 +166,21 @@ func (o *Outcome) checkSuccess(s *flow.Step, p *prepared, vars flow.Lookup) {
 
 // firstOf returns the first value x selects in data, nil for none. A
 // path of plain keys and indexes ("$.order.items[0].name", nearly every
-// path in practice) is walked here; anything else, or data of another
-// shape than a key or index expects, goes to jp, whose general search
-// allocates a 64-entry stack on every call.
+// path in practice) is walked here without a closure; anything else goes
+// to firstMatch.
 func firstOf(x jp.Expr, data any) any {
 	v := data
 	for i, f := range x {
 		switch f := f.(type) {
 		case jp.Root:
 			if i != 0 {
-				return x.First(data)
+				return firstMatch(x, data)
 			}
 		case jp.Bracket: // notation only
 		case jp.Child:
 			m, ok := v.(map[string]any)
 			if !ok {
-				return x.First(data)
+				return firstMatch(x, data)
 			}
 			if v, ok = m[string(f)]; !ok {
 				return nil
@@ -189,7 +188,7 @@ func firstOf(x jp.Expr, data any) any {
 		case jp.Nth:
 			a, ok := v.([]any)
 			if !ok {
-				return x.First(data)
+				return firstMatch(x, data)
 			}
 			n := int(f)
 			if n < 0 {
@@ -200,7 +199,7 @@ func firstOf(x jp.Expr, data any) any {
 			}
 			v = a[n]
 		default:
-			return x.First(data)
+			return firstMatch(x, data)
 		}
 	}
 	return v
@@ -221,46 +220,107 @@ func firstFiltered(head jp.Expr, filters []PathFilter, data any, vars flow.Looku
 		}
 		return found == nil
 	}
-	n := len(head)
-	if _, ok := head[n-1].(jp.Descent); ok {
-		// $..[?(...)]: every element below the descent's start is tested.
-		for _, m := range matchesOf(head[:n-1], data) {
-			if !eachDescendant(m, keep) {
-				break
-			}
-		}
-		return found
-	}
-	for _, m := range matchesOf(head, data) {
-		if !eachChild(m, keep) {
-			break
-		}
-	}
+	// The filter tests the children of each value the head selects. A
+	// head ending in a descent (..) selects every value below its start,
+	// each before its descendants, so the children of a value are tested
+	// before those of its descendants (RFC 9535's order).
+	walk(head, data, func(v any) bool { return eachChild(v, keep) })
 	return found
 }
 
-// matchesOf returns every value x selects in data.
-func matchesOf(x jp.Expr, data any) []any {
-	if plainPath(x) {
-		if v := firstOf(x, data); v != nil {
-			return []any{v}
+// walk calls fn with each value x selects in v, in document order (a
+// list's elements in order, an object's members by key), until fn returns
+// false; it reports whether fn always returned true. jp's own search
+// visits an object's members in Go's random map order, so the first match
+// of $.shops.*.name could change from one call to the next. pathCost
+// admits only the fragments handled here.
+func walk(x jp.Expr, v any, fn func(any) bool) bool {
+	for i, f := range x {
+		switch f := f.(type) {
+		case jp.Root, jp.Bracket: // notation only
+		case jp.Child:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return true
+			}
+			if v, ok = m[string(f)]; !ok {
+				return true
+			}
+		case jp.Nth:
+			el, ok := nth(v, int(f))
+			if !ok {
+				return true
+			}
+			v = el
+		case jp.Wildcard:
+			rest := x[i+1:]
+			return eachChild(v, func(el any) bool { return walk(rest, el, fn) })
+		case jp.Slice:
+			a, ok := v.([]any)
+			if !ok {
+				return true
+			}
+			rest := x[i+1:]
+			for _, el := range (jp.Expr{f}).Get(a) { // jp's slice rules; a list's order is fixed
+				if !walk(rest, el, fn) {
+					return false
+				}
+			}
+			return true
+		case jp.Union:
+			rest := x[i+1:]
+			for _, k := range f {
+				var el any
+				ok := false
+				switch k := k.(type) {
+				case string:
+					if m, isMap := v.(map[string]any); isMap {
+						el, ok = m[k]
+					}
+				case int64:
+					el, ok = nth(v, int(k))
+				}
+				if ok && !walk(rest, el, fn) {
+					return false
+				}
+			}
+			return true
+		case jp.Descent:
+			rest := x[i+1:]
+			var visit func(any) bool
+			visit = func(n any) bool { return walk(rest, n, fn) && eachChild(n, visit) }
+			return visit(v)
+		default:
+			return true
 		}
-		return nil
 	}
-	return x.Get(data)
+	return fn(v)
 }
 
-// plainPath reports whether x has only names and indexes, which select
-// one value at most.
-func plainPath(x jp.Expr) bool {
-	for _, f := range x {
-		switch f.(type) {
-		case jp.Root, jp.Bracket, jp.Child, jp.Nth:
-		default:
-			return false
-		}
+// nth returns element n of a list (from the end when negative).
+func nth(v any, n int) (any, bool) {
+	a, ok := v.([]any)
+	if !ok {
+		return nil, false
 	}
-	return true
+	if n < 0 {
+		n += len(a)
+	}
+	if n < 0 || n >= len(a) {
+		return nil, false
+	}
+	return a[n], true
+}
+
+// firstMatch returns the first value other than null that x selects in
+// data, in walk's order; nil for none.
+func firstMatch(x jp.Expr, data any) any {
+	var found any
+	walk(x, data, func(v any) bool {
+		found = v
+		return v == nil
+	})
+	return found
 }
 
 // saveMeta saves only $status and $headers.<name> variables; it runs for

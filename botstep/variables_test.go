@@ -77,13 +77,13 @@ func TestResponsePathCost(t *testing.T) {
 		{"ErrOverLengthLimit", atLimit + "a", `path "$.aaaaaaaaaaaaaaaaaa…" is 257 characters; the limit is 256`},
 		{"ErrTwoDescents", "$..a..b", `path "$..a..b" cannot be used: recursive descent (..) may be used once in a path`},
 		{"ErrReviewPath", "$..*..[?(@.z == 1)]", `path "$..*..[?(@.z == 1)]" cannot be used: recursive descent (..) may be used once in a path`},
-		{"ErrTwoWildcardsAfterDescent", "$..*[*]", `path "$..*[*]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
-		{"ErrSliceAndListAfterDescent", "$..[0:][0,1]", `path "$..[0:][0,1]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
+		{"ErrTwoWildcardsAfterDescent", "$..*[*]", `path "$..*[*]" cannot be used: after recursive descent (..) one wildcard, slice, list or filter may be used`},
+		{"ErrSliceAndListAfterDescent", "$..[0:][0,1]", `path "$..[0:][0,1]" cannot be used: after recursive descent (..) one wildcard, slice, list or filter may be used`},
 		{"ErrTwoLists", "$[0,1][2,3]", `path "$[0,1][2,3]" cannot be used: a list of names or indexes ([0,2] or ['a','b']) may be used once in a path`},
 		{"ErrRepeatedEntry", "$[0,0,0]..id", `path "$[0,0,0]..id" cannot be used: a list of names or indexes may not repeat an entry`},
-		{"ErrWildcardAndFilterAfterDescent", "$..*[?(@.z == 1)]", `path "$..*[?(@.z == 1)]" cannot be used: after recursive descent (..) one wildcard, slice or list may be used`},
+		{"ErrWildcardAndFilterAfterDescent", "$..*[?(@.z == 1)]", `path "$..*[?(@.z == 1)]" cannot be used: after recursive descent (..) one wildcard, slice, list or filter may be used`},
 		{"ErrFilterUnclosed", "$.items[?(@.id == 1)", `path "$.items[?(@.id == 1)" is not a JSONPath: a filter ([?...]) is not closed with ]`},
-		{"ErrFilterSyntax", "$.items[?(@.id === 1)].name", `path "$.items[?(@.id === 1)].name" cannot be used: filter "[?(@.id === 1)]": unexpected "= 1)"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by && and ||`},
+		{"ErrFilterSyntax", "$.items[?(@.id === 1)].name", `path "$.items[?(@.id === 1)].name" cannot be used: filter "[?(@.id === 1)]": unexpected "= 1)"; a filter compares @ paths with ==, !=, <, <=, > or >=, joined by &&, || and !, with parentheses`},
 	} {
 		cases = append(cases, stepCase{name: tc.name, step: v(tc.path), want: []string{"/variables/0/path invalid_json_path"}, msg: tc.msg})
 	}
