@@ -458,17 +458,11 @@ func (o *filterOperand) value(v any) (any, bool) {
 				return nil, false
 			}
 		case int:
-			a, ok := v.([]any)
+			el, ok := nth(v, k)
 			if !ok {
 				return nil, false
 			}
-			if k < 0 {
-				k += len(a)
-			}
-			if k < 0 || k >= len(a) {
-				return nil, false
-			}
-			v = a[k]
+			v = el
 		}
 	}
 	return v, true

@@ -186,18 +186,11 @@ func firstOf(x jp.Expr, data any) any {
 				return nil
 			}
 		case jp.Nth:
-			a, ok := v.([]any)
+			el, ok := nth(v, int(f))
 			if !ok {
-				return firstMatch(x, data)
-			}
-			n := int(f)
-			if n < 0 {
-				n += len(a)
-			}
-			if n < 0 || n >= len(a) {
 				return nil
 			}
-			v = a[n]
+			v = el
 		default:
 			return firstMatch(x, data)
 		}
