@@ -1485,31 +1485,40 @@ func TestExecutorTestCall(t *testing.T) {
 		if want := map[string]string{"status": "shipped", "first": "Mug", "code": "201"}; !reflect.DeepEqual(tc.Variables, want) {
 			t.Errorf("variables %v; want %v", tc.Variables, want)
 		}
+		ps := func(path, sample, typ, filter string) PathSample {
+			return PathSample{Path: path, Sample: sample, Type: typ, FilterPath: filter}
+		}
 		wantPaths := []PathSample{
-			{`$['a b']`, `{"c":true}`, "object"},
-			{`$['a b'].c`, "true", "boolean"},
-			{`$['it\'s']`, "x", "string"},
-			{`$.order`, `{"gift":null,"items":[{"name":"Mug","qty":2},{"name":"Tea","qty":1}],"status":"shipped","total":1.5}`, "object"},
-			{`$.order.gift`, "null", "null"},
-			{`$.order.items`, `[{"name":"Mug","qty":2},{"name":"Tea","qty":1}]`, "array"},
-			{`$.order.items[0]`, `{"name":"Mug","qty":2}`, "object"},
-			{`$.order.items[0].name`, "Mug", "string"},
-			{`$.order.items[0].qty`, "2", "number"},
-			{`$.order.items[1]`, `{"name":"Tea","qty":1}`, "object"},
-			{`$.order.items[1].name`, "Tea", "string"},
-			{`$.order.items[1].qty`, "1", "number"},
-			{`$.order.status`, "shipped", "string"},
-			{`$.order.total`, "1.5", "number"},
+			ps(`$['a b']`, `{"c":true}`, "object", ""),
+			ps(`$['a b'].c`, "true", "boolean", ""),
+			ps(`$['it\'s']`, "x", "string", ""),
+			ps(`$.order`, `{"gift":null,"items":[{"name":"Mug","qty":2},{"name":"Tea","qty":1}],"status":"shipped","total":1.5}`, "object", ""),
+			ps(`$.order.gift`, "null", "null", ""),
+			ps(`$.order.items`, `[{"name":"Mug","qty":2},{"name":"Tea","qty":1}]`, "array", ""),
+			ps(`$.order.items[0]`, `{"name":"Mug","qty":2}`, "object", `$.order.items[?(@.name == 'Mug')]`),
+			ps(`$.order.items[0].name`, "Mug", "string", `$.order.items[?(@.name == 'Mug')].name`),
+			ps(`$.order.items[0].qty`, "2", "number", `$.order.items[?(@.name == 'Mug')].qty`),
+			ps(`$.order.items[1]`, `{"name":"Tea","qty":1}`, "object", `$.order.items[?(@.name == 'Tea')]`),
+			ps(`$.order.items[1].name`, "Tea", "string", `$.order.items[?(@.name == 'Tea')].name`),
+			ps(`$.order.items[1].qty`, "1", "number", `$.order.items[?(@.name == 'Tea')].qty`),
+			ps(`$.order.status`, "shipped", "string", ""),
+			ps(`$.order.total`, "1.5", "number", ""),
 		}
 		if !reflect.DeepEqual(tc.Paths, wantPaths) {
 			t.Errorf("paths\n %v\nwant\n %v", tc.Paths, wantPaths)
 		}
-		// Every path listed can be picked as a variable and gives its sample.
+		// Every path listed, and every filter path, can be picked as a
+		// variable and gives its sample.
 		for _, p := range tc.Paths {
-			s := exStep("POST", step.URL, withBody(flow.BodyJSON, body, ""), withVars("v", p.Path))
-			o := e.run(t, s, map[string]string{"id": "42"})
-			if got, ok := o.Saved["v"]; p.Type != "null" && (!ok || got != p.Sample) {
-				t.Errorf("variable of %s = %q (set %v); want %q", p.Path, got, ok, p.Sample)
+			for _, path := range []string{p.Path, p.FilterPath} {
+				if path == "" {
+					continue
+				}
+				s := exStep("POST", step.URL, withBody(flow.BodyJSON, body, ""), withVars("v", path))
+				o := e.run(t, s, map[string]string{"id": "42"})
+				if got, ok := o.Saved["v"]; p.Type != "null" && (!ok || got != p.Sample) {
+					t.Errorf("variable of %s = %q (set %v); want %q", path, got, ok, p.Sample)
+				}
 			}
 		}
 		b, _ := json.Marshal(tc)

@@ -370,3 +370,77 @@ func FuzzResponsePath(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyField: the field a test call's filter paths pick a list's
+// elements by: a telling name first, never one named like an id, a text
+// in every element, a different one in each.
+func TestKeyField(t *testing.T) {
+	for _, tc := range []struct{ name, list, want string }{
+		{"TypeBeforeName", `[{"name":"a","type":"home"},{"name":"b","type":"work"}]`, "type"},
+		{"NameWhenTypesRepeat", `[{"name":"a","type":"home"},{"name":"b","type":"home"}]`, "name"},
+		{"NotAnID", `[{"id":"1","order_id":"7","orderId":"8","uuid":"u1","zone":"x"},{"id":"2","order_id":"9","orderId":"6","uuid":"u2","zone":"y"}]`, "zone"},
+		{"OtherFieldsAlphabetically", `[{"z":"1","b":"x"},{"z":"2","b":"y"}]`, "b"},
+		{"NotANumber", `[{"type":1},{"type":2}]`, ""},
+		{"MissingInOne", `[{"type":"a"},{"other":"b"}]`, ""},
+		{"Empty", `[{"type":""},{"type":"b"}]`, ""},
+		{"NotObjects", `["a","b"]`, ""},
+		{"MixedElements", `[{"type":"a"},"b"]`, ""},
+		{"OneElement", `[{"type":"home"}]`, "type"},
+		{"NoList", `[]`, ""},
+		{"NotAnIdentifier", `[{"a b":"x"},{"a b":"y"}]`, ""},
+		// Eight fields are tried: the ninth is not, though it would do.
+		{"TriesEight", `[{"a1":"s","a2":"s","a3":"s","a4":"s","a5":"s","a6":"s","a7":"s","a8":"s","a9":"x"},{"a1":"s","a2":"s","a3":"s","a4":"s","a5":"s","a6":"s","a7":"s","a8":"s","a9":"y"}]`, ""},
+		{"EighthTried", `[{"a1":"s","a2":"s","a3":"s","a4":"s","a5":"s","a6":"s","a7":"s","a8":"x"},{"a1":"s","a2":"s","a3":"s","a4":"s","a5":"s","a6":"s","a7":"s","a8":"y"}]`, "a8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := parseJSONForTest(tc.list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := keyField(v.([]any)); got != tc.want {
+				t.Errorf("keyField = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPathsOfFilterPaths: a value inside a list's element gets a filter
+// path too, which reads the same value (quotes in the key escaped); none
+// is offered past the 256-character path limit.
+func TestPathsOfFilterPaths(t *testing.T) {
+	long := strings.Repeat("w", 240)
+	doc := `{"emails":[{"type":"work","email":"w@example.com"},{"type":"home","email":"h@example.com"}],
+		"people":[{"name":"O'Brien","tags":[{"type":"vip"}]},{"name":"A\\B","tags":[]}],
+		"long":[{"type":"` + long + `","v":1},{"type":"x","v":2}]}`
+	data, err := parseJSONForTest(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range pathsOf(data) {
+		got[p.Path] = p.FilterPath
+		if p.FilterPath == "" {
+			continue
+		}
+		rp, err := ParseResponsePath(p.FilterPath)
+		if err != nil {
+			t.Errorf("%s: %v", p.FilterPath, err)
+			continue
+		}
+		if v := firstFiltered(rp.Expr, rp.Filters, data, nil); v == nil || textOf(v) != p.Sample {
+			t.Errorf("%s reads %v; want %q, as %s does", p.FilterPath, v, p.Sample, p.Path)
+		}
+	}
+	for path, want := range map[string]string{
+		"$.emails":                 "",
+		"$.emails[1].email":        `$.emails[?(@.type == 'home')].email`,
+		"$.people[0].tags[0].type": `$.people[?(@.name == 'O\'Brien')].tags[?(@.type == 'vip')].type`,
+		"$.people[1].name":         `$.people[?(@.name == 'A\\B')].name`,
+		"$.long[0].v":              "", // over 256 characters
+		"$.long[1].v":              `$.long[?(@.type == 'x')].v`,
+	} {
+		if got[path] != want {
+			t.Errorf("%s: filter path %q, want %q", path, got[path], want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,12 @@ type PathSample struct {
 	Path   string `json:"path"`
 	Sample string `json:"sample"`
 	Type   string `json:"type"`
+	// FilterPath, when set, reaches the same value with a filter in
+	// place of a list index: the element is picked by a field that
+	// tells the list's elements apart ($.emails[?(@.type == 'home')].email
+	// for $.emails[1].email), so it holds when the API orders the list
+	// otherwise.
+	FilterPath string `json:"filter_path,omitempty"`
 }
 
 // Test runs step s with the designer's test values through the same code
@@ -133,10 +140,14 @@ const maxPathDepth = 32
 func pathsOf(v any) []PathSample {
 	out := []PathSample{}
 	w := sampler{keys: map[uintptr][]string{}}
-	var walk func(path string, v any, depth int)
-	walk = func(path string, v any, depth int) {
+	var walk func(path, fpath string, v any, depth int)
+	walk = func(path, fpath string, v any, depth int) {
 		if path != "$" {
-			out = append(out, PathSample{Path: path, Sample: w.sample(v), Type: kind(v)})
+			ps := PathSample{Path: path, Sample: w.sample(v), Type: kind(v)}
+			if fpath != path && len(fpath) <= maxPathLen {
+				ps.FilterPath = fpath
+			}
+			out = append(out, ps)
 		}
 		if depth >= maxPathDepth {
 			return
@@ -147,23 +158,106 @@ func pathsOf(v any) []PathSample {
 				if len(out) >= maxPaths {
 					return
 				}
-				if identRE.MatchString(k) {
-					walk(path+"."+k, x[k], depth+1)
-				} else {
-					walk(path+"['"+strings.ReplaceAll(strings.ReplaceAll(k, `\`, `\\`), "'", `\'`)+"']", x[k], depth+1)
+				step := "." + k
+				if !identRE.MatchString(k) {
+					step = "['" + quoteName(k) + "']"
 				}
+				walk(path+step, fpath+step, x[k], depth+1)
 			}
 		case []any:
+			key := keyField(x)
 			for i, e := range x[:min(len(x), maxArrayShown)] {
 				if len(out) >= maxPaths {
 					return
 				}
-				walk(path+"["+strconv.Itoa(i)+"]", e, depth+1)
+				step := "[" + strconv.Itoa(i) + "]"
+				fstep := step
+				if key != "" {
+					fstep = "[?(@." + key + " == '" + quoteName(e.(map[string]any)[key].(string)) + "')]"
+				}
+				walk(path+step, fpath+fstep, e, depth+1)
 			}
 		}
 	}
-	walk("$", v, 0)
+	walk("$", "$", v, 0)
 	return out
+}
+
+// quoteName escapes a text for single quotes in a path.
+func quoteName(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`)
+}
+
+// keyFieldNames are the fields that usually tell a list's elements apart
+// by what they are, most telling first. A field named like an id is not
+// offered: its value names one record, which another conversation's
+// answer will not have.
+var keyFieldNames = []string{"type", "kind", "category", "role", "code", "key", "name", "label", "title", "slug", "status"}
+
+// keyField returns the field by which a filter can pick each element of
+// list: a name of keyFieldNames (or else the first other field in
+// alphabetical order, of the first element's) whose value is a text in
+// every element, a different one in each; "" when the elements are not
+// all objects or no field does. It reads the list once per field tried,
+// and tries a bounded number of fields.
+func keyField(list []any) string {
+	if len(list) == 0 {
+		return ""
+	}
+	first, ok := list[0].(map[string]any)
+	if !ok {
+		return ""
+	}
+	tried := 0
+	try := func(k string) bool {
+		if tried++; tried > maxKeyFieldsTried || !identRE.MatchString(k) || isIDName(k) {
+			return false
+		}
+		seen := make(map[string]struct{}, len(list))
+		for _, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return false
+			}
+			s, ok := m[k].(string)
+			if !ok || s == "" {
+				return false
+			}
+			if _, dup := seen[s]; dup {
+				return false
+			}
+			seen[s] = struct{}{}
+		}
+		return true
+	}
+	for _, k := range keyFieldNames {
+		if _, ok := first[k]; ok && try(k) {
+			return k
+		}
+	}
+	others := make([]string, 0, len(first))
+	for k := range first {
+		if !slices.Contains(keyFieldNames, k) {
+			others = append(others, k)
+		}
+	}
+	slices.Sort(others)
+	for _, k := range others {
+		if try(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// maxKeyFieldsTried bounds the fields keyField reads a list for.
+const maxKeyFieldsTried = 8
+
+// isIDName reports whether a field is named like an identifier (id,
+// order_id, orderId, uuid).
+func isIDName(k string) bool {
+	l := strings.ToLower(k)
+	return l == "id" || l == "uuid" || l == "guid" || strings.HasSuffix(l, "_id") || strings.HasSuffix(k, "Id") || strings.HasSuffix(k, "ID")
 }
 
 // sampler writes the samples of one answer's paths. A sample is the

@@ -691,3 +691,42 @@ func TestUI_LeavingWhileSavingKeepsTheQuestion(t *testing.T) {
 	b.click("#leave-anyway")
 	b.until("the page asked for last", `location.hash === '#/connections' && document.querySelector('nav a[aria-current="page"]')?.dataset.nav === 'connections'`)
 }
+
+// TestUI_TestCallPicksByField: a field inside a list's element can be
+// saved by position or, with the second button, by a filter on the field
+// that tells the elements apart; the next test call saves it.
+func TestUI_TestCallPicksByField(t *testing.T) {
+	e := newEnv(t)
+	shop := newShop(t)
+	e.trust(shop.srv)
+	id, _ := e.createBot(`{"start":"ask","steps":[
+ {"id":"ask","type":"ask","text":"Your order number?","variable":"order_number","next":"lookup"},
+ {"id":"lookup","type":"api_call","method":"GET","url":"` + shop.srv.URL + `/api/orders/{{order_number}}","on_success":"bye","on_failure":"bye"},
+ {"id":"bye","type":"end","text":"Bye"}]}`)
+	b := openEditor(t, e, id, 60*time.Second)
+	b.selectStep("lookup")
+	b.typeText("#tv-order_number", "1001")
+	b.click("#run-test")
+	b.waitText("#test-branch", "Success branch")
+	const byField = `$.order.items[?(@.name == 'Hat')].name`
+	sel := `button.by-field[data-path="` + byField + `"]`
+	b.visible(sel)
+	if got := b.text(sel); !strings.Contains(got, "by field") {
+		t.Errorf("by-field button text %q", got)
+	}
+	b.do("show the paths", chromedp.ScrollIntoView(sel))
+	b.shot("test-call-by-field")
+	b.click(sel)
+	b.visible("#f-variables-0-path")
+	if got := b.value("#f-variables-0-path"); got != byField {
+		t.Fatalf("variable path = %q, want %q", got, byField)
+	}
+	b.click("#run-test")
+	b.until("the variable saved by the filter", `(document.querySelector('#test-vars')?.textContent || '').includes('Hat')`)
+	b.present(sel + ".used")
+	b.waitSaved()
+	if got := e.draftStep(id, "lookup").Variables; len(got) != 1 || got[0].Path != byField {
+		t.Errorf("saved variables %+v", got)
+	}
+	b.checkLabels("test call with by-field paths")
+}

@@ -288,7 +288,15 @@ function renderResult(out, res, step, ctx) {
           type: 'button', class: ['path', used.has(p.path) && 'used'], dataset: { path: p.path },
           'aria-label': `Save ${p.path} (${p.type}, sample ${p.sample}) as a variable`,
           onClick: () => pickPath(step, p.path, ctx),
-        }, h('code', null, p.path), h('span', { class: `sample t-${p.type}` }, p.sample))))));
+        }, h('code', null, p.path), h('span', { class: `sample t-${p.type}` }, p.sample)),
+        // The same value with the list's element picked by a field, which
+        // holds when the API lists the elements in another order.
+        p.filter_path ? h('button', {
+          type: 'button', class: ['path', 'by-field', used.has(p.filter_path) && 'used'], dataset: { path: p.filter_path },
+          'aria-label': `Save ${p.filter_path} (the element picked by its field, sample ${p.sample}) as a variable`,
+          title: 'Picks the list element by a field, not by its position',
+          onClick: () => pickPath(step, p.filter_path, ctx),
+        }, h('span', { class: 'by' }, 'by field'), h('code', null, p.filter_path)) : null))));
   }
   const vars = Object.entries(res.variables || {});
   parts.push(h('h4', null, 'Variables this step would save'),
