@@ -186,12 +186,15 @@ func deleteConversationHandoffs(tx *bolt.Tx, id string, pending bool) error {
 // transferred and were last updated at or after from and before to,
 // oldest first (the token hash is not returned). The journal is
 // checkpointed first, so every turn acknowledged before the call counts.
-// A start-up uses it to find transfers whose notice a crash lost.
+// A start-up uses it to find transfers whose notice a crash lost. An
+// unreadable record is skipped: the others are returned with an error
+// that names it.
 func (d *DB) TransferredBetween(ctx context.Context, from, to time.Time) ([]*flow.Conversation, error) {
 	if err := d.turns.checkpoint(ctx); err != nil {
 		return nil, storeErr("transferred conversations", err)
 	}
-	return view(d, "transferred conversations", func(tx *bolt.Tx) ([]*flow.Conversation, error) {
+	var bad []string
+	out, err := view(d, "transferred conversations", func(tx *bolt.Tx) ([]*flow.Conversation, error) {
 		var out []*flow.Conversation
 		states := tx.Bucket(bucketConversations)
 		c := tx.Bucket(bucketConversationsByUpdated).Cursor()
@@ -214,7 +217,8 @@ func (d *DB) TransferredBetween(ctx context.Context, from, to time.Time) ([]*flo
 			}
 			conv, err := decodeConversation(k[8:], v)
 			if err != nil {
-				return nil, err
+				bad = append(bad, string(k[8:]))
+				continue
 			}
 			if conv.Status == flow.StatusTransferred {
 				conv.TokenHash = nil
@@ -223,17 +227,25 @@ func (d *DB) TransferredBetween(ctx context.Context, from, to time.Time) ([]*flo
 		}
 		return out, nil
 	})
+	if err == nil && len(bad) > 0 {
+		err = fmt.Errorf("transferred conversations: %d unreadable records skipped (first %q)", len(bad), bad[0])
+	}
+	return out, err
 }
 
 // keyHandoffsSince holds when a help desk was first configured (unix
 // nanos): transfers before it never had a notice to lose.
 var keyHandoffsSince = []byte("handoffs_since")
 
-// HandoffsSince returns when hand-off notices were first kept: the time
-// of the first call, which it records.
+// HandoffsSince returns since when hand-off notices have been kept without
+// a break: the time of the first call since the last
+// ForgetHandoffsSince, which it records.
 func (d *DB) HandoffsSince(ctx context.Context, now time.Time) (time.Time, error) {
-	var since time.Time
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	since, err := d.HandoffsKeptSince(ctx)
+	if err != nil || !since.IsZero() {
+		return since, err // recorded: no write
+	}
+	err = d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		if v := b.Get(keyHandoffsSince); len(v) == 8 {
 			since = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
@@ -243,4 +255,44 @@ func (d *DB) HandoffsSince(ctx context.Context, now time.Time) (time.Time, error
 		return b.Put(keyHandoffsSince, u64(uint64(now.UnixNano())))
 	})
 	return since, storeErr("hand-off start time", err)
+}
+
+// HandoffsKeptSince returns the time HandoffsSince recorded, or the zero
+// time when none is.
+func (d *DB) HandoffsKeptSince(ctx context.Context) (time.Time, error) {
+	return view(d, "hand-off start time", func(tx *bolt.Tx) (time.Time, error) {
+		if v := tx.Bucket(bucketMeta).Get(keyHandoffsSince); len(v) == 8 {
+			return time.Unix(0, int64(binary.BigEndian.Uint64(v))), nil
+		}
+		return time.Time{}, nil
+	})
+}
+
+// ForgetHandoffsSince drops the time HandoffsSince recorded: a start
+// without a help desk calls it, so the transfers it lets through without
+// a notice are not taken for notices a crash lost when a desk is
+// configured again.
+func (d *DB) ForgetHandoffsSince(ctx context.Context) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if b.Get(keyHandoffsSince) == nil {
+			return nil // no write when there is nothing to forget
+		}
+		return b.Delete(keyHandoffsSince)
+	})
+	return storeErr("hand-off start time", err)
+}
+
+// MarkHandoffDone records that conversation conv had its notice id, one
+// sent without being stored (the outbox write failed): HandoffMade then
+// says so, and a start does not make the notice again. Nothing is
+// recorded for a conversation no longer stored.
+func (d *DB) MarkHandoffDone(ctx context.Context, id, conv string) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		if !d.conversationStored(tx, conv) {
+			return nil
+		}
+		return tx.Bucket(bucketHandoffsByConv).Put(handoffConvKey(conv, id), handoffDone)
+	})
+	return storeErr("mark hand-off notice", err)
 }

@@ -262,3 +262,77 @@ func TestHandoffsSince(t *testing.T) {
 		t.Fatalf("second call: %v, %v; want %v", again, err, convEpoch)
 	}
 }
+
+// TestForgetHandoffsSince: forgotten, the time is recorded anew.
+func TestForgetHandoffsSince(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	if _, err := db.HandoffsSince(ctx, convEpoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ForgetHandoffsSince(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.HandoffsKeptSince(ctx); err != nil || !got.IsZero() {
+		t.Fatalf("kept since %v, %v after forgetting", got, err)
+	}
+	if got, err := db.HandoffsSince(ctx, convEpoch.Add(time.Hour)); err != nil || !got.Equal(convEpoch.Add(time.Hour)) {
+		t.Fatalf("recorded anew: %v, %v", got, err)
+	}
+	if err := db.ForgetHandoffsSince(ctx); err != nil { // twice: nothing to forget
+		t.Fatal(err)
+	}
+}
+
+// TestMarkHandoffDone: a notice sent without being stored still marks its
+// conversation as having had one; nothing is marked for a conversation
+// that is gone.
+func TestMarkHandoffDone(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	conv := mustSaveConversationN(t, db, "1")
+	if made, _ := db.HandoffMade(ctx, conv); made {
+		t.Fatal("made before the mark")
+	}
+	if err := db.MarkHandoffDone(ctx, "n1", conv); err != nil {
+		t.Fatal(err)
+	}
+	if made, err := db.HandoffMade(ctx, conv); err != nil || !made {
+		t.Fatalf("HandoffMade = %v, %v after the mark", made, err)
+	}
+	if err := db.MarkHandoffDone(ctx, "n2", "0190a6b6-0000-7000-8000-00000000dead"); err != nil {
+		t.Fatal(err)
+	}
+	if made, _ := db.HandoffMade(ctx, "0190a6b6-0000-7000-8000-00000000dead"); made {
+		t.Error("a mark for a conversation that is not stored")
+	}
+}
+
+// TestTransferredBetweenSkipsUnreadable: one unreadable record does not
+// hide the others; the error names it.
+func TestTransferredBetweenSkipsUnreadable(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	c := sampleConversation("0190a6b6-0000-7000-8000-0000000000e1", "tok-e1", convEpoch.Add(time.Minute))
+	c.Status = flow.StatusTransferred
+	mustSaveTurn(t, db, nextTurn(c))
+	const badID = "0190a6b6-0000-7000-8000-0000000000e0"
+	if err := db.turns.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketConversations).Put([]byte(badID), []byte("not a record")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketConversationsByUpdated).Put(updatedKey(uint64(convEpoch.UnixNano()), []byte(badID)), []byte{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.TransferredBetween(ctx, convEpoch, convEpoch.Add(time.Hour))
+	if err == nil || !strings.Contains(err.Error(), badID) {
+		t.Errorf("error %v; want one naming %s", err, badID)
+	}
+	if len(got) != 1 || got[0].ID != c.ID {
+		t.Errorf("got %v; want %s alone", got, c.ID)
+	}
+}

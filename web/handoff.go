@@ -81,10 +81,16 @@ type Handoff struct {
 	stopOnce sync.Once
 	swept    chan struct{} // closed when the outbox sweeper ends
 	// recovered is closed when Start's search for notices lost to a
-	// crash ends; remakeMu makes that search and a replayed answer
-	// check and store a lost notice one at a time, so it is made once.
+	// crash ends. remakeMu makes that search, a replayed answer and a
+	// transfer check and make a notice one at a time, so it is made once:
+	// remade holds the conversations whose lost notice was made again in
+	// this process; notified, while the search runs (searching), those
+	// notified by a transfer of this process.
 	recovered chan struct{}
 	remakeMu  sync.Mutex
+	remade    map[string]struct{}
+	notified  map[string]struct{}
+	searching bool
 
 	delivered, givenUp, dropped atomic.Uint64
 }
@@ -127,9 +133,12 @@ type HandoffOutbox interface {
 	// TransferredBetween returns the transferred conversations last
 	// updated at or after from and before to, oldest first.
 	TransferredBetween(ctx context.Context, from, to time.Time) ([]*flow.Conversation, error)
-	// HandoffsSince returns when notices were first kept, recording now
-	// on the first call.
+	// HandoffsSince returns since when notices have been kept without a
+	// break, recording now on the first call.
 	HandoffsSince(ctx context.Context, now time.Time) (time.Time, error)
+	// MarkHandoffDone records that a conversation had a notice that was
+	// sent without being stored (HandoffMade then says so).
+	MarkHandoffDone(ctx context.Context, id, conversationID string) error
 }
 
 // DefaultHandoffBackoff is the wait before each retry of a notice when
@@ -177,6 +186,9 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 		}
 		h.remakeMu.Lock()
 		defer h.remakeMu.Unlock()
+		if _, ok := h.notified[conv.ID]; ok {
+			return // a transfer of this process made it (a clock step put it in the search)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		made, err := h.Outbox.HandoffMade(ctx, conv.ID)
 		cancel()
@@ -188,6 +200,21 @@ func (h *Handoff) Notify(conv *flow.Conversation, t *flow.Turn) {
 			return
 		}
 		h.logger().Warn("hand-off notice made again: the conversation was transferred, but its notice was never stored", "conversation_id", conv.ID)
+		if h.remade == nil {
+			h.remade = map[string]struct{}{}
+		}
+		h.remade[conv.ID] = struct{}{}
+	} else {
+		h.remakeMu.Lock()
+		_, done := h.remade[conv.ID]
+		if !done && h.searching {
+			h.notified[conv.ID] = struct{}{}
+		}
+		h.remakeMu.Unlock()
+		if done {
+			h.logger().Warn("hand-off notice not made: the start's search for lost notices made it already", "conversation_id", conv.ID)
+			return
+		}
 	}
 	// A UUIDv7, so the outbox (ordered by id) is walked oldest first.
 	id, err := uuid.NewV7()
@@ -285,7 +312,7 @@ func (h *Handoff) launch(id, convID string, made time.Time, body []byte, stored 
 			delete(h.active, id)
 			h.mu.Unlock()
 		}()
-		h.deliver(log, id, made, body, stored)
+		h.deliver(log, id, convID, made, body, stored)
 	}()
 }
 
@@ -300,6 +327,9 @@ func (h *Handoff) Start() {
 	}
 	h.resume()
 	started := time.Now()
+	h.remakeMu.Lock() // before any transfer of this process can be notified
+	h.searching, h.notified = true, map[string]struct{}{}
+	h.remakeMu.Unlock()
 	h.recovered = make(chan struct{})
 	go func() {
 		defer close(h.recovered)
@@ -343,6 +373,18 @@ func (h *Handoff) remakeWindow() time.Duration {
 func (h *Handoff) recoverLost(started time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	go func() { // Close stops the search, a checkpoint it waits for included
+		select {
+		case <-h.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		h.remakeMu.Lock()
+		h.searching, h.notified = false, nil
+		h.remakeMu.Unlock()
+	}()
 	log := h.logger()
 	since, err := h.Outbox.HandoffsSince(ctx, started)
 	if err != nil {
@@ -355,14 +397,17 @@ func (h *Handoff) recoverLost(started time.Time) {
 	}
 	convs, err := h.Outbox.TransferredBetween(ctx, from, started)
 	if err != nil {
-		log.Error("hand-off notices lost to a crash: not looked for", "err", err.Error())
-		return
+		log.Error("hand-off notices lost to a crash: not looked for in full", "err", err.Error())
 	}
 	for _, conv := range convs {
 		select {
 		case <-h.stop:
 			return
 		default:
+		}
+		// Nearly all had their notice: skip those before reading a log.
+		if made, err := h.Outbox.HandoffMade(ctx, conv.ID); err == nil && made {
+			continue
 		}
 		t := &flow.Turn{Replayed: true}
 		if h.Log != nil {
@@ -483,16 +528,22 @@ func (h *Handoff) Wait() {
 	h.wg.Wait()
 }
 
-func (h *Handoff) deliver(log *slog.Logger, id string, made time.Time, body []byte, stored bool) {
-	// finish ends the notice's life: out of the outbox, logged.
+func (h *Handoff) deliver(log *slog.Logger, id, convID string, made time.Time, body []byte, stored bool) {
+	// finish ends the notice's life: out of the outbox, logged. One sent
+	// from memory because the outbox write failed leaves the mark that
+	// its conversation had a notice, so a start does not make another.
 	finish := func(level slog.Level, msg string, args ...any) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if stored {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := h.Outbox.DeleteHandoff(ctx, id); err != nil {
 				log.Error("hand-off notice: not removed from the outbox; it may be sent again", "err", err.Error())
 			}
-			cancel()
+		} else if h.Outbox != nil {
+			if err := h.Outbox.MarkHandoffDone(ctx, id, convID); err != nil {
+				log.Error("hand-off notice: not marked as made; a start may make it again", "err", err.Error())
+			}
 		}
+		cancel()
 		log.Log(context.Background(), level, msg, args...)
 	}
 	if h.MaxAge > 0 && time.Since(made) > h.MaxAge {

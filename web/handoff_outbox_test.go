@@ -3,11 +3,13 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -556,6 +558,100 @@ func TestHandoff_LostNoticeMadeAtStart(t *testing.T) {
 		noNotice(t, dk, "a second start")
 	})
 
+	t.Run("NotWhileNoDesk", func(t *testing.T) {
+		e, _, dk, transfer, handoff := setup(t)
+		if _, err := e.db.HandoffsSince(ctx, time.Now().Add(-48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// A start without a help desk forgets that time (cmd/flowbot), and
+		// its transfers get no notice.
+		if err := e.db.ForgetHandoffsSince(ctx); err != nil {
+			t.Fatal(err)
+		}
+		unnoticed := transfer()
+		startAndClose(t, handoff()) // the desk is configured again
+		noNotice(t, dk, "a transfer made while no desk was configured")
+		if made, _ := e.db.HandoffMade(ctx, unnoticed.ID); made {
+			t.Errorf("a notice about a transfer made while no desk was configured")
+		}
+	})
+
+	t.Run("SentFromMemoryNotMadeAgain", func(t *testing.T) {
+		e, rt, dk, transfer, handoff := setup(t)
+		if _, err := e.db.HandoffsSince(ctx, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		h := handoff()
+		h.Outbox = failingPutOutbox{e.db} // the outbox write fails: sent from memory
+		rt.OnTransfer = h.Notify
+		c := transfer()
+		rt.OnTransfer = nil
+		if n := dk.next(t); n.ConversationID != c.ID {
+			t.Fatalf("notice about %s; want %s", n.ConversationID, c.ID)
+		}
+		h.Wait()
+		if made, err := e.db.HandoffMade(ctx, c.ID); err != nil || !made {
+			t.Fatalf("HandoffMade = %v, %v after a notice sent from memory", made, err)
+		}
+		startAndClose(t, handoff())
+		noNotice(t, dk, "a start after a notice sent from memory")
+	})
+
+	t.Run("SearchAndTransferMakeOne", func(t *testing.T) {
+		e, _, dk, transfer, handoff := setup(t)
+		if _, err := e.db.HandoffsSince(ctx, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		a, b := transfer(), transfer() // both lost
+		h := handoff()
+		// The search holds at a's log; a transfer of this process that
+		// notifies b holds at b's transcript, after it has said so and
+		// before its notice is stored (as after a clock step back, which
+		// puts such a transfer in the searched window).
+		atA, releaseA := make(chan struct{}), make(chan struct{})
+		h.Log = func(ctx context.Context, id string) ([]flow.LogEntry, error) {
+			if id == a.ID {
+				close(atA)
+				<-releaseA
+			}
+			return e.db.Log(ctx, id)
+		}
+		atB, releaseB := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		h.Transcript = func(ctx context.Context, id string) ([]flow.Entry, error) {
+			if id == b.ID {
+				once.Do(func() { close(atB); <-releaseB })
+			}
+			return e.db.Transcript(ctx, id)
+		}
+		h.Start()
+		<-atA
+		notified := make(chan struct{})
+		go func() { defer close(notified); h.Notify(b, &flow.Turn{}) }()
+		<-atB
+		close(releaseA) // the search goes on to b: its notice is being made
+		h.Wait()        // the search is over, and a's notice delivered
+		close(releaseB)
+		<-notified
+		h.Wait()
+		got := map[string]int{}
+		for range 2 {
+			got[dk.next(t).ConversationID]++
+		}
+		noNotice(t, dk, "a third notice")
+		if got[a.ID] != 1 || got[b.ID] != 1 {
+			t.Errorf("notices %v; want one about each of %s and %s", got, a.ID, b.ID)
+		}
+		// The other way round: a transfer notified after the search made
+		// its notice makes none.
+		h.Notify(a, &flow.Turn{})
+		h.Wait()
+		noNotice(t, dk, "a transfer's notice after the search made it")
+		if err := h.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("NotBeforeNoticesWereKept", func(t *testing.T) {
 		e, _, dk, transfer, handoff := setup(t)
 		before := transfer() // no help desk was ever configured
@@ -569,4 +665,11 @@ func TestHandoff_LostNoticeMadeAtStart(t *testing.T) {
 			t.Errorf("HandoffsSince = %v, %v; want the first start's time, kept", since, err)
 		}
 	})
+}
+
+// failingPutOutbox is the store with an outbox whose writes fail.
+type failingPutOutbox struct{ *store.DB }
+
+func (failingPutOutbox) PutHandoff(context.Context, string, string, time.Time, []byte) error {
+	return errors.New("disk full")
 }

@@ -112,6 +112,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 			Log: db.Log, Outbox: db, MaxAge: 24 * time.Hour, Logger: log}
 		runtime.OnTransfer = handoff.Notify
 		handoff.Start()
+	} else if err := db.ForgetHandoffsSince(ctx); err != nil {
+		// Transfers from now on get no notice; were the time kept, a help
+		// desk configured later would get them as notices a crash lost.
+		log.Error("hand-off start time not cleared", "err", err.Error())
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

@@ -542,3 +542,48 @@ func TestRun_StartIdempotencyKeyAcrossRestart(t *testing.T) {
 		t.Fatalf("after the restart: %d %q %s; want the first answer %s", code, replayed, again, first)
 	}
 }
+
+// TestRun_StartWithoutHelpDeskForgetsHandoffsSince: a start with a help
+// desk records since when notices are kept; a start without one drops
+// that time, so the transfers it lets through without notices are not
+// taken for notices a crash lost when a desk is configured again.
+func TestRun_StartWithoutHelpDeskForgetsHandoffsSince(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"FLOWBOT_ADMIN_TOKEN": "handoff-admin-token-0123456789",
+		"FLOWBOT_HANDOFF_URL": "https://desk.example.com/hook", "FLOWBOT_HANDOFF_SECRET": strings.Repeat("s", 32)}
+	kept := func() time.Time {
+		t.Helper()
+		db, err := store.Open(filepath.Join(dir, "flowbot.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		s, err := db.HandoffsKeptSince(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	run := func() {
+		t.Helper()
+		r := start(t, dir, env)
+		if code := r.shutdown(t); code != 0 {
+			t.Fatalf("exit %d: %s", code, r.errOut.String())
+		}
+	}
+	run()
+	first := kept()
+	if time.Since(first) > time.Minute || first.After(time.Now()) {
+		t.Fatalf("with a help desk: kept since %v; want the start's time", first)
+	}
+	run()
+	if again := kept(); !again.Equal(first) {
+		t.Fatalf("a second start with a help desk: kept since %v; want %v still", again, first)
+	}
+	delete(env, "FLOWBOT_HANDOFF_URL")
+	delete(env, "FLOWBOT_HANDOFF_SECRET")
+	run()
+	if got := kept(); !got.IsZero() {
+		t.Fatalf("after a start without a help desk: kept since %v; want none", got)
+	}
+}
