@@ -52,8 +52,35 @@ type filterOperand struct {
 	rel  bool
 	path []any // string keys and int indexes below @
 	lit  any   // string, int64, float64, bool or nil
-	// tmpl: the text of a template ({{variable}}); bind fills lit from it.
+	// tmpl: the text of a template ({{variable}}); bind fills lit from
+	// it, and read with what the text reads as.
 	tmpl string
+	read *readAs
+}
+
+// readAs is what a {{variable}}'s text reads as, worked out once per call
+// (bind), not once per element tested: the text may be long.
+type readAs struct {
+	i        int64
+	f        float64
+	b        bool
+	iok, fok bool
+	bok      bool
+}
+
+func readText(s string) *readAs {
+	s = strings.TrimSpace(s)
+	r := &readAs{}
+	if len(s) > 64 { // no number or boolean is this long
+		return r
+	}
+	var err error
+	r.i, err = strconv.ParseInt(s, 10, 64)
+	r.iok = err == nil
+	r.f, err = strconv.ParseFloat(s, 64)
+	r.fok = err == nil
+	r.b, r.bok = s == "true", s == "true" || s == "false"
+	return r
 }
 
 // filterHint ends the message about something a filter may not hold.
@@ -399,7 +426,8 @@ func (e *filterExpr) bind(vars flow.Lookup) *filterExpr {
 	c.l, c.r = e.l.bind(vars), e.r.bind(vars)
 	for _, o := range []*filterOperand{&c.a, &c.b} {
 		if o.tmpl != "" {
-			o.lit = flow.Interpolate(o.tmpl, vars)
+			text := flow.Interpolate(o.tmpl, vars)
+			o.lit, o.read = text, readText(text)
 		}
 	}
 	return &c
@@ -438,7 +466,7 @@ func (e *filterExpr) holds(v any) bool {
 
 func (o *filterOperand) side(v any) side {
 	x, ok := o.value(v)
-	return side{v: x, ok: ok, tpl: o.tmpl != ""}
+	return side{v: x, ok: ok, read: o.read}
 }
 
 // value is the operand's value for the element v; false when a path
@@ -471,8 +499,9 @@ func (o *filterOperand) value(v any) (any, bool) {
 // side is one side of a comparison: its value, whether there was one,
 // and whether it is a {{variable}}'s text.
 type side struct {
-	v       any
-	ok, tpl bool
+	v    any
+	ok   bool
+	read *readAs // for a {{variable}}'s text, nil otherwise
 }
 
 // number returns the side as a number. A {{variable}}'s text counts as a
@@ -487,9 +516,8 @@ func (s side) number() (float64, bool) {
 		f, err := n.Float64()
 		return f, err == nil
 	case string:
-		if s.tpl {
-			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-			return f, err == nil
+		if s.read != nil {
+			return s.read.f, s.read.fok
 		}
 	}
 	return 0, false
@@ -503,9 +531,8 @@ func (s side) integer() (int64, bool) {
 	case int64:
 		return n, true
 	case string:
-		if s.tpl {
-			i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
-			return i, err == nil
+		if s.read != nil {
+			return s.read.i, s.read.iok
 		}
 	}
 	return 0, false
@@ -518,13 +545,8 @@ func (s side) boolean() (bool, bool) {
 	case bool:
 		return b, true
 	case string:
-		if s.tpl {
-			switch strings.TrimSpace(b) {
-			case "true":
-				return true, true
-			case "false":
-				return false, true
-			}
+		if s.read != nil {
+			return s.read.b, s.read.bok
 		}
 	}
 	return false, false

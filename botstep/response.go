@@ -164,61 +164,65 @@ func (o *Outcome) checkSuccess(s *flow.Step, p *prepared, vars flow.Lookup) {
 	}
 }
 
-// firstOf returns the first value x selects in data, nil for none. A
-// path of plain keys and indexes ("$.order.items[0].name", nearly every
-// path in practice) is walked here without a closure; anything else goes
-// to firstMatch.
-func firstOf(x jp.Expr, data any) any {
+// firstOf returns the first value x selects in data, and whether there
+// was one (it may be null). A path of plain keys and indexes
+// ("$.order.items[0].name", nearly every path in practice) is walked here
+// without a closure; anything else goes to firstMatch.
+func firstOf(x jp.Expr, data any) (any, bool) {
 	v := data
-	for i, f := range x {
+	for _, f := range x {
 		switch f := f.(type) {
-		case jp.Root:
-			if i != 0 {
-				return firstMatch(x, data)
-			}
-		case jp.Bracket: // notation only
+		case jp.Root, jp.Bracket: // notation only
 		case jp.Child:
 			m, ok := v.(map[string]any)
 			if !ok {
-				return firstMatch(x, data)
+				return nil, false
 			}
 			if v, ok = m[string(f)]; !ok {
-				return nil
+				return nil, false
 			}
 		case jp.Nth:
 			el, ok := nth(v, int(f))
 			if !ok {
-				return nil
+				return nil, false
 			}
 			v = el
 		default:
 			return firstMatch(x, data)
 		}
 	}
-	return v
+	return v, true
 }
 
 // firstFiltered returns the first value the path head, then each of
-// filters, selects in data; nil for none.
+// filters, selects in data; nil for none, or when that value is null.
 func firstFiltered(head jp.Expr, filters []PathFilter, data any, vars flow.Lookup) any {
+	v, _ := firstSelected(head, filters, data, vars)
+	return v
+}
+
+// firstSelected is firstFiltered, and whether anything was selected (a
+// null counts: it is saved as nothing, but it is the first match).
+func firstSelected(head jp.Expr, filters []PathFilter, data any, vars flow.Lookup) (any, bool) {
 	if len(filters) == 0 {
 		return firstOf(head, data)
 	}
 	f := filters[0]
 	test := f.test.bind(vars)
 	var found any
+	ok := false
 	keep := func(el any) bool {
 		if test.holds(el) {
-			found = firstFiltered(f.rest, filters[1:], el, vars)
+			found, ok = firstSelected(f.rest, filters[1:], el, vars)
 		}
-		return found == nil
+		return !ok
 	}
 	// The filter tests the children of each value the head selects. A
 	// head ending in a descent (..) selects every value below its start,
 	// each before its descendants, so the children of a value are tested
 	// before those of its descendants (RFC 9535's order).
 	walk(head, data, func(v any) bool { return eachChild(v, keep) })
-	return found
+	return found, ok
 }
 
 // walk calls fn with each value x selects in v, in document order (a
@@ -305,15 +309,16 @@ func nth(v any, n int) (any, bool) {
 	return a[n], true
 }
 
-// firstMatch returns the first value other than null that x selects in
-// data, in walk's order; nil for none.
-func firstMatch(x jp.Expr, data any) any {
+// firstMatch returns the first value x selects in data, in walk's order,
+// and whether there was one (it may be null).
+func firstMatch(x jp.Expr, data any) (any, bool) {
 	var found any
+	ok := false
 	walk(x, data, func(v any) bool {
-		found = v
-		return v == nil
+		found, ok = v, true
+		return false
 	})
-	return found
+	return found, ok
 }
 
 // saveMeta saves only $status and $headers.<name> variables; it runs for

@@ -4,10 +4,10 @@ import (
 	"context"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ohler55/ojg"
@@ -144,7 +144,7 @@ func pathsOf(v any) []PathSample {
 	walk = func(path, fpath string, v any, depth int) {
 		if path != "$" {
 			ps := PathSample{Path: path, Sample: w.sample(v), Type: kind(v)}
-			if fpath != path && len(fpath) <= maxPathLen {
+			if fpath != path && utf8.RuneCountInString(fpath) <= maxPathLen {
 				ps.FilterPath = fpath
 			}
 			out = append(out, ps)
@@ -188,18 +188,18 @@ func quoteName(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`)
 }
 
-// keyFieldNames are the fields that usually tell a list's elements apart
-// by what they are, most telling first. A field named like an id is not
-// offered: its value names one record, which another conversation's
-// answer will not have.
-var keyFieldNames = []string{"type", "kind", "category", "role", "code", "key", "name", "label", "title", "slug", "status"}
+// keyFieldNames are the fields that tell a list's elements apart by what
+// they are, most telling first. Only these are offered: another field
+// (an id, an email, a date) would name one record, which the next
+// conversation's answer will not have.
+var keyFieldNames = []string{"type", "kind", "category", "role", "code", "key", "name", "label", "title",
+	"slug", "status", "lang", "language", "locale", "currency", "channel", "rel", "method"}
 
-// keyField returns the field by which a filter can pick each element of
-// list: a name of keyFieldNames (or else the first other field in
-// alphabetical order, of the first element's) whose value is a text in
-// every element, a different one in each; "" when the elements are not
-// all objects or no field does. It reads the list once per field tried,
-// and tries a bounded number of fields.
+// keyField returns the field of keyFieldNames by which a filter can pick
+// each element of list: a text in every element, a different one in each,
+// that a filter can quote as it is (no "{{", which would read as a
+// variable, and no control character); "" when the elements are not all
+// objects or no field does. It reads the list once per name tried.
 func keyField(list []any) string {
 	if len(list) == 0 {
 		return ""
@@ -208,11 +208,7 @@ func keyField(list []any) string {
 	if !ok {
 		return ""
 	}
-	tried := 0
 	try := func(k string) bool {
-		if tried++; tried > maxKeyFieldsTried || !identRE.MatchString(k) || isIDName(k) {
-			return false
-		}
 		seen := make(map[string]struct{}, len(list))
 		for _, e := range list {
 			m, ok := e.(map[string]any)
@@ -220,7 +216,7 @@ func keyField(list []any) string {
 				return false
 			}
 			s, ok := m[k].(string)
-			if !ok || s == "" {
+			if !ok || s == "" || strings.Contains(s, "{{") || strings.ContainsFunc(s, unicode.IsControl) {
 				return false
 			}
 			if _, dup := seen[s]; dup {
@@ -235,29 +231,7 @@ func keyField(list []any) string {
 			return k
 		}
 	}
-	others := make([]string, 0, len(first))
-	for k := range first {
-		if !slices.Contains(keyFieldNames, k) {
-			others = append(others, k)
-		}
-	}
-	slices.Sort(others)
-	for _, k := range others {
-		if try(k) {
-			return k
-		}
-	}
 	return ""
-}
-
-// maxKeyFieldsTried bounds the fields keyField reads a list for.
-const maxKeyFieldsTried = 8
-
-// isIDName reports whether a field is named like an identifier (id,
-// order_id, orderId, uuid).
-func isIDName(k string) bool {
-	l := strings.ToLower(k)
-	return l == "id" || l == "uuid" || l == "guid" || strings.HasSuffix(l, "_id") || strings.HasSuffix(k, "Id") || strings.HasSuffix(k, "ID")
 }
 
 // sampler writes the samples of one answer's paths. A sample is the

@@ -293,8 +293,8 @@ function renderResult(out, res, step, ctx) {
         // holds when the API lists the elements in another order.
         p.filter_path ? h('button', {
           type: 'button', class: ['path', 'by-field', used.has(p.filter_path) && 'used'], dataset: { path: p.filter_path },
-          'aria-label': `Save ${p.filter_path} (the element picked by its field, sample ${p.sample}) as a variable`,
-          title: 'Picks the list element by a field, not by its position',
+          'aria-label': `by field: save ${p.filter_path} (${p.type}, sample ${p.sample}; the list element picked by its field, not its position) as a variable`,
+          title: p.filter_path,
           onClick: () => pickPath(step, p.filter_path, ctx),
         }, h('span', { class: 'by' }, 'by field'), h('code', null, p.filter_path)) : null))));
   }
