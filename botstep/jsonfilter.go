@@ -103,10 +103,10 @@ func parseFilter(src string) (*filterExpr, error) {
 		return nil, err
 	}
 	if p.skip(); p.i < len(p.s) {
-		return nil, p.errf("unexpected " + flow.Quote(p.rest()) + filterHint)
+		return nil, errors.New("unexpected " + flow.Quote(p.rest()) + filterHint)
 	}
 	if n := e.tests(); n > maxFilterTests {
-		return nil, p.errf("it has " + strconv.Itoa(n) + " tests; the limit is " + strconv.Itoa(maxFilterTests))
+		return nil, errors.New("it has " + strconv.Itoa(n) + " tests; the limit is " + strconv.Itoa(maxFilterTests))
 	}
 	return e, nil
 }
@@ -115,8 +115,6 @@ type filterParser struct {
 	s string
 	i int
 }
-
-func (p *filterParser) errf(msg string) error { return errors.New(msg) }
 
 func (p *filterParser) rest() string {
 	r := p.s[p.i:]
@@ -166,10 +164,10 @@ func (p *filterParser) and(depth int) (*filterExpr, error) {
 
 func (p *filterParser) unary(depth int) (*filterExpr, error) {
 	if depth > maxFilterDepth {
-		return nil, p.errf("parentheses and ! nest more than " + strconv.Itoa(maxFilterDepth) + " deep")
+		return nil, errors.New("parentheses and ! nest more than " + strconv.Itoa(maxFilterDepth) + " deep")
 	}
 	if p.skip(); strings.HasPrefix(p.s[p.i:], "!=") {
-		return nil, p.errf("!= needs a value on its left")
+		return nil, errors.New("!= needs a value on its left")
 	}
 	if p.eat("!") {
 		e, err := p.unary(depth + 1)
@@ -179,9 +177,9 @@ func (p *filterParser) unary(depth int) (*filterExpr, error) {
 		e, err := p.or(depth + 1)
 		if err == nil && !p.eat(")") {
 			if p.i < len(p.s) {
-				err = p.errf("unexpected " + flow.Quote(p.rest()) + filterHint)
+				err = errors.New("unexpected " + flow.Quote(p.rest()) + filterHint)
 			} else {
-				err = p.errf("a ( is not closed")
+				err = errors.New("a ( is not closed")
 			}
 		}
 		return e, err
@@ -193,7 +191,7 @@ func (p *filterParser) unary(depth int) (*filterExpr, error) {
 	op := p.cmpOp()
 	if op == "" {
 		if !a.rel {
-			return nil, p.errf("a value alone is no test; compare it with @ (@.name == 'x')")
+			return nil, errors.New("a value alone is no test; compare it with @ (@.name == 'x')")
 		}
 		return &filterExpr{kind: '?', a: a}, nil
 	}
@@ -202,7 +200,7 @@ func (p *filterParser) unary(depth int) (*filterExpr, error) {
 		return nil, err
 	}
 	if !a.rel && !b.rel {
-		return nil, p.errf("a comparison needs @ on one side")
+		return nil, errors.New("a comparison needs @ on one side")
 	}
 	return &filterExpr{kind: '=', op: op, a: a, b: b}, nil
 }
@@ -221,7 +219,7 @@ func (p *filterParser) cmpOp() string {
 func (p *filterParser) operand() (filterOperand, error) {
 	p.skip()
 	if p.i >= len(p.s) {
-		return filterOperand{}, p.errf("a value is missing at the end")
+		return filterOperand{}, errors.New("a value is missing at the end")
 	}
 	switch c := p.s[p.i]; {
 	case c == '@':
@@ -237,7 +235,7 @@ func (p *filterParser) operand() (filterOperand, error) {
 	case strings.HasPrefix(p.s[p.i:], "{{"):
 		end := strings.Index(p.s[p.i:], "}}")
 		if end < 0 {
-			return filterOperand{}, p.errf("a {{ is not closed with }}")
+			return filterOperand{}, errors.New("a {{ is not closed with }}")
 		}
 		t := p.s[p.i : p.i+end+2]
 		p.i += end + 2
@@ -245,7 +243,7 @@ func (p *filterParser) operand() (filterOperand, error) {
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	case c == '$':
-		return filterOperand{}, p.errf("$ cannot be used in a filter: compare @ (the element) with a value or a {{variable}}")
+		return filterOperand{}, errors.New("$ cannot be used in a filter: compare @ (the element) with a value or a {{variable}}")
 	}
 	for _, w := range []struct {
 		word string
@@ -257,9 +255,9 @@ func (p *filterParser) operand() (filterOperand, error) {
 	}
 	word := p.rest()
 	if i := strings.IndexAny(word, " ()"); i > 0 && word[i] == '(' {
-		return filterOperand{}, p.errf("functions (" + word[:i] + "()) are not supported in a filter")
+		return filterOperand{}, errors.New("functions (" + word[:i] + "()) are not supported in a filter")
 	}
-	return filterOperand{}, p.errf("unexpected " + flow.Quote(word) + filterHint)
+	return filterOperand{}, errors.New("unexpected " + flow.Quote(word) + filterHint)
 }
 
 // textOperand is a text value, or a template when it holds {{...}}.
@@ -283,7 +281,7 @@ func (p *filterParser) relPath() ([]any, error) {
 			}
 			name := p.s[start:p.i]
 			if name == "" || name == "*" {
-				return nil, p.errf("after @. comes a name (@.type)")
+				return nil, errors.New("after @. comes a name (@.type)")
 			}
 			path = append(path, name)
 		case '[':
@@ -302,12 +300,12 @@ func (p *filterParser) relPath() ([]any, error) {
 				}
 				n, err := strconv.Atoi(p.s[start:p.i])
 				if err != nil {
-					return nil, p.errf("inside a filter, @[...] takes an index (@[0]) or a quoted name (@['a b'])")
+					return nil, errors.New("inside a filter, @[...] takes an index (@[0]) or a quoted name (@['a b'])")
 				}
 				path = append(path, n)
 			}
 			if !p.eat("]") {
-				return nil, p.errf("a [ after @ is not closed")
+				return nil, errors.New("a [ after @ is not closed")
 			}
 		default:
 			return path, nil
@@ -348,11 +346,11 @@ func (p *filterParser) quoted() (string, error) {
 			b.WriteByte('\t')
 		case 'u':
 			if p.i+4 >= len(p.s) {
-				return "", p.errf(`a \u escape needs four hex digits`)
+				return "", errors.New(`a \u escape needs four hex digits`)
 			}
 			r, err := strconv.ParseUint(p.s[p.i+1:p.i+5], 16, 16)
 			if err != nil {
-				return "", p.errf(`a \u escape needs four hex digits`)
+				return "", errors.New(`a \u escape needs four hex digits`)
 			}
 			p.i += 4
 			// A character past U+FFFF is written as two escapes (a
@@ -368,10 +366,10 @@ func (p *filterParser) quoted() (string, error) {
 			}
 			b.WriteRune(rune(r))
 		default:
-			return "", p.errf(`unknown escape \` + string(e))
+			return "", errors.New(`unknown escape \` + string(e))
 		}
 	}
-	return "", p.errf("a quoted text is not closed")
+	return "", errors.New("a quoted text is not closed")
 }
 
 // jsonNumber is JSON's number syntax.
@@ -386,14 +384,14 @@ func (p *filterParser) number() (filterOperand, error) {
 	}
 	s := p.s[start:p.i]
 	if !jsonNumber.MatchString(s) {
-		return filterOperand{}, p.errf(flow.Quote(s) + " is not a number")
+		return filterOperand{}, errors.New(flow.Quote(s) + " is not a number")
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return filterOperand{lit: n}, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return filterOperand{}, p.errf(flow.Quote(s) + " is not a number")
+		return filterOperand{}, errors.New(flow.Quote(s) + " is not a number")
 	}
 	return filterOperand{lit: f}, nil
 }

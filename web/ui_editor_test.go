@@ -660,11 +660,7 @@ func TestUI_LeavingWhileSavingKeepsTheQuestion(t *testing.T) {
 			close(release)
 		}
 	})
-	b := newBrowser(t, 60*time.Second)
-	b.navigate(app.URL + "/")
-	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
-	b.visible("#canvas")
+	b := openEditorAt(t, app.URL, id, 60*time.Second)
 	b.selectStep("tell")
 
 	theirs := e.draftFlow(id) // another tab saves first

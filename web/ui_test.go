@@ -299,11 +299,17 @@ func (b *browser) checkLabels(page string) {
 // new browser (limited to timeout) and opens bot id's editor.
 func openEditor(t *testing.T, e *env, id string, timeout time.Duration) *browser {
 	t.Helper()
-	app := uiServer(t, e)
+	return openEditorAt(t, uiServer(t, e).URL, id, timeout)
+}
+
+// openEditorAt is openEditor on the UI served at base (a test's own
+// server in front of the real one).
+func openEditorAt(t *testing.T, base, id string, timeout time.Duration) *browser {
+	t.Helper()
 	b := newBrowser(t, timeout)
-	b.navigate(app.URL + "/")
+	b.navigate(base + "/")
 	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
+	b.navigate(base + "/#/bots/" + id)
 	b.visible("#canvas")
 	return b
 }
@@ -1583,11 +1589,7 @@ func TestUI_RestoreVersion(t *testing.T) {
 		e.srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(app.Close)
-	b := newBrowser(t, 60*time.Second)
-	b.navigate(app.URL + "/")
-	b.signIn(adminToken)
-	b.navigate(app.URL + "/#/bots/" + id)
-	b.visible("#canvas")
+	b := openEditorAt(t, app.URL, id, 60*time.Second)
 	b.click("#tab-flow")
 	b.visible(`#versions tr[data-version="1"] button[data-restore]`)
 	b.checkLabels("flow tab with versions")

@@ -97,13 +97,8 @@ func get(t *testing.T, url, token string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, body := send(t, req)
+	return resp.StatusCode, body
 }
 
 func post(t *testing.T, url, token, body string) (int, string) {
@@ -111,13 +106,20 @@ func post(t *testing.T, url, token, body string) (int, string) {
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	resp, out := send(t, req)
+	return resp.StatusCode, out
+}
+
+// send makes req and returns the response with its body read.
+func send(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 var tokenRE = regexp.MustCompile(`admin token \(shown once, keep it\): (fbk_\S+)`)
@@ -512,13 +514,8 @@ func TestRun_StartIdempotencyKeyAcrossRestart(t *testing.T) {
 	startKeyed := func(r *running, bot string) (int, string, string) {
 		req, _ := http.NewRequest("POST", r.url+"/v1/bots/"+bot+"/conversations", nil)
 		req.Header.Set("Idempotency-Key", "9c5b94b1-35ad-49bb-b118-8e8fc24abf80")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), string(b)
+		resp, body := send(t, req)
+		return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), body
 	}
 	r := start(t, dir, env)
 	code, body := post(t, r.url+"/v1/bots", admin, `{"name":"b","flow":{"start":"a","steps":[
